@@ -1,0 +1,96 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "chanjing-worker",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "chanjing-worker", targets: ["chanjing-worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // The C binding: Debian's librdkafka 2.0.2 (with the mock cluster header).
+        .systemLibrary(
+            name: "Crdkafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // Swift-shaped Kafka producer, consumer and mock cluster over Crdkafka.
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "Crdkafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The request and result message contracts: decoding, validation, encoding. No I/O.
+        .target(name: "VideoContract"),
+        // Chanjing's open API over AsyncHTTPClient: tokens, submit, task queries, typed errors.
+        .target(
+            name: "Chanjing",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // A Chanjing look-alike HTTP server for the demo, staging and tests.
+        .target(
+            name: "ChanjingSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The pipeline: consume, validate, submit, publish the result, commit.
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Kafka",
+                "Chanjing",
+                "VideoContract",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The command-line tool's commands and configuration (a library so tests can reach it).
+        .target(
+            name: "ChanjingWorkerCLI",
+            dependencies: [
+                "Kafka",
+                "Chanjing",
+                "ChanjingSimulator",
+                "VideoContract",
+                "Worker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(name: "chanjing-worker", dependencies: ["ChanjingWorkerCLI"]),
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["Kafka", "ChanjingSimulator"],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "VideoContractTests", dependencies: ["VideoContract"]),
+        .testTarget(name: "ChanjingTests", dependencies: ["Chanjing", "ChanjingSimulator", "TestSupport"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "VideoContract", "TestSupport"]
+        ),
+        .testTarget(name: "ChanjingWorkerCLITests", dependencies: ["ChanjingWorkerCLI", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

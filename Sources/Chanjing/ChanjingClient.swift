@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+
+/// Chanjing's open API: submit a Kling v2.5 Turbo task and read tasks back.
+///
+/// Owns its `HTTPClient` (one keep-alive connection pool sized to the calls in flight); call
+/// ``shutdown()`` when done.
+public final class ChanjingClient: Sendable {
+    /// How the client reaches Chanjing.
+    public struct Configuration: Sendable {
+        /// e.g. `https://open-api.chanjing.cc`; the `/open/v1/...` paths are appended.
+        public var baseURL: String
+        public var connectTimeout: Duration
+        /// Bound on one whole call, from connecting to the last byte of the answer.
+        public var requestTimeout: Duration
+        /// Connections kept per host: size it to the calls in flight.
+        public var maxConnections: Int
+        /// An HTTP(S) proxy, as `HTTPS_PROXY` gives it (`http://host:port`).
+        public var proxyURL: String?
+
+        public init(
+            baseURL: String,
+            connectTimeout: Duration = .seconds(5),
+            requestTimeout: Duration = .seconds(30),
+            maxConnections: Int = 64,
+            proxyURL: String? = nil
+        ) {
+            self.baseURL = baseURL
+            self.connectTimeout = connectTimeout
+            self.requestTimeout = requestTimeout
+            self.maxConnections = maxConnections
+            self.proxyURL = proxyURL
+        }
+    }
+
+    let transport: ChanjingTransport
+    private let httpClient: HTTPClient
+
+    /// Creates the client. Throws ``ChanjingError/transport(_:requestSent:)`` for a proxy URL
+    /// that cannot be used.
+    public init(configuration: Configuration) throws(ChanjingError) {
+        var http = HTTPClient.Configuration()
+        http.timeout = .init(connect: .nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
+        http.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, configuration.maxConnections))
+        http.redirectConfiguration = .disallow
+        if let proxyURL = configuration.proxyURL, !proxyURL.isEmpty {
+            guard let url = URL(string: proxyURL), let host = url.host, !host.isEmpty else {
+                throw .transport("the proxy URL \(proxyURL) has no host", requestSent: false)
+            }
+            http.proxy = .server(host: host, port: url.port ?? 80)
+        }
+        let httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+        self.httpClient = httpClient
+        var baseURL = configuration.baseURL
+        while baseURL.hasSuffix("/") { baseURL.removeLast() }
+        self.transport = ChanjingTransport(httpClient: httpClient, baseURL: baseURL, requestTimeout: configuration.requestTimeout)
+    }
+
+    /// Submits a video task with `token`; returns the creation ID.
+    ///
+    /// On 10400/10401 the caller should tell its token source (``AccessTokenSource/tokenRejected(_:)``)
+    /// and retry; ``submit(_:tokens:)`` does that bookkeeping.
+    public func submit(_ task: SubmitTaskRequest, token: String) async throws(ChanjingError) -> SubmitTaskResponse {
+        let (creationID, traceID) = try await transport.post(
+            "/open/v1/ai_creation/task/submit", body: task, accessToken: token, as: String.self
+        )
+        return SubmitTaskResponse(creationID: creationID, traceID: traceID)
+    }
+
+    /// Submits with a token from `tokens`, reporting a refused token back to it so that the
+    /// next call uses a fresh one.
+    public func submit(_ task: SubmitTaskRequest, tokens: any AccessTokenSource) async throws(ChanjingError) -> SubmitTaskResponse {
+        try await withToken(tokens) { token throws(ChanjingError) in try await self.submit(task, token: token) }
+    }
+
+    /// One task by its creation ID.
+    public func task(uniqueID: String, tokens: any AccessTokenSource) async throws(ChanjingError) -> CreationTask {
+        try await withToken(tokens) { token throws(ChanjingError) in
+            try await self.transport.get(
+                "/open/v1/ai_creation/task", query: [("unique_id", uniqueID)], accessToken: token, as: CreationTask.self
+            ).0
+        }
+    }
+
+    private func withToken<T>(
+        _ tokens: any AccessTokenSource,
+        _ call: (String) async throws(ChanjingError) -> T
+    ) async throws(ChanjingError) -> T {
+        let token = try await tokens.currentToken()
+        do {
+            return try await call(token)
+        } catch {
+            if error.disposition == .refreshToken { await tokens.tokenRejected(token) }
+            throw error
+        }
+    }
+
+    /// Closes the connection pool.
+    public func shutdown() async throws {
+        try await httpClient.shutdown()
+    }
+}

@@ -1,0 +1,120 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// Sends one JSON call to Chanjing and unwraps the envelope. Shared by the client and the
+/// credentials token source; knows nothing about tokens beyond sending the header.
+struct ChanjingTransport: Sendable {
+    let httpClient: HTTPClient
+    let baseURL: String
+    let requestTimeout: Duration
+    /// Largest response body read.
+    static let maxResponseBytes = 1 << 20
+
+    func post<Payload: Decodable>(
+        _ path: String,
+        body: some Encodable,
+        accessToken: String?,
+        as payload: Payload.Type
+    ) async throws(ChanjingError) -> (Payload, traceID: String?) {
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(body)
+        } catch {
+            throw .malformedResponse("cannot encode the request body: \(error)")
+        }
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(data: data))
+        return try await execute(request, accessToken: accessToken, as: payload)
+    }
+
+    func get<Payload: Decodable>(
+        _ path: String,
+        query: [(String, String)],
+        accessToken: String?,
+        as payload: Payload.Type
+    ) async throws(ChanjingError) -> (Payload, traceID: String?) {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let suffix = components.percentEncodedQuery.map { "?" + $0 } ?? ""
+        var request = HTTPClientRequest(url: baseURL + path + suffix)
+        request.method = .GET
+        return try await execute(request, accessToken: accessToken, as: payload)
+    }
+
+    private func execute<Payload: Decodable>(
+        _ request: HTTPClientRequest,
+        accessToken: String?,
+        as payload: Payload.Type
+    ) async throws(ChanjingError) -> (Payload, traceID: String?) {
+        var request = request
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let accessToken { request.headers.add(name: "access_token", value: accessToken) }
+
+        let status: Int
+        let body: ByteBuffer
+        do {
+            let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(requestTimeout.nanoseconds)))
+            status = Int(response.status.code)
+            body = try await response.body.collect(upTo: Self.maxResponseBytes)
+        } catch {
+            throw .transport(Self.describe(error), requestSent: !Self.failedBeforeSending(error))
+        }
+        return try Self.unwrap(status: status, body: body, as: payload)
+    }
+
+    static func unwrap<Payload: Decodable>(status: Int, body: ByteBuffer, as payload: Payload.Type) throws(ChanjingError) -> (Payload, traceID: String?) {
+        let decoder = JSONDecoder()
+        guard let header = try? decoder.decode(ChanjingEnvelopeHeader.self, from: body) else {
+            guard (200..<300).contains(status) else { throw .httpStatus(status) }
+            throw .malformedResponse("HTTP \(status) with a body that is not a Chanjing envelope (\(body.readableBytes) bytes)")
+        }
+        guard header.code == 0 else {
+            throw .api(code: header.code, message: header.message ?? "", traceID: header.traceID)
+        }
+        guard (200..<300).contains(status) else { throw .httpStatus(status) }
+        do {
+            let envelope = try decoder.decode(ChanjingEnvelope<Payload>.self, from: body)
+            guard let data = envelope.data else { throw ChanjingError.malformedResponse("code 0 without data") }
+            return (data, envelope.traceID)
+        } catch let error as ChanjingError {
+            throw error
+        } catch {
+            throw .malformedResponse("code 0 but data is not a \(Payload.self): \(error)")
+        }
+    }
+
+    /// True when the error happened before the request could have reached the server:
+    /// nothing can have been created.
+    static func failedBeforeSending(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return [
+                .connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout, .httpProxyHandshakeTimeout,
+                .socksHandshakeTimeout, .invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown,
+                .proxyAuthenticationRequired, .invalidProxyResponse,
+            ].contains(error)
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        if let error = error as? IOError {
+            return [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL].contains(error.errnoCode)
+        }
+        // NIO reports refused connections as NIOConnectionError (NIOPosix) or its wrapped IOErrors.
+        let name = String(describing: type(of: error))
+        return name.contains("NIOConnectionError") || name.contains("ConnectionRefused")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError { return error.description }
+        return String(describing: error)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Double {
+        Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9
+    }
+}

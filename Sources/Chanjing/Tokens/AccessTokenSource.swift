@@ -1,0 +1,12 @@
+/// Where the client gets its `access_token` header from.
+///
+/// Chanjing invalidates an app's previous token whenever a new one is fetched, so sources fetch
+/// only when a call needs a token, and every process sharing an app_id must share one source of
+/// truth (a fixed token, or a file one refresher keeps fresh).
+public protocol AccessTokenSource: Sendable {
+    /// A token to call with; fetches one only when none is held or it is about to expire.
+    func currentToken() async throws(ChanjingError) -> String
+
+    /// Chanjing answered 10400 for `token`. The next ``currentToken()`` must not return it again.
+    func tokenRejected(_ token: String) async
+}

@@ -1,0 +1,35 @@
+import Crdkafka
+import Logging
+
+/// Start-up checks against a cluster: can it be reached, and which topics exist with how many
+/// partitions. It asks for the metadata of all topics, which never auto-creates one.
+public enum ClusterInspector {
+    /// Partition counts of every topic on the cluster.
+    ///
+    /// Throws a ``KafkaError`` whose ``KafkaError/isUnreachable`` is true when no broker answered
+    /// within `timeout`.
+    public static func topicPartitionCounts(
+        properties: KafkaProperties,
+        timeout: Duration,
+        logger: Logger
+    ) async throws(KafkaError) -> [String: Int] {
+        var properties = properties
+        properties["allow.auto.create.topics"] = nil  // a consumer property; meaningless here
+        let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
+        let result: Result<[String: Int], KafkaError> = await BlockingThread.run(name: "kafka-metadata") {
+            defer { client.destroy() }
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(client.pointer, 1, nil, &metadata, timeout.milliseconds)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return .failure(KafkaError(err)) }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            var topics: [String: Int] = [:]
+            for index in 0..<Int(metadata.pointee.topic_cnt) {
+                let topic = metadata.pointee.topics[index]
+                guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+                topics[String(cString: topic.topic)] = Int(topic.partition_cnt)
+            }
+            return .success(topics)
+        }
+        return try result.get()
+    }
+}

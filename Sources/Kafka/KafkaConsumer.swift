@@ -1,0 +1,166 @@
+import Crdkafka
+import Foundation
+import Logging
+
+/// A group consumer. Its blocking poll runs on a dedicated thread that copies each record out of
+/// librdkafka, destroys it there, and hands it to Swift through ``messages``.
+///
+/// Offsets are never stored or committed automatically: the owner stores a partition's position
+/// with ``storeOffsets(_:)`` once everything before it is finished, and ``commit()`` commits what
+/// was stored. When more than `bufferCapacity` records wait in ``messages`` the consumer pauses
+/// its partitions and keeps polling (so rebalances are still served and the member is not
+/// evicted), and resumes them once the buffer has drained to half.
+public final class KafkaConsumer: Sendable {
+    /// The properties the delivery guarantee rests on; the consumer always sets them itself.
+    public static let enforcedProperties: [String: String] = [
+        "enable.auto.commit": "false",
+        "enable.auto.offset.store": "false",
+    ]
+
+    private let client: RDKafkaClient
+    private let rebalance: RebalanceHandler
+    private let stopRequested = StopFlag()
+    private let pollLoop: Task<Void, Never>
+    private let buffered = SharedCount()
+    private let stream: AsyncThrowingStream<KafkaMessage, any Error>
+    private let logger: Logger
+
+    /// Creates the consumer and subscribes it to `topics`.
+    ///
+    /// - Parameters:
+    ///   - properties: librdkafka properties; must include `bootstrap.servers` and `group.id`.
+    ///   - topics: the topics to subscribe to.
+    ///   - bufferCapacity: records waiting in ``messages`` before partitions are paused.
+    ///   - rebalanceListener: told about assignments and revocations on the poll thread.
+    public init(
+        properties: KafkaProperties,
+        topics: [String],
+        bufferCapacity: Int = 256,
+        rebalanceListener: (any KafkaRebalanceListener)? = nil,
+        logger: Logger
+    ) throws(KafkaError) {
+        var properties = properties
+        for (key, value) in Self.enforcedProperties { properties[key] = value }
+        let rebalance = RebalanceHandler(listener: rebalanceListener, logger: logger)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: KafkaMessage.self, throwing: (any Error).self)
+        let context = CallbackContext(logger: logger, rebalance: rebalance) { error in
+            continuation.finish(throwing: error)
+        }
+        let client = try RDKafkaClient.make(.consumer, properties: properties, context: context) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+            rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback)
+        }
+        // Route the main queue (errors, logs, rebalances) to the consumer queue served by poll.
+        rd_kafka_poll_set_consumer(client.pointer)
+        let subscription = topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), offset: Int64(0)) }
+        let subscribeError = RDKafkaTopicPartitionList.withList(subscription) { rd_kafka_subscribe(client.pointer, $0) }
+        guard subscribeError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_destroy(client.pointer)
+            throw KafkaError(subscribeError, message: "cannot subscribe to \(topics): \(String(cString: rd_kafka_err2str(subscribeError)))")
+        }
+
+        self.client = client
+        self.rebalance = rebalance
+        self.stream = stream
+        self.logger = logger
+        let loop = PollLoop(
+            client: client,
+            rebalance: rebalance,
+            buffered: buffered,
+            capacity: max(1, bufferCapacity),
+            continuation: continuation,
+            logger: logger
+        )
+        let stopRequested = self.stopRequested
+        self.pollLoop = Task {
+            await BlockingThread.run(name: "kafka-consumer-poll") {
+                loop.run(until: stopRequested)
+            }
+        }
+    }
+
+    /// The records, in the order each partition delivers them. Iterate it once. It ends after
+    /// ``close()``, and throws if librdkafka raises a fatal error.
+    public var messages: Messages { Messages(stream: stream, buffered: buffered) }
+
+    /// Records fetched but not yet taken from ``messages``.
+    public var bufferedCount: Int { buffered.current }
+
+    /// Stores positions to commit (the offset of the next record to read, i.e. last finished + 1).
+    /// Returns the partitions whose store failed; `ERR__STATE` there means the partition is no
+    /// longer assigned to this member, which is expected after a revoke.
+    @discardableResult
+    public func storeOffsets(_ positions: [TopicPartition: Int64]) -> [TopicPartition: KafkaError] {
+        guard !positions.isEmpty else { return [:] }
+        let client = self.client
+        return RDKafkaTopicPartitionList.withList(positions.map { ($0.key, $0.value) }) { list in
+            let err = rd_kafka_offsets_store(client.pointer, list)
+            var failures: [TopicPartition: KafkaError] = [:]
+            for entry in RDKafkaTopicPartitionList.entries(list) where entry.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                failures[entry.0] = KafkaError(entry.err)
+            }
+            if failures.isEmpty && err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                for partition in positions.keys { failures[partition] = KafkaError(err) }
+            }
+            return failures
+        }
+    }
+
+    /// Starts an asynchronous commit of every stored position. Failures are logged; the next
+    /// commit carries the same or later positions.
+    public func commit() {
+        let err = rd_kafka_commit(client.pointer, nil, 1)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            logger.warning("Cannot start an offset commit: \(KafkaError(err))")
+        }
+    }
+
+    /// The committed offsets of `partitions` for this group, asked of the group coordinator.
+    public func committedOffsets(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicPartition: Int64] {
+        let client = self.client
+        let result: Result<[TopicPartition: Int64], KafkaError> = await BlockingThread.run(name: "kafka-committed") {
+            do throws(KafkaError) {
+                return .success(try RDKafkaTopicPartitionList.withList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }) { list throws(KafkaError) in
+                    let err = rd_kafka_committed(client.pointer, list, timeout.milliseconds)
+                    guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
+                    var offsets: [TopicPartition: Int64] = [:]
+                    for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
+                    return offsets
+                })
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Leaves the group: stops polling, closes the consumer (which revokes the assignment, so the
+    /// listener stores and the consumer commits final offsets), ends ``messages`` and destroys
+    /// the client. Safe to call more than once.
+    public func close() async {
+        stopRequested.set()
+        await pollLoop.value
+    }
+
+    /// The records of a ``KafkaConsumer``.
+    public struct Messages: AsyncSequence, Sendable {
+        public typealias Element = KafkaMessage
+        let stream: AsyncThrowingStream<KafkaMessage, any Error>
+        let buffered: SharedCount
+
+        public func makeAsyncIterator() -> Iterator {
+            Iterator(base: stream.makeAsyncIterator(), buffered: buffered)
+        }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            var base: AsyncThrowingStream<KafkaMessage, any Error>.AsyncIterator
+            let buffered: SharedCount
+
+            public mutating func next() async throws -> KafkaMessage? {
+                let message = try await base.next()
+                if message != nil { buffered.add(-1) }
+                return message
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Crdkafka
+import Logging
+
+/// A Kafka producer whose ``send(_:)`` returns when the broker has acknowledged the record (or
+/// librdkafka has given up on it). Delivery reports are served by the producer's own poll
+/// thread, so they never wait on a consumer.
+public final class KafkaProducer: Sendable {
+    private let client: RDKafkaClient
+    private let stopRequested = StopFlag()
+    private let pollLoop: Task<Void, Never>
+    private let logger: Logger
+
+    /// Creates the producer. `properties` must hold at least `bootstrap.servers`.
+    public init(properties: KafkaProperties, logger: Logger) throws(KafkaError) {
+        let context = CallbackContext(logger: logger)
+        let client = try RDKafkaClient.make(.producer, properties: properties, context: context) { conf in
+            rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
+        }
+        self.client = client
+        self.logger = logger
+        let stopRequested = self.stopRequested
+        self.pollLoop = Task {
+            await BlockingThread.run(name: "kafka-producer-poll") {
+                while !stopRequested.isSet {
+                    rd_kafka_poll(client.pointer, 100)
+                }
+            }
+        }
+    }
+
+    /// The fatal error librdkafka raised on this producer, if any. After one, nothing more can be
+    /// produced and the process should stop without committing unacknowledged work.
+    public var fatalError: KafkaError? { client.fatalError() }
+
+    /// Produces `message` and waits for its delivery report.
+    ///
+    /// Waits while librdkafka's local queue is full. Throws the delivery error when the record
+    /// could not be written within `message.timeout.ms`.
+    @discardableResult
+    public func send(_ message: OutgoingMessage) async throws(KafkaError) -> DeliveryReport {
+        while true {
+            let outcome: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
+                let box = DeliveryBox(topic: message.topic, continuation: continuation)
+                if let error = enqueue(message, box: box) {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            switch outcome {
+            case .success(let report):
+                return report
+            case .failure(let error) where error.isQueueFull:
+                // Deliveries in progress free room; this is librdkafka's documented back-off.
+                do {
+                    try await Task.sleep(for: .milliseconds(5))
+                } catch {
+                    throw KafkaError.client("send to \(message.topic) cancelled while the producer queue was full")
+                }
+            case .failure(let error):
+                throw error
+            }
+        }
+    }
+
+    /// Hands the message to librdkafka; returns the error when it was not accepted.
+    private func enqueue(_ message: OutgoingMessage, box: DeliveryBox) -> KafkaError? {
+        let headers: OpaquePointer? = message.headers.isEmpty ? nil : rd_kafka_headers_new(message.headers.count)
+        for header in message.headers {
+            if let value = header.value {
+                value.withUnsafeBytes { _ = rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
+            } else {
+                _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
+            }
+        }
+        let opaque = Unmanaged.passRetained(box).toOpaque()
+        let err = message.value.withUnsafeBytes { value in
+            withOptionalBytes(message.key) { key in
+                crdkafka_produce(
+                    client.pointer,
+                    message.topic,
+                    message.partition ?? RD_KAFKA_PARTITION_UA,
+                    key?.baseAddress, key?.count ?? 0,
+                    value.baseAddress, value.count,
+                    headers,
+                    opaque
+                )
+            }
+        }
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        // Not accepted: librdkafka took ownership of neither the headers nor the box.
+        if let headers { rd_kafka_headers_destroy(headers) }
+        Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
+        return KafkaError(err)
+    }
+
+    /// Waits up to `timeout` for every queued record to be delivered; returns false when some
+    /// were still outstanding.
+    public func flush(timeout: Duration) async -> Bool {
+        let client = self.client
+        let milliseconds = timeout.milliseconds
+        return await BlockingThread.run(name: "kafka-producer-flush") {
+            rd_kafka_flush(client.pointer, milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+    }
+
+    /// Flushes (bounded by `flushTimeout`), stops the poll thread and destroys the producer.
+    /// Sends still waiting when the timeout passes fail with a purge error.
+    public func shutdown(flushTimeout: Duration = .seconds(10)) async {
+        if await !flush(timeout: flushTimeout) {
+            logger.warning("Kafka producer closed with records still unacknowledged after \(flushTimeout)")
+            rd_kafka_purge(client.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+            rd_kafka_poll(client.pointer, 0)
+        }
+        stopRequested.set()
+        await pollLoop.value
+        let client = self.client
+        await BlockingThread.run(name: "kafka-producer-destroy") { client.destroy() }
+    }
+}
+
+/// Carries one send's continuation through librdkafka's per-message opaque pointer.
+final class DeliveryBox: Sendable {
+    let topic: String
+    let continuation: CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>
+
+    init(topic: String, continuation: CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>) {
+        self.topic = topic
+        self.continuation = continuation
+    }
+}
+
+func deliveryReportCallback(_ rk: OpaquePointer?, _ message: UnsafePointer<rd_kafka_message_t>?, _ opaque: UnsafeMutableRawPointer?) {
+    guard let message, let pointer = message.pointee._private else { return }
+    let box = Unmanaged<DeliveryBox>.fromOpaque(pointer).takeRetainedValue()
+    let record = message.pointee
+    if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+        box.continuation.resume(returning: .success(DeliveryReport(topic: box.topic, partition: record.partition, offset: record.offset)))
+    } else {
+        box.continuation.resume(returning: .failure(KafkaError(record.err)))
+    }
+}
+
+private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let bytes else { return body(nil) }
+    return bytes.withUnsafeBytes { body($0) }
+}

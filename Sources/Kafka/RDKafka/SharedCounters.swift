@@ -1,0 +1,28 @@
+import Synchronization
+
+/// A flag shared between a Swift owner and the thread it asks to stop.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+}
+
+/// A count shared between the poll thread that fills a buffer and the task that drains it.
+final class SharedCount: Sendable {
+    private let value = Atomic<Int>(0)
+    var current: Int { value.load(ordering: .relaxed) }
+    func add(_ delta: Int) { value.add(delta, ordering: .relaxed) }
+}
+
+extension Duration {
+    /// Whole milliseconds, clamped to librdkafka's `int` timeouts.
+    var milliseconds: Int32 {
+        let (seconds, attoseconds) = components
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// The text librdkafka wrote into an `errstr` buffer.
+func errorText(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
