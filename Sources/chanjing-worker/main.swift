@@ -1,1 +1,3 @@
-print("x")
+import ChanjingWorkerCLI
+
+await ChanjingWorkerCommand.runFromCommandLine()

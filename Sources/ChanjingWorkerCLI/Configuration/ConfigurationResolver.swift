@@ -1,0 +1,170 @@
+import Chanjing
+import Kafka
+import Logging
+import VideoContract
+import Worker
+
+/// What `chanjing-worker run` resolved from its flags and environment.
+public struct ResolvedConfiguration: Sendable {
+    public var worker: WorkerConfiguration
+    public var credentials: ChanjingCredentials
+    public var logLevel: Logger.Level
+}
+
+/// Turns flags and environment into a validated configuration. Each setting comes from its flag,
+/// else its environment variable, else its default; any bad value stops start-up with one line.
+public struct ConfigurationResolver {
+    let options: RunOptions
+    let environment: [String: String]
+
+    public init(options: RunOptions, environment: [String: String]) {
+        self.options = options
+        self.environment = environment
+    }
+
+    public func resolve() throws(ConfigurationError) -> ResolvedConfiguration {
+        let submitTimeout = try seconds("--submit-timeout")
+        let drainTimeout = try seconds("--drain-timeout")
+        guard drainTimeout > submitTimeout else {
+            throw ConfigurationError("--drain-timeout (\(drainTimeout)) must exceed --submit-timeout (\(submitTimeout)) so in-flight submits can finish on shutdown")
+        }
+        let autoOffsetReset = value("--auto-offset-reset")
+        guard ["earliest", "latest", "smallest", "largest", "beginning", "end", "error"].contains(autoOffsetReset) else {
+            throw ConfigurationError("invalid --auto-offset-reset '\(autoOffsetReset)' (\(env("--auto-offset-reset"))): use earliest or latest")
+        }
+        let maxInFlight = try integer("--max-in-flight", minimum: 1)
+        var chanjing = ChanjingClient.Configuration(
+            baseURL: try url("--chanjing-base-url"),
+            connectTimeout: try seconds("--connect-timeout"),
+            requestTimeout: submitTimeout,
+            maxConnections: maxInFlight
+        )
+        chanjing.proxyURL = environment["HTTPS_PROXY"] ?? environment["https_proxy"]
+        let worker = WorkerConfiguration(
+            brokers: try nonEmpty("--brokers"),
+            groupID: try nonEmpty("--group"),
+            requestsTopic: try nonEmpty("--requests-topic"),
+            resultsTopic: try nonEmpty("--results-topic"),
+            kafkaProperties: try kafkaProperties(),
+            autoOffsetReset: autoOffsetReset,
+            maxInFlight: maxInFlight,
+            commitInterval: try seconds("--commit-interval"),
+            drainTimeout: drainTimeout,
+            startupTimeout: try seconds("--startup-timeout"),
+            retry: RetryPolicy(maxAttempts: try integer("--max-attempts", minimum: 1), maxElapsed: try seconds("--max-retry-time")),
+            limits: RequestLimits(
+                maxMessageBytes: try integer("--max-request-bytes", minimum: 1),
+                maxPromptScalars: try integer("--max-prompt-length", minimum: 1),
+                maxReferenceImages: try integer("--max-reference-images", minimum: 0)
+            ),
+            chanjing: chanjing
+        )
+        guard worker.requestsTopic != worker.resultsTopic else {
+            throw ConfigurationError("--requests-topic and --results-topic are both '\(worker.requestsTopic)'; results must go to their own topic")
+        }
+        let levelText = value("--log-level")
+        guard let logLevel = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ConfigurationError("invalid --log-level '\(levelText)' (\(env("--log-level"))): use trace, debug, info, notice, warning, error or critical")
+        }
+        return ResolvedConfiguration(worker: worker, credentials: try credentials(), logLevel: logLevel)
+    }
+
+    // MARK: Credentials
+
+    func credentials() throws(ConfigurationError) -> ChanjingCredentials {
+        let appID = nonBlankEnvironment("CHANJING_APP_ID")
+        let secret = nonBlankEnvironment("CHANJING_SECRET_KEY")
+        let token = nonBlankEnvironment("CHANJING_ACCESS_TOKEN")
+        let file = nonBlankEnvironment("CHANJING_ACCESS_TOKEN_FILE")
+        let kinds = [appID != nil || secret != nil, token != nil, file != nil].filter { $0 }.count
+        guard kinds <= 1 else {
+            throw ConfigurationError("set only one of CHANJING_APP_ID/CHANJING_SECRET_KEY, CHANJING_ACCESS_TOKEN or CHANJING_ACCESS_TOKEN_FILE")
+        }
+        if let token { return .accessToken(token) }
+        if let file { return .tokenFile(path: file) }
+        switch (appID, secret) {
+        case (let appID?, let secret?): return .app(appID: appID, secretKey: secret)
+        case (nil, _?): throw ConfigurationError("CHANJING_SECRET_KEY is set but CHANJING_APP_ID is not")
+        case (_?, nil): throw ConfigurationError("CHANJING_APP_ID is set but CHANJING_SECRET_KEY is not")
+        case (nil, nil):
+            throw ConfigurationError("no Chanjing credentials: set CHANJING_APP_ID and CHANJING_SECRET_KEY, or CHANJING_ACCESS_TOKEN, or CHANJING_ACCESS_TOKEN_FILE")
+        }
+    }
+
+    private func nonBlankEnvironment(_ name: String) -> String? {
+        guard let value = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
+        return value
+    }
+
+    // MARK: Kafka properties
+
+    /// `KAFKA_PROP_*` variables first, then `--kafka` flags (which win).
+    func kafkaProperties() throws(ConfigurationError) -> KafkaProperties {
+        var properties = KafkaProperties()
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("KAFKA_PROP_") {
+            let key = name.dropFirst("KAFKA_PROP_".count).lowercased().replacingOccurrences(of: "_", with: ".")
+            guard !key.isEmpty else { throw ConfigurationError("\(name) names no property") }
+            try add(key, value, from: name, to: &properties)
+        }
+        for pair in options.kafka {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ConfigurationError("--kafka expects key=value, got '\(pair.prefix(while: { $0 != "=" }))'")
+            }
+            try add(String(pair[..<equals]).trimmingCharacters(in: .whitespaces), String(pair[pair.index(after: equals)...]), from: "--kafka", to: &properties)
+        }
+        return properties
+    }
+
+    private func add(_ key: String, _ value: String, from source: String, to properties: inout KafkaProperties) throws(ConfigurationError) {
+        guard !WorkerConfiguration.protectedKafkaProperties.contains(key) else {
+            throw ConfigurationError("\(source) may not set '\(key)': the worker's at-least-once delivery depends on its own value")
+        }
+        if key == "bootstrap.servers" {
+            throw ConfigurationError("\(source) may not set 'bootstrap.servers': use --brokers (KAFKA_BROKERS)")
+        }
+        properties[key] = value
+    }
+
+    // MARK: Values
+
+    private func env(_ flag: String) -> String { OptionCatalog.entry(flag).environment }
+
+    /// The flag's value, else its environment variable's, else its default.
+    func value(_ flag: String) -> String {
+        if let given = options.commandLineValue(flag) { return given }
+        let entry = OptionCatalog.entry(flag)
+        if let fromEnvironment = environment[entry.environment], !fromEnvironment.isEmpty { return fromEnvironment }
+        return entry.defaultValue
+    }
+
+    private func nonEmpty(_ flag: String) throws(ConfigurationError) -> String {
+        let text = value(flag).trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { throw ConfigurationError("\(flag) (\(env(flag))) must not be empty") }
+        return text
+    }
+
+    private func integer(_ flag: String, minimum: Int) throws(ConfigurationError) -> Int {
+        let text = value(flag)
+        guard let number = Int(text.trimmingCharacters(in: .whitespaces)), number >= minimum else {
+            throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected a whole number of at least \(minimum)")
+        }
+        return number
+    }
+
+    private func seconds(_ flag: String) throws(ConfigurationError) -> Duration {
+        let text = value(flag)
+        guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite, number > 0, number < 86_400 * 365 else {
+            throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected a positive number of seconds")
+        }
+        return .milliseconds(Int64((number * 1000).rounded()))
+    }
+
+    private func url(_ flag: String) throws(ConfigurationError) -> String {
+        let text = value(flag).trimmingCharacters(in: .whitespaces)
+        let lower = text.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), text.count > 8 else {
+            throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected an http:// or https:// URL")
+        }
+        return text
+    }
+}

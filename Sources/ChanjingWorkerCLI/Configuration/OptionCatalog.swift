@@ -1,0 +1,63 @@
+/// Every setting of `chanjing-worker run`: flag, environment variable, default and meaning. The
+/// command's help and the README's options table are both generated from here (a test keeps the
+/// README in step), so the three cannot drift apart.
+public enum OptionCatalog {
+    public struct Entry: Sendable {
+        /// The command-line flag, or nil for settings read only from the environment (secrets).
+        public var flag: String?
+        public var environment: String
+        /// The default as shown to users; empty when there is none.
+        public var defaultValue: String
+        public var meaning: String
+    }
+
+    public static let entries: [Entry] = [
+        .init(flag: "--brokers", environment: "KAFKA_BROKERS", defaultValue: "localhost:9092", meaning: "Kafka bootstrap servers, comma-separated."),
+        .init(flag: "--group", environment: "KAFKA_GROUP_ID", defaultValue: "chanjing-worker", meaning: "Consumer group shared by the worker pool."),
+        .init(flag: "--requests-topic", environment: "REQUESTS_TOPIC", defaultValue: "chanjing.video.requests", meaning: "Topic the video requests are read from."),
+        .init(flag: "--results-topic", environment: "RESULTS_TOPIC", defaultValue: "chanjing.video.results", meaning: "Topic the results are published to."),
+        .init(flag: "--chanjing-base-url", environment: "CHANJING_BASE_URL", defaultValue: "https://open-api.chanjing.cc", meaning: "Chanjing API base URL."),
+        .init(flag: "--kafka", environment: "KAFKA_PROP_<NAME>", defaultValue: "", meaning: "Any librdkafka property as `key=value` (repeatable), for every Kafka client; `KAFKA_PROP_SASL_PASSWORD` sets `sasl.password`. Properties the delivery guarantee rests on are refused."),
+        .init(flag: "--auto-offset-reset", environment: "KAFKA_AUTO_OFFSET_RESET", defaultValue: "earliest", meaning: "Where a group with no committed offset starts: `earliest` or `latest`."),
+        .init(flag: "--max-in-flight", environment: "MAX_IN_FLIGHT", defaultValue: "64", meaning: "Requests processed at once; also sizes the HTTP connection pool."),
+        .init(flag: "--max-attempts", environment: "MAX_ATTEMPTS", defaultValue: "5", meaning: "Submit calls per request at most, the first included."),
+        .init(flag: "--max-retry-time", environment: "MAX_RETRY_TIME", defaultValue: "120", meaning: "Seconds after the first call past which no retry starts."),
+        .init(flag: "--connect-timeout", environment: "CHANJING_CONNECT_TIMEOUT", defaultValue: "5", meaning: "Seconds to connect to Chanjing."),
+        .init(flag: "--submit-timeout", environment: "CHANJING_SUBMIT_TIMEOUT", defaultValue: "20", meaning: "Seconds for one whole Chanjing call."),
+        .init(flag: "--commit-interval", environment: "COMMIT_INTERVAL", defaultValue: "1", meaning: "Seconds between offset commits (the redelivery window after a crash)."),
+        .init(flag: "--drain-timeout", environment: "DRAIN_TIMEOUT", defaultValue: "30", meaning: "Seconds shutdown and rebalances wait for requests in flight; must exceed the submit timeout."),
+        .init(flag: "--startup-timeout", environment: "STARTUP_TIMEOUT", defaultValue: "15", meaning: "Seconds start-up waits for the Kafka cluster to answer."),
+        .init(flag: "--max-request-bytes", environment: "MAX_REQUEST_BYTES", defaultValue: "1048576", meaning: "Largest request message accepted, in bytes."),
+        .init(flag: "--max-prompt-length", environment: "MAX_PROMPT_LENGTH", defaultValue: "2500", meaning: "Most Unicode scalars in `ref_prompt`."),
+        .init(flag: "--max-reference-images", environment: "MAX_REFERENCE_IMAGES", defaultValue: "4", meaning: "Most entries in `ref_img_url`."),
+        .init(flag: "--log-level", environment: "LOG_LEVEL", defaultValue: "info", meaning: "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`."),
+        .init(flag: nil, environment: "CHANJING_APP_ID", defaultValue: "", meaning: "Chanjing app ID; with `CHANJING_SECRET_KEY`, tokens are fetched when needed. Dedicate the app ID to the pool."),
+        .init(flag: nil, environment: "CHANJING_SECRET_KEY", defaultValue: "", meaning: "Chanjing secret key. Never logged."),
+        .init(flag: nil, environment: "CHANJING_ACCESS_TOKEN", defaultValue: "", meaning: "A fixed access token instead of app credentials."),
+        .init(flag: nil, environment: "CHANJING_ACCESS_TOKEN_FILE", defaultValue: "", meaning: "A file holding the access token, kept fresh by something else."),
+        .init(flag: nil, environment: "HTTPS_PROXY", defaultValue: "", meaning: "HTTP proxy for Chanjing calls, `http://host:port`."),
+    ]
+
+    /// The entry for `flag`.
+    static func entry(_ flag: String) -> Entry {
+        entries.first { $0.flag == flag }!
+    }
+
+    /// Help text for a flag: its meaning, environment variable and default.
+    static func help(_ flag: String) -> String {
+        let entry = entry(flag)
+        let defaultText = entry.defaultValue.isEmpty ? "" : ", default \(entry.defaultValue)"
+        return "\(entry.meaning.replacingOccurrences(of: "`", with: "")) (env \(entry.environment)\(defaultText))"
+    }
+
+    /// The Markdown table in the README.
+    public static var markdownTable: String {
+        var lines = ["| Flag | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+        for entry in entries {
+            let flag = entry.flag.map { "`\($0)`" } ?? "—"
+            let defaultValue = entry.defaultValue.isEmpty ? "—" : "`\(entry.defaultValue)`"
+            lines.append("| \(flag) | `\(entry.environment)` | \(defaultValue) | \(entry.meaning) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+
+/// The flags of `chanjing-worker run`. Every value is optional here: a flag given wins over its
+/// environment variable, which wins over the default (see ``ConfigurationResolver``).
+public struct RunOptions: ParsableArguments {
+    @Option(name: .customLong("brokers"), help: .init(OptionCatalog.help("--brokers")))
+    var brokers: String?
+    @Option(name: .customLong("group"), help: .init(OptionCatalog.help("--group")))
+    var group: String?
+    @Option(name: .customLong("requests-topic"), help: .init(OptionCatalog.help("--requests-topic")))
+    var requestsTopic: String?
+    @Option(name: .customLong("results-topic"), help: .init(OptionCatalog.help("--results-topic")))
+    var resultsTopic: String?
+    @Option(name: .customLong("chanjing-base-url"), help: .init(OptionCatalog.help("--chanjing-base-url")))
+    var chanjingBaseURL: String?
+    @Option(name: .customLong("kafka"), help: .init(OptionCatalog.help("--kafka")))
+    var kafka: [String] = []
+    @Option(name: .customLong("auto-offset-reset"), help: .init(OptionCatalog.help("--auto-offset-reset")))
+    var autoOffsetReset: String?
+    @Option(name: .customLong("max-in-flight"), help: .init(OptionCatalog.help("--max-in-flight")))
+    var maxInFlight: String?
+    @Option(name: .customLong("max-attempts"), help: .init(OptionCatalog.help("--max-attempts")))
+    var maxAttempts: String?
+    @Option(name: .customLong("max-retry-time"), help: .init(OptionCatalog.help("--max-retry-time")))
+    var maxRetryTime: String?
+    @Option(name: .customLong("connect-timeout"), help: .init(OptionCatalog.help("--connect-timeout")))
+    var connectTimeout: String?
+    @Option(name: .customLong("submit-timeout"), help: .init(OptionCatalog.help("--submit-timeout")))
+    var submitTimeout: String?
+    @Option(name: .customLong("commit-interval"), help: .init(OptionCatalog.help("--commit-interval")))
+    var commitInterval: String?
+    @Option(name: .customLong("drain-timeout"), help: .init(OptionCatalog.help("--drain-timeout")))
+    var drainTimeout: String?
+    @Option(name: .customLong("startup-timeout"), help: .init(OptionCatalog.help("--startup-timeout")))
+    var startupTimeout: String?
+    @Option(name: .customLong("max-request-bytes"), help: .init(OptionCatalog.help("--max-request-bytes")))
+    var maxRequestBytes: String?
+    @Option(name: .customLong("max-prompt-length"), help: .init(OptionCatalog.help("--max-prompt-length")))
+    var maxPromptLength: String?
+    @Option(name: .customLong("max-reference-images"), help: .init(OptionCatalog.help("--max-reference-images")))
+    var maxReferenceImages: String?
+    @Option(name: .customLong("log-level"), help: .init(OptionCatalog.help("--log-level")))
+    var logLevel: String?
+
+    public init() {}
+
+    /// The value given on the command line for `flag`, if any.
+    func commandLineValue(_ flag: String) -> String? {
+        switch flag {
+        case "--brokers": brokers
+        case "--group": group
+        case "--requests-topic": requestsTopic
+        case "--results-topic": resultsTopic
+        case "--chanjing-base-url": chanjingBaseURL
+        case "--auto-offset-reset": autoOffsetReset
+        case "--max-in-flight": maxInFlight
+        case "--max-attempts": maxAttempts
+        case "--max-retry-time": maxRetryTime
+        case "--connect-timeout": connectTimeout
+        case "--submit-timeout": submitTimeout
+        case "--commit-interval": commitInterval
+        case "--drain-timeout": drainTimeout
+        case "--startup-timeout": startupTimeout
+        case "--max-request-bytes": maxRequestBytes
+        case "--max-prompt-length": maxPromptLength
+        case "--max-reference-images": maxReferenceImages
+        case "--log-level": logLevel
+        default: nil
+        }
+    }
+}

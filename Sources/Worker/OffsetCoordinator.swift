@@ -1,0 +1,67 @@
+import Foundation
+import Kafka
+import Logging
+import Synchronization
+
+/// Joins the ``OffsetTracker`` to the consumer: begins and finishes records, stores positions
+/// in the same critical section as the generation check (so a late completion can never store
+/// into a newer assignment of the same partition), and on revocation waits, bounded, for the
+/// departing partitions' work before the consumer commits and lets them go.
+final class OffsetCoordinator: KafkaRebalanceListener {
+    private struct State {
+        var tracker = OffsetTracker()
+        var consumer: KafkaConsumer?
+    }
+    private let state = Mutex(State())
+    private let revokeTimeout: Duration
+    private let logger: Logger
+
+    init(revokeTimeout: Duration, logger: Logger) {
+        self.revokeTimeout = revokeTimeout
+        self.logger = logger
+    }
+
+    /// Connects the consumer whose offsets this coordinator stores.
+    func attach(_ consumer: KafkaConsumer) {
+        state.withLock { $0.consumer = consumer }
+    }
+
+    func begin(_ message: KafkaMessage) -> Bool {
+        state.withLock { $0.tracker.begin(message.topicPartition, offset: message.offset, generation: message.generation) }
+    }
+
+    /// Marks the record finished and stores the partition's new position when it moved.
+    func finish(_ message: KafkaMessage) {
+        state.withLock { state in
+            let partition = message.topicPartition
+            guard let position = state.tracker.finish(partition, offset: message.offset, generation: message.generation) else { return }
+            let failures = state.consumer?.storeOffsets([partition: position]) ?? [:]
+            for (partition, error) in failures where !error.isStaleAssignment {
+                logger.warning("Cannot store the offset of \(partition): \(error)")
+            }
+        }
+    }
+
+    /// Records in flight across all partitions.
+    var inFlight: Int { state.withLock { $0.tracker.inFlight() } }
+
+    func partitionsAssigned(_ partitions: [TopicPartition], generation: Int) {
+        state.withLock { $0.tracker.assign(partitions, generation: generation) }
+    }
+
+    func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
+        state.withLock { $0.tracker.beginRevoke(partitions) }
+        if !lost {
+            // Runs on the poll thread, which has nothing else to do until the rebalance is done.
+            let deadline = ContinuousClock.now + revokeTimeout
+            while state.withLock({ $0.tracker.inFlight(partitions) }) > 0, ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            let unfinished = state.withLock { $0.tracker.inFlight(partitions) }
+            if unfinished > 0 {
+                logger.warning("Releasing revoked partitions with \(unfinished) requests unfinished after \(revokeTimeout); the next owner redelivers them")
+            }
+        }
+        state.withLock { $0.tracker.remove(partitions) }
+    }
+}

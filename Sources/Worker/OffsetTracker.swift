@@ -1,0 +1,87 @@
+import DequeModule
+import Kafka
+
+/// Which offsets of each assigned partition are in flight, and how far a partition's stored
+/// position may move: only to the end of its contiguous run of finished records, so a slow
+/// record never lets the committed offset pass it. Plain state, no I/O.
+struct OffsetTracker {
+    private struct Entry {
+        var offset: Int64
+        var done: Bool
+    }
+
+    private struct PartitionState {
+        var generation: Int
+        /// Set once revocation started: no new work may begin.
+        var revoking = false
+        /// Records begun and not yet released, in offset order.
+        var entries = Deque<Entry>()
+    }
+
+    private var partitions: [TopicPartition: PartitionState] = [:]
+
+    /// `partitions` now belong to this member under `generation`.
+    mutating func assign(_ assigned: [TopicPartition], generation: Int) {
+        for partition in assigned { partitions[partition] = PartitionState(generation: generation) }
+    }
+
+    /// Records that work on `offset` starts. False when the record belongs to an assignment that
+    /// is no longer current (or is being revoked): it must be skipped.
+    mutating func begin(_ partition: TopicPartition, offset: Int64, generation: Int) -> Bool {
+        guard var state = partitions[partition], state.generation == generation, !state.revoking else { return false }
+        if let last = state.entries.last, last.offset >= offset { return false }  // a redelivered duplicate
+        state.entries.append(Entry(offset: offset, done: false))
+        partitions[partition] = state
+        return true
+    }
+
+    /// Records that `offset` is finished (its result acknowledged). Returns the position to store
+    /// (the next offset to read) when the contiguous finished run grew, else nil.
+    mutating func finish(_ partition: TopicPartition, offset: Int64, generation: Int) -> Int64? {
+        guard var state = partitions[partition], state.generation == generation else { return nil }
+        guard let index = Self.index(of: offset, in: state.entries) else { return nil }
+        state.entries[index].done = true
+        var released: Int64?
+        while let first = state.entries.first, first.done {
+            released = first.offset
+            state.entries.removeFirst()
+        }
+        partitions[partition] = state
+        return released.map { $0 + 1 }
+    }
+
+    /// Stops new work on `revoked`; in-flight work may still finish and store.
+    mutating func beginRevoke(_ revoked: [TopicPartition]) {
+        for partition in revoked { partitions[partition]?.revoking = true }
+    }
+
+    /// Forgets `revoked` partitions entirely.
+    mutating func remove(_ revoked: [TopicPartition]) {
+        for partition in revoked { partitions[partition] = nil }
+    }
+
+    /// Records begun and not finished on `partitions` (all partitions when nil).
+    func inFlight(_ subset: [TopicPartition]? = nil) -> Int {
+        let keys = subset ?? Array(partitions.keys)
+        return keys.reduce(0) { total, key in
+            total + (partitions[key]?.entries.lazy.filter { !$0.done }.count ?? 0)
+        }
+    }
+
+    /// The lowest unfinished offset of each partition with work in flight.
+    var lowestUnfinished: [TopicPartition: Int64] {
+        partitions.compactMapValues { $0.entries.first(where: { !$0.done })?.offset }
+    }
+
+    private static func index(of offset: Int64, in entries: Deque<Entry>) -> Int? {
+        var low = 0
+        var high = entries.count - 1
+        while low <= high {
+            let middle = (low + high) / 2
+            let value = entries[middle].offset
+            if value == offset { return middle }
+            if value < offset { low = middle + 1 } else { high = middle - 1 }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,60 @@
+import Kafka
+import Logging
+import VideoContract
+
+/// Publishes results to the results topic and waits for Kafka's acknowledgement. A failed
+/// delivery is produced again, never dropped.
+struct ResultPublisher: Sendable {
+    /// Headers carried from a request to its result at most, and their total size in bytes, so
+    /// that a result always fits the producer's `message.max.bytes`.
+    static let maxCarriedHeaders = 64
+    static let maxCarriedHeaderBytes = 16 * 1024
+
+    let producer: KafkaProducer
+    let topic: String
+    let logger: Logger
+
+    /// Returns when the result is acknowledged (true) or the task was cancelled (false).
+    /// Throws ``WorkerFailure/producerFailed(_:)`` when the producer can no longer deliver.
+    func publish(_ result: VideoResult, for request: KafkaMessage) async throws(WorkerFailure) -> Bool {
+        let message = OutgoingMessage(
+            topic: topic,
+            key: request.key ?? Array(result.requestID.utf8),
+            value: result.encoded(),
+            headers: Self.carriedHeaders(request.headers)
+        )
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await producer.send(message)
+                return true
+            } catch {
+                if let fatal = producer.fatalError { throw .producerFailed(fatal) }
+                failures += 1
+                logger.warning(
+                    "Result delivery failed; producing it again",
+                    metadata: ["request_id": "\(result.requestID)", "failures": "\(failures)", "error": "\(error)"]
+                )
+                do {
+                    try await Task.sleep(for: .milliseconds(min(5_000, 100 * (1 << min(failures, 6)))))
+                } catch {
+                    return false
+                }
+            }
+        }
+        return false
+    }
+
+    /// The request's headers, in order, while they fit the bounds.
+    static func carriedHeaders(_ headers: [KafkaHeader]) -> [KafkaHeader] {
+        var carried: [KafkaHeader] = []
+        var bytes = 0
+        for header in headers.prefix(maxCarriedHeaders) {
+            let size = header.name.utf8.count + (header.value?.count ?? 0)
+            guard bytes + size <= maxCarriedHeaderBytes else { break }
+            bytes += size
+            carried.append(header)
+        }
+        return carried
+    }
+}

@@ -1,0 +1,87 @@
+import Chanjing
+import Kafka
+import VideoContract
+
+/// Everything the worker needs to run, resolved and validated by the command line.
+public struct WorkerConfiguration: Sendable {
+    /// librdkafka properties the delivery guarantee depends on; users may not override them.
+    public static let protectedKafkaProperties: Set<String> = [
+        "enable.auto.commit", "auto.commit.enable", "enable.auto.offset.store", "acks", "request.required.acks",
+        "enable.idempotence", "group.id",
+    ]
+
+    public var brokers: String
+    public var groupID: String
+    public var requestsTopic: String
+    public var resultsTopic: String
+    /// Extra librdkafka properties for every Kafka client (security, tuning).
+    public var kafkaProperties: KafkaProperties
+    /// Where a group without committed offsets starts.
+    public var autoOffsetReset: String
+    public var maxInFlight: Int
+    public var commitInterval: Duration
+    /// How long shutdown and revocation wait for requests in flight.
+    public var drainTimeout: Duration
+    /// How long start-up waits for the cluster to answer.
+    public var startupTimeout: Duration
+    public var retry: RetryPolicy
+    public var limits: RequestLimits
+    public var chanjing: ChanjingClient.Configuration
+
+    public init(
+        brokers: String,
+        groupID: String = "chanjing-worker",
+        requestsTopic: String = "chanjing.video.requests",
+        resultsTopic: String = "chanjing.video.results",
+        kafkaProperties: KafkaProperties = KafkaProperties(),
+        autoOffsetReset: String = "earliest",
+        maxInFlight: Int = 64,
+        commitInterval: Duration = .seconds(1),
+        drainTimeout: Duration = .seconds(30),
+        startupTimeout: Duration = .seconds(15),
+        retry: RetryPolicy = RetryPolicy(),
+        limits: RequestLimits = .default,
+        chanjing: ChanjingClient.Configuration
+    ) {
+        self.brokers = brokers
+        self.groupID = groupID
+        self.requestsTopic = requestsTopic
+        self.resultsTopic = resultsTopic
+        self.kafkaProperties = kafkaProperties
+        self.autoOffsetReset = autoOffsetReset
+        self.maxInFlight = maxInFlight
+        self.commitInterval = commitInterval
+        self.drainTimeout = drainTimeout
+        self.startupTimeout = startupTimeout
+        self.retry = retry
+        self.limits = limits
+        self.chanjing = chanjing
+    }
+
+    /// Properties every client gets: the user's, with the brokers.
+    var commonProperties: KafkaProperties {
+        var properties = kafkaProperties
+        properties["bootstrap.servers"] = brokers
+        return properties
+    }
+
+    /// The requests consumer's properties.
+    var consumerProperties: KafkaProperties {
+        var properties = KafkaProperties([
+            // Bounded prefetch keeps memory flat whatever the backlog.
+            "queued.max.messages.kbytes": "8192",
+            "auto.offset.reset": autoOffsetReset,
+        ]).merging(commonProperties)
+        properties["group.id"] = groupID
+        properties["allow.auto.create.topics"] = "false"
+        return properties
+    }
+
+    /// The results producer's properties.
+    var producerProperties: KafkaProperties {
+        var properties = KafkaProperties(["linger.ms": "5"]).merging(commonProperties)
+        properties["acks"] = "all"
+        properties["enable.idempotence"] = "true"
+        return properties
+    }
+}

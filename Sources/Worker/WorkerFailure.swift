@@ -1,0 +1,34 @@
+import Kafka
+
+/// Why the worker stopped on its own. Each one is a single line for the operator.
+public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
+    /// The Kafka cluster did not answer at start-up.
+    case kafkaUnreachable(brokers: String, timeout: Duration, KafkaError)
+    /// A topic the worker needs does not exist.
+    case missingTopic(role: String, topic: String, brokers: String)
+    /// The Kafka client could not be created (usually a bad `--kafka` property).
+    case kafkaClient(KafkaError)
+    /// The Chanjing client could not be created.
+    case chanjingClient(String)
+    /// The results producer raised a fatal error; unacknowledged work is left uncommitted.
+    case producerFailed(KafkaError)
+    /// The consumer raised a fatal error.
+    case consumerFailed(String)
+
+    public var description: String {
+        switch self {
+        case .kafkaUnreachable(let brokers, let timeout, let error):
+            "cannot reach the Kafka cluster at \(brokers) within \(timeout) (\(error)); check --brokers and the security settings"
+        case .missingTopic(let role, let topic, let brokers):
+            "the \(role) topic '\(topic)' does not exist on the cluster at \(brokers); create it first (the worker never creates topics)"
+        case .kafkaClient(let error):
+            "cannot create the Kafka client: \(error)"
+        case .chanjingClient(let detail):
+            "cannot create the Chanjing client: \(detail)"
+        case .producerFailed(let error):
+            "the results producer failed fatally (\(error)); stopping without committing unacknowledged requests"
+        case .consumerFailed(let detail):
+            "the requests consumer failed fatally: \(detail)"
+        }
+    }
+}

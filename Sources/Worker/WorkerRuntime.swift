@@ -1,0 +1,105 @@
+import Chanjing
+import Kafka
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import VideoContract
+
+/// A worker assembled from its configuration: start-up checks done, clients created. Used by
+/// `chanjing-worker run`, the demo and the tests alike.
+public final class WorkerRuntime: Sendable {
+    public let configuration: WorkerConfiguration
+    /// The token source the worker calls Chanjing with.
+    public let tokens: any AccessTokenSource
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let chanjing: ChanjingClient
+    private let serviceGroup: ServiceGroup
+    private let logger: Logger
+
+    /// Checks the cluster and topics, then creates the clients. Nothing is fetched from Chanjing.
+    ///
+    /// - Parameter gracefulShutdownSignals: signals that start a graceful shutdown (none for an
+    ///   embedded worker, stopped with ``shutdown()``).
+    public init(
+        configuration: WorkerConfiguration,
+        credentials: ChanjingCredentials,
+        gracefulShutdownSignals: [UnixSignal] = [],
+        logger: Logger
+    ) async throws(WorkerFailure) {
+        try await StartupCheck.verify(configuration, logger: logger)
+        let chanjing: ChanjingClient
+        do {
+            chanjing = try ChanjingClient(configuration: configuration.chanjing)
+        } catch {
+            throw .chanjingClient(error.description)
+        }
+        let tokens = credentials.makeSource(client: chanjing, logger: logger)
+        let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, logger: logger)
+        let producer: KafkaProducer
+        let consumer: KafkaConsumer
+        do throws(KafkaError) {
+            producer = try KafkaProducer(properties: configuration.producerProperties, logger: logger)
+            do {
+                consumer = try KafkaConsumer(
+                    properties: configuration.consumerProperties,
+                    topics: [configuration.requestsTopic],
+                    bufferCapacity: configuration.maxInFlight,
+                    rebalanceListener: coordinator,
+                    logger: logger
+                )
+            } catch {
+                await producer.shutdown(flushTimeout: .zero)
+                throw error
+            }
+        } catch {
+            try? await chanjing.shutdown()
+            throw .kafkaClient(error)
+        }
+        coordinator.attach(consumer)
+
+        let processor = RequestProcessor(
+            decoder: RequestDecoder(limits: configuration.limits),
+            submitter: Submitter(client: chanjing, tokens: tokens, policy: configuration.retry, logger: logger),
+            publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, logger: logger),
+            logger: logger
+        )
+        let service = WorkerService(consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(services: [service], logger: logger)
+        groupConfiguration.gracefulShutdownSignals = gracefulShutdownSignals
+        self.serviceGroup = ServiceGroup(configuration: groupConfiguration)
+        self.configuration = configuration
+        self.tokens = tokens
+        self.consumer = consumer
+        self.producer = producer
+        self.chanjing = chanjing
+        self.logger = logger
+    }
+
+    /// Runs until a graceful shutdown completes (returns) or the worker fails (throws). Either
+    /// way the producer is flushed and every client closed before it returns.
+    public func run() async throws {
+        do {
+            try await serviceGroup.run()
+        } catch {
+            await closeClients()
+            throw error
+        }
+        await closeClients()
+    }
+
+    /// Starts a graceful shutdown: no new requests, in-flight ones finish, offsets committed.
+    public func shutdown() async {
+        await serviceGroup.triggerGracefulShutdown()
+    }
+
+    private func closeClients() async {
+        await consumer.close()
+        await producer.shutdown()
+        do {
+            try await chanjing.shutdown()
+        } catch {
+            logger.debug("Chanjing client shutdown: \(error)")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Kafka
+import Logging
+import ServiceLifecycle
+
+/// The pipeline as a swift-service-lifecycle `Service`: takes request records from the
+/// consumer, keeps up to `maxInFlight` of them in flight, commits stored offsets periodically,
+/// and on graceful shutdown stops taking records, lets in-flight ones finish (bounded by the
+/// drain timeout), then closes the consumer, which commits the final positions.
+final class WorkerService: Service {
+    private let consumer: KafkaConsumer
+    private let coordinator: OffsetCoordinator
+    private let processor: RequestProcessor
+    private let maxInFlight: Int
+    private let commitInterval: Duration
+    private let drainTimeout: Duration
+    private let logger: Logger
+
+    init(
+        consumer: KafkaConsumer,
+        coordinator: OffsetCoordinator,
+        processor: RequestProcessor,
+        configuration: WorkerConfiguration,
+        logger: Logger
+    ) {
+        self.consumer = consumer
+        self.coordinator = coordinator
+        self.processor = processor
+        self.maxInFlight = max(1, configuration.maxInFlight)
+        self.commitInterval = configuration.commitInterval
+        self.drainTimeout = configuration.drainTimeout
+        self.logger = logger
+    }
+
+    private enum Child {
+        case processed
+        case committerStopped
+        case drainDeadline
+    }
+
+    func run() async throws {
+        defer { logger.info("Worker stopped") }
+        do {
+            try await withThrowingTaskGroup(of: Child.self) { group in
+                group.addTask { [consumer, commitInterval] in
+                    while (try? await Task.sleep(for: commitInterval)) != nil { consumer.commit() }
+                    return .committerStopped
+                }
+                var running = 0
+                logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)"])
+                for try await message in consumer.messages.cancelOnGracefulShutdown() {
+                    while running >= maxInFlight {
+                        if case .processed = try await group.next() { running -= 1 }
+                    }
+                    guard coordinator.begin(message) else {
+                        logger.debug("Skipping a record of a revoked assignment", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
+                        continue
+                    }
+                    running += 1
+                    group.addTask { [processor, coordinator] in
+                        if try await processor.process(message) { coordinator.finish(message) }
+                        return .processed
+                    }
+                }
+                try await drain(&group, running: running)
+            }
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
+    }
+
+    /// Waits for in-flight requests, at most the drain timeout; then cancels what is left, which
+    /// stays uncommitted and is redelivered.
+    private func drain(_ group: inout ThrowingTaskGroup<Child, any Error>, running: Int) async throws {
+        var running = running
+        logger.info("Draining: waiting for requests in flight", metadata: ["in_flight": "\(running)", "timeout": "\(drainTimeout)"])
+        group.addTask { [drainTimeout] in
+            try? await Task.sleep(for: drainTimeout)
+            return .drainDeadline
+        }
+        while running > 0, let child = try await group.next() {
+            switch child {
+            case .processed: running -= 1
+            case .committerStopped: continue
+            case .drainDeadline:
+                logger.warning("Drain timeout passed; \(running) requests stay uncommitted and will be redelivered")
+                group.cancelAll()
+                return
+            }
+        }
+        group.cancelAll()
+    }
+}
