@@ -31,7 +31,12 @@ public final class ChanjingSimulator: Sendable {
 
     /// Changes the behaviour while running.
     public func configure(_ change: (inout SimulatorConfiguration) -> Void) {
-        state.withLock { change(&$0.configuration) }
+        state.withLock { state in
+            let previousLimit = state.configuration.qpsLimit
+            change(&state.configuration)
+            // A new limit starts with a full burst.
+            if state.configuration.qpsLimit != previousLimit { state.bucketTokens = state.configuration.qpsLimit ?? 0 }
+        }
     }
 
     public var configuration: SimulatorConfiguration { state.withLock { $0.configuration } }
@@ -64,6 +69,12 @@ public final class ChanjingSimulator: Sendable {
     public func submit(token: String?, body: [UInt8]) async -> Reply {
         let latency = state.withLock { state -> Double in
             state.stats.submitCalls += 1
+            if let override = state.configuration.latencyForPrompt,
+                let prompt = Self.object(body)?["ref_prompt"] as? String,
+                let latency = override(prompt)
+            {
+                return latency
+            }
             return Double.random(in: state.configuration.submitLatency)
         }
         if latency > 0 { try? await Task.sleep(for: .seconds(latency)) }

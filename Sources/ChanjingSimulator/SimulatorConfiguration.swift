@@ -17,6 +17,8 @@ public struct SimulatorConfiguration: Sendable {
     public var balance: Int?
     /// How long a simulated video takes from submit to `Success`.
     public var generationTime: Duration
+    /// Overrides the latency of a submit, by prompt, when it returns a value (seconds).
+    public var latencyForPrompt: (@Sendable (String) -> Double?)?
 
     public init(
         appID: String = "sim-app",

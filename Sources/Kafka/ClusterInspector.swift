@@ -32,4 +32,32 @@ public enum ClusterInspector {
         }
         return try result.get()
     }
+
+    /// The offsets `groupID` has committed for `partitions` (a negative value where none is
+    /// committed). Reads them without joining the group, so a live pool is not rebalanced.
+    public static func committedOffsets(
+        properties: KafkaProperties,
+        groupID: String,
+        partitions: [TopicPartition],
+        timeout: Duration,
+        logger: Logger
+    ) async throws(KafkaError) -> [TopicPartition: Int64] {
+        var properties = properties
+        properties["group.id"] = groupID
+        let client = try RDKafkaClient.make(.consumer, properties: properties, context: CallbackContext(logger: logger))
+        let result: Result<[TopicPartition: Int64], KafkaError> = await BlockingThread.run(name: "kafka-committed") {
+            defer {
+                rd_kafka_consumer_close(client.pointer)
+                client.destroy()
+            }
+            return RDKafkaTopicPartitionList.withList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }) { list in
+                let err = rd_kafka_committed(client.pointer, list, timeout.milliseconds)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err)) }
+                var offsets: [TopicPartition: Int64] = [:]
+                for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
+                return .success(offsets)
+            }
+        }
+        return try result.get()
+    }
 }

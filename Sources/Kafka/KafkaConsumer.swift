@@ -115,25 +115,6 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// The committed offsets of `partitions` for this group, asked of the group coordinator.
-    public func committedOffsets(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicPartition: Int64] {
-        let client = self.client
-        let result: Result<[TopicPartition: Int64], KafkaError> = await BlockingThread.run(name: "kafka-committed") {
-            do throws(KafkaError) {
-                return .success(try RDKafkaTopicPartitionList.withList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }) { list throws(KafkaError) in
-                    let err = rd_kafka_committed(client.pointer, list, timeout.milliseconds)
-                    guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
-                    var offsets: [TopicPartition: Int64] = [:]
-                    for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
-                    return offsets
-                })
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
-    }
-
     /// Leaves the group: stops polling, closes the consumer (which revokes the assignment, so the
     /// listener stores and the consumer commits final offsets), ends ``messages`` and destroys
     /// the client. Safe to call more than once.

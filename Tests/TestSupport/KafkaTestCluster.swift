@@ -1,0 +1,92 @@
+import Foundation
+import Kafka
+import Logging
+import Synchronization
+
+/// A mock Kafka cluster with the worker's two topics, plus helpers to produce requests and
+/// read results. Tests set `session.timeout.ms` low so rejoins after a member leaves are quick.
+public final class KafkaTestCluster: Sendable {
+    public let cluster: MockCluster
+    public let requestsTopic: String
+    public let resultsTopic: String
+    public let partitions: Int
+    private let logger: Logger
+
+    /// Properties tests give every client of this cluster.
+    public var clientProperties: KafkaProperties {
+        KafkaProperties(["bootstrap.servers": cluster.bootstrapServers])
+    }
+
+    public init(partitions: Int = 3, brokers: Int = 1, logger: Logger = TestLogging.logger("kafka")) throws {
+        self.cluster = try MockCluster(brokers: brokers, logger: logger)
+        self.requestsTopic = "requests"
+        self.resultsTopic = "results"
+        self.partitions = partitions
+        self.logger = logger
+        try cluster.createTopic(requestsTopic, partitions: partitions)
+        try cluster.createTopic(resultsTopic, partitions: partitions)
+    }
+
+    /// Produces request values (JSON text) to the requests topic, optionally to one partition.
+    public func produce(_ values: [String], keys: [String?]? = nil, partition: Int32? = nil, headers: [KafkaHeader] = []) async throws {
+        let producer = try KafkaProducer(properties: clientProperties, logger: logger)
+        do {
+            for (index, value) in values.enumerated() {
+                let key = keys?[index].map { Array($0.utf8) }
+                try await producer.send(
+                    OutgoingMessage(topic: requestsTopic, partition: partition, key: key, value: Array(value.utf8), headers: headers)
+                )
+            }
+        } catch {
+            await producer.shutdown()
+            throw error
+        }
+        await producer.shutdown()
+    }
+
+    /// Reads the results topic from the beginning until `count` records arrived or `seconds`
+    /// passed; returns what arrived.
+    public func readResults(atLeast count: Int, within seconds: Double) async throws -> [KafkaMessage] {
+        let consumer = try KafkaConsumer(
+            properties: clientProperties.merging(KafkaProperties([
+                "group.id": "reader-\(UUID().uuidString)", "auto.offset.reset": "earliest", "session.timeout.ms": "6000",
+            ])),
+            topics: [resultsTopic],
+            bufferCapacity: 10_000,
+            logger: logger
+        )
+        let collected = CollectedMessages()
+        let reader = Task {
+            for try await message in consumer.messages {
+                if collected.append(message) >= count { break }
+            }
+        }
+        let deadline = Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            reader.cancel()
+        }
+        _ = await reader.result
+        deadline.cancel()
+        await consumer.close()
+        return collected.all
+    }
+
+    /// The group's committed offsets for every requests partition (negative where none).
+    public func committedOffsets(group: String) async throws -> [Int32: Int64] {
+        let partitions = (0..<Int32(partitions)).map { TopicPartition(topic: requestsTopic, partition: $0) }
+        let offsets = try await ClusterInspector.committedOffsets(
+            properties: clientProperties, groupID: group, partitions: partitions, timeout: .seconds(10), logger: logger
+        )
+        return Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.partition, $0.value) })
+    }
+
+    public func shutdown() async {
+        await cluster.shutdown()
+    }
+}
+
+final class CollectedMessages: Sendable {
+    private let messages = Mutex<[KafkaMessage]>([])
+    func append(_ message: KafkaMessage) -> Int { messages.withLock { $0.append(message); return $0.count } }
+    var all: [KafkaMessage] { messages.withLock { $0 } }
+}
