@@ -1,0 +1,123 @@
+import Chanjing
+import ChanjingSimulator
+import Testing
+import TestSupport
+import VideoContract
+@testable import Worker
+
+@Suite("Submitting with retries")
+struct SubmitterTests {
+    static let request = VideoRequest(requestID: "r-1", prompt: "a lighthouse in a storm")
+    static let fastRetries = RetryPolicy(maxAttempts: 4, maxElapsed: .seconds(20), initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50))
+
+    func withSubmitter(
+        _ configuration: SimulatorConfiguration = SimulatorConfiguration(),
+        credentials: ChanjingCredentials = .app(appID: "sim-app", secretKey: "sim-secret"),
+        policy: RetryPolicy = fastRetries,
+        _ body: (ChanjingSimulator, Submitter) async throws -> Void
+    ) async throws {
+        let simulator = ChanjingSimulator(configuration: configuration)
+        let server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
+        let client = try ChanjingClient(configuration: .init(baseURL: server.baseURL, requestTimeout: .seconds(5)))
+        let submitter = Submitter(client: client, tokens: credentials.makeSource(client: client, logger: TestLogging.logger()), policy: policy, logger: TestLogging.logger())
+        do {
+            try await body(simulator, submitter)
+        } catch {
+            try await client.shutdown()
+            await server.stop()
+            throw error
+        }
+        try await client.shutdown()
+        await server.stop()
+    }
+
+    @Test("a submitted request carries the simulator's creation ID", .timeLimit(.minutes(1)))
+    func submitted() async throws {
+        try await withSubmitter { simulator, submitter in
+            let outcome = try #require(await submitter.submit(Self.request))
+            #expect(outcome.status == .submitted)
+            #expect(outcome.creationID == simulator.tasks.first?.uniqueID)
+            #expect(outcome.attempts == 1)
+        }
+    }
+
+    @Test("ambiguous failures are retried up to the attempt bound, then fail with retries_exhausted", .timeLimit(.minutes(1)))
+    func exhausted() async throws {
+        try await withSubmitter(SimulatorConfiguration(failureRate: 1)) { simulator, submitter in
+            let outcome = try #require(await submitter.submit(Self.request))
+            #expect(outcome.status == .failed)
+            #expect(outcome.error?.code == .retriesExhausted)
+            #expect(outcome.error?.chanjingCode == 50000)
+            #expect(outcome.attempts == 4)
+            #expect(outcome.retries == .init(safe: 0, ambiguous: 3))
+            #expect(simulator.stats.submitCalls == 4)
+        }
+    }
+
+    @Test("the total-time bound stops retries before the attempt bound", .timeLimit(.minutes(1)))
+    func timeBound() async throws {
+        let policy = RetryPolicy(maxAttempts: 100, maxElapsed: .milliseconds(400), initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(100))
+        try await withSubmitter(SimulatorConfiguration(failureRate: 1), policy: policy) { _, submitter in
+            let outcome = try #require(await submitter.submit(Self.request))
+            #expect(outcome.error?.code == .retriesExhausted)
+            #expect(outcome.attempts < 100)
+        }
+    }
+
+    @Test("throttling is a safe retry and recovers", .timeLimit(.minutes(1)))
+    func throttled() async throws {
+        let patient = RetryPolicy(maxAttempts: 30, maxElapsed: .seconds(20), initialBackoff: .milliseconds(300), maxBackoff: .milliseconds(300))
+        try await withSubmitter(SimulatorConfiguration(qpsLimit: 1), policy: patient) { simulator, submitter in
+            _ = await submitter.submit(Self.request)  // uses the burst
+            let outcome = try #require(await submitter.submit(Self.request))
+            #expect(outcome.status == .submitted)
+            #expect(outcome.retries.safe >= 1)
+            #expect(outcome.retries.ambiguous == 0)
+            #expect(simulator.stats.throttled >= 1)
+        }
+    }
+
+    @Test("an invalidated token is replaced and the request still goes through", .timeLimit(.minutes(1)))
+    func invalidatedToken() async throws {
+        try await withSubmitter { simulator, submitter in
+            _ = await submitter.submit(Self.request)
+            _ = simulator.accessToken(body: Array(#"{"app_id":"sim-app","secret_key":"sim-secret"}"#.utf8))
+            let outcome = try #require(await submitter.submit(Self.request))
+            #expect(outcome.status == .submitted)
+            #expect(outcome.attempts == 2)
+            #expect(outcome.retries.safe == 1)
+        }
+    }
+
+    @Test("permanent answers are not retried", .timeLimit(.minutes(1)))
+    func permanent() async throws {
+        try await withSubmitter(SimulatorConfiguration(balance: 0)) { simulator, submitter in
+            let balance = try #require(await submitter.submit(Self.request))
+            #expect(balance.status == .failed)
+            #expect(balance.error?.code == .quotaExhausted)
+            #expect(balance.attempts == 1)
+
+            simulator.configure { $0.balance = nil }
+            var bad = Self.request
+            bad.videoDuration = 7  // passes nothing of ours, but Chanjing refuses it
+            let rejected = try #require(await submitter.submit(bad))
+            #expect(rejected.status == .rejected)
+            #expect(rejected.error?.code == .chanjingRejected)
+            #expect(rejected.error?.chanjingCode == 40000)
+        }
+        try await withSubmitter(credentials: .app(appID: "sim-app", secretKey: "wrong")) { _, submitter in
+            let refused = try #require(await submitter.submit(Self.request))
+            #expect(refused.error?.code == .credentialsRefused)
+        }
+    }
+
+    @Test("a cancelled submission produces no outcome (it is redelivered, not failed)", .timeLimit(.minutes(1)))
+    func cancelled() async throws {
+        try await withSubmitter(SimulatorConfiguration(failureRate: 1), policy: RetryPolicy(maxAttempts: 50, maxElapsed: .seconds(60), initialBackoff: .seconds(1), maxBackoff: .seconds(1))) { _, submitter in
+            let task = Task { await submitter.submit(Self.request) }
+            try await Task.sleep(for: .milliseconds(300))
+            task.cancel()
+            #expect(await task.value == nil)
+        }
+    }
+}
