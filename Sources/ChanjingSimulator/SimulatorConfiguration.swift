@@ -28,7 +28,8 @@ public struct SimulatorConfiguration: Sendable {
         failureRate: Double = 0,
         qpsLimit: Double? = nil,
         balance: Int? = nil,
-        generationTime: Duration = .seconds(30)
+        generationTime: Duration = .seconds(30),
+        latencyForPrompt: (@Sendable (String) -> Double?)? = nil
     ) {
         self.appID = appID
         self.secretKey = secretKey
@@ -38,5 +39,6 @@ public struct SimulatorConfiguration: Sendable {
         self.qpsLimit = qpsLimit
         self.balance = balance
         self.generationTime = generationTime
+        self.latencyForPrompt = latencyForPrompt
     }
 }

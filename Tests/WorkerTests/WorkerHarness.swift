@@ -1,0 +1,80 @@
+import Chanjing
+import ChanjingSimulator
+import Foundation
+import Kafka
+import TestSupport
+import VideoContract
+import Worker
+
+/// A mock cluster, a simulator, and workers run against them in-process or as child processes.
+final class WorkerHarness: Sendable {
+    let kafka: KafkaTestCluster
+    let simulator: ChanjingSimulator
+    let server: RunningSimulator
+    let group = "workers"
+
+    init(partitions: Int = 3, simulator configuration: SimulatorConfiguration = SimulatorConfiguration()) async throws {
+        kafka = try KafkaTestCluster(partitions: partitions)
+        simulator = ChanjingSimulator(configuration: configuration)
+        server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
+    }
+
+    var configuration: WorkerConfiguration {
+        WorkerConfiguration(
+            brokers: kafka.cluster.bootstrapServers,
+            groupID: group,
+            requestsTopic: kafka.requestsTopic,
+            resultsTopic: kafka.resultsTopic,
+            kafkaProperties: KafkaProperties(["session.timeout.ms": "6000"]),
+            commitInterval: .milliseconds(200),
+            drainTimeout: .seconds(10),
+            retry: RetryPolicy(maxAttempts: 5, maxElapsed: .seconds(20), initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)),
+            chanjing: .init(baseURL: server.baseURL, requestTimeout: .seconds(8))
+        )
+    }
+
+    /// Starts an in-process worker; returns it and the task running it.
+    func startWorker(_ configuration: WorkerConfiguration? = nil) async throws -> (WorkerRuntime, Task<Void, any Error>) {
+        let runtime = try await WorkerRuntime(
+            configuration: configuration ?? self.configuration,
+            credentials: .app(appID: "sim-app", secretKey: "sim-secret"),
+            logger: TestLogging.logger("worker")
+        )
+        return (runtime, Task { try await runtime.run() })
+    }
+
+    /// Starts `chanjing-worker run` as a child process against this harness.
+    func startWorkerProcess(extraEnvironment: [String: String] = [:]) throws -> WorkerProcess {
+        var environment = [
+            "KAFKA_BROKERS": kafka.cluster.bootstrapServers,
+            "KAFKA_GROUP_ID": group,
+            "REQUESTS_TOPIC": kafka.requestsTopic,
+            "RESULTS_TOPIC": kafka.resultsTopic,
+            "CHANJING_BASE_URL": server.baseURL,
+            "CHANJING_APP_ID": "sim-app",
+            "CHANJING_SECRET_KEY": "sim-secret",
+            "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000",
+            "COMMIT_INTERVAL": "0.2",
+            "DRAIN_TIMEOUT": "10",
+            "CHANJING_SUBMIT_TIMEOUT": "8",
+            "LOG_LEVEL": "warning",
+        ]
+        environment.merge(extraEnvironment) { $1 }
+        return try WorkerProcess(arguments: ["run"], environment: environment)
+    }
+
+    /// Results read so far (from the beginning of the results topic), decoded.
+    func results(atLeast count: Int, within seconds: Double = 40) async throws -> [(KafkaMessage, VideoResult)] {
+        try await kafka.readResults(atLeast: count, within: seconds).map { ($0, try VideoResult.decode($0.value)) }
+    }
+
+    func shutdown() async {
+        await server.stop()
+        await kafka.shutdown()
+    }
+}
+
+/// Request JSON for tests.
+func requestJSON(id: String, prompt: String? = nil, extra: String = "") -> String {
+    #"{"request_id":"\#(id)","ref_prompt":"\#(prompt ?? "prompt for \(id)")"\#(extra)}"#
+}

@@ -1,0 +1,131 @@
+import ChanjingSimulator
+import Foundation
+import Kafka
+import Testing
+import TestSupport
+import VideoContract
+import Worker
+
+/// End-to-end runs of the worker against the mock cluster and the simulator. Kafka suites run
+/// one at a time, each test under a time limit.
+@Suite("Worker pipeline end to end", .serialized)
+struct WorkerPipelineTests {
+    @Test("N requests give N results with the simulator's creation IDs; invalid ones never reach it", .timeLimit(.minutes(2)))
+    func requestsToResults() async throws {
+        let harness = try await WorkerHarness(simulator: SimulatorConfiguration(submitLatency: 0...0.05))
+        try await withTimeout(100) {
+            let valid = (0..<30).map { requestJSON(id: "v-\($0)") }
+            let invalid = [
+                #"{"request_id":"bad-1","ref_prompt":"x","video_duration":"5"}"#,
+                #"{"request_id":"bad-2","ref_prompt":"x","video_durration":5}"#,
+                #"{"request_id":"bad-3","ref_prompt":"  "}"#,
+                #"{"request_id":"bad-4"}"#,
+                "not json",
+                #"{"request_id":"bad-6","ref_prompt":"x","ref_img_url":["ftp://h/a"]}"#,
+            ]
+            let values = valid + invalid
+            try await harness.kafka.produce(
+                values, keys: values.indices.map { "key-\($0)" }, headers: [KafkaHeader(name: "traceparent", text: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
+            )
+            let (worker, run) = try await harness.startWorker()
+            let results = try await harness.results(atLeast: values.count)
+            await worker.shutdown()
+            try await run.value
+
+            #expect(results.count == values.count)
+            let byID = Dictionary(results.map { ($0.1.requestID, $0) }, uniquingKeysWith: { first, _ in first })
+            #expect(byID.count == values.count)
+            let tasks = Dictionary(uniqueKeysWithValues: harness.simulator.tasks.map { ($0.uniqueID, $0) })
+            for index in 0..<30 {
+                let (message, result) = try #require(byID["v-\(index)"])
+                #expect(result.status == .submitted)
+                let creationID = try #require(result.creationID)
+                #expect(tasks[creationID]?.prompt == "prompt for v-\(index)")
+                #expect(message.key == Array("key-\(index)".utf8))
+                #expect(message.headers.first?.name == "traceparent")
+                #expect(result.chanjingTraceID != nil)
+            }
+            #expect(Set(results.filter { $0.1.status == .rejected }.map(\.1.error!.code)) == [.invalidField, .unknownField, .missingField, .invalidJSON])
+            #expect(results.filter { $0.1.status == .rejected }.count == invalid.count)
+            #expect(harness.simulator.stats.submitCalls == 30)
+            #expect(harness.simulator.tasks.count == 30)
+            #expect(harness.simulator.stats.tokenFetches == 1)
+            let committed = try await harness.kafka.committedOffsets(group: harness.group)
+            #expect(committed.values.reduce(0, +) == Int64(values.count))
+        }
+        await harness.shutdown()
+    }
+
+    @Test("a request finishing out of order never lets the committed offset pass it", .timeLimit(.minutes(2)))
+    func outOfOrder() async throws {
+        let slow = SimulatorConfiguration(latencyForPrompt: { $0 == "slow" ? 4 : 0 })
+        let harness = try await WorkerHarness(partitions: 1, simulator: slow)
+        try await withTimeout(100) {
+            try await harness.kafka.produce([requestJSON(id: "r-0", prompt: "slow")] + (1..<10).map { requestJSON(id: "r-\($0)") })
+            let (worker, run) = try await harness.startWorker()
+            let early = try await harness.results(atLeast: 9)
+            #expect(!early.contains { $0.1.requestID == "r-0" })
+            try await Task.sleep(for: .milliseconds(600))  // several commit intervals
+            let whileSlow = try await harness.kafka.committedOffsets(group: harness.group)
+            #expect((whileSlow[0] ?? -1) <= 0, "committed \(String(describing: whileSlow[0])) while offset 0 is unfinished")
+            _ = try await harness.results(atLeast: 10)
+            try await eventually(10, "offset 10 committed") {
+                try await harness.kafka.committedOffsets(group: harness.group)[0] == 10
+            }
+            await worker.shutdown()
+            try await run.value
+        }
+        await harness.shutdown()
+    }
+
+    @Test("a worker restarted after committing does not reprocess", .timeLimit(.minutes(2)))
+    func restartAfterCommit() async throws {
+        let harness = try await WorkerHarness()
+        try await withTimeout(100) {
+            try await harness.kafka.produce((0..<10).map { requestJSON(id: "a-\($0)") })
+            let (first, firstRun) = try await harness.startWorker()
+            _ = try await harness.results(atLeast: 10)
+            await first.shutdown()
+            try await firstRun.value
+
+            let (second, secondRun) = try await harness.startWorker()
+            try await harness.kafka.produce([requestJSON(id: "after-restart")])
+            let results = try await harness.results(atLeast: 11)
+            try await Task.sleep(for: .seconds(1))
+            await second.shutdown()
+            try await secondRun.value
+            #expect(results.count == 11)
+            #expect(results.last?.1.requestID == "after-restart" || results.contains { $0.1.requestID == "after-restart" })
+            #expect(harness.simulator.stats.submitCalls == 11)
+        }
+        await harness.shutdown()
+    }
+
+    @Test("a worker killed before committing is followed by one that redelivers; SIGTERM exits 0 after committing", .timeLimit(.minutes(2)))
+    func crashAndRedelivery() async throws {
+        let harness = try await WorkerHarness()
+        try await withTimeout(110) {
+            try await harness.kafka.produce((0..<10).map { requestJSON(id: "c-\($0)") })
+            // Commits only every hour: everything it does stays uncommitted when it dies.
+            let doomed = try harness.startWorkerProcess(extraEnvironment: ["COMMIT_INTERVAL": "3600"])
+            _ = try await harness.results(atLeast: 10)
+            doomed.signal(SIGKILL)
+            _ = await doomed.waitForExit(within: 10)
+            let afterCrash = try await harness.kafka.committedOffsets(group: harness.group)
+            #expect(afterCrash.values.allSatisfy { $0 < 0 }, "\(afterCrash)")
+
+            let successor = try harness.startWorkerProcess()
+            let results = try await harness.results(atLeast: 20, within: 60)
+            let perRequest = Dictionary(grouping: results, by: \.1.requestID).mapValues(\.count)
+            #expect(perRequest.count == 10)
+            #expect(perRequest.values.allSatisfy { $0 == 2 }, "\(perRequest)")
+            try await eventually(10, "all offsets committed") {
+                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0, +) == 10
+            }
+            successor.signal(SIGTERM)
+            let (status, output) = await successor.waitForExit(within: 30)
+            #expect(status == 0, "\(output)")
+        }
+        await harness.shutdown()
+    }
+}
