@@ -11,6 +11,9 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     private struct State {
         var tracker = OffsetTracker()
         var consumer: KafkaConsumer?
+        /// Set once the pipeline has stopped: whatever is unfinished then was abandoned and will
+        /// never finish, so revocation must not wait for it.
+        var processingStopped = false
     }
     private let state = Mutex(State())
     private let revokeTimeout: Duration
@@ -42,6 +45,11 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         }
     }
 
+    /// The pipeline has stopped processing (shutdown or failure); revocations stop waiting.
+    func processingStopped() {
+        state.withLock { $0.processingStopped = true }
+    }
+
     /// Records in flight across all partitions.
     var inFlight: Int { state.withLock { $0.tracker.inFlight() } }
 
@@ -50,17 +58,20 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     }
 
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
-        state.withLock { $0.tracker.beginRevoke(partitions) }
-        if !lost {
+        let stopped = state.withLock { state in
+            state.tracker.beginRevoke(partitions)
+            return state.processingStopped
+        }
+        if !lost && !stopped {
             // Runs on the poll thread, which has nothing else to do until the rebalance is done.
             let deadline = ContinuousClock.now + revokeTimeout
             while state.withLock({ $0.tracker.inFlight(partitions) }) > 0, ContinuousClock.now < deadline {
                 Thread.sleep(forTimeInterval: 0.01)
             }
-            let unfinished = state.withLock { $0.tracker.inFlight(partitions) }
-            if unfinished > 0 {
-                logger.warning("Releasing revoked partitions with \(unfinished) requests unfinished after \(revokeTimeout); the next owner redelivers them")
-            }
+        }
+        let unfinished = state.withLock { $0.tracker.inFlight(partitions) }
+        if unfinished > 0 {
+            logger.warning("Releasing revoked partitions with \(unfinished) requests unfinished; the next owner redelivers them")
         }
         state.withLock { $0.tracker.remove(partitions) }
     }

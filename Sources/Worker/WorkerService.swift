@@ -64,9 +64,11 @@ final class WorkerService: Service {
                 try await drain(&group, running: running)
             }
         } catch {
+            coordinator.processingStopped()
             await consumer.close()
             throw error
         }
+        coordinator.processingStopped()
         await consumer.close()
     }
 

@@ -186,6 +186,24 @@ struct RequestDecoderTests {
         #expect(rejection.code == .tooLarge)
     }
 
+    @Test("the default 1 MiB limit, both sides")
+    func defaultSizeBound() {
+        let limit = RequestLimits.default.maxMessageBytes
+        let frame = #"{"ref_prompt":""}"#
+        let exact = #"{"ref_prompt":""# + String(repeating: "x", count: limit - frame.utf8.count) + #""}"#
+        #expect(exact.utf8.count == limit)
+        #expect(rejection(exact)?.code == .invalidField)  // read and validated: the prompt is too long
+        #expect(rejection(exact.replacingOccurrences(of: "{", with: "{ "))?.code == .tooLarge)
+    }
+
+    @Test("the URL length limit, both sides")
+    func urlBound() {
+        let prefix = "https://h/"
+        let atLimit = prefix + String(repeating: "a", count: 2048 - prefix.utf8.count)
+        #expect(rejection(#"{"ref_prompt":"x","ref_img_url":[""# + atLimit + #""]}"#) == nil)
+        #expect(rejection(#"{"ref_prompt":"x","ref_img_url":[""# + atLimit + #"a"]}"#)?.field == "ref_img_url[0]")
+    }
+
     @Test("configurable prompt and image limits apply on both sides")
     func configurableLimits() {
         let limited = RequestDecoder(limits: RequestLimits(maxPromptScalars: 3, maxReferenceImages: 1))

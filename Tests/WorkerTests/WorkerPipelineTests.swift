@@ -51,7 +51,7 @@ struct WorkerPipelineTests {
             #expect(harness.simulator.tasks.count == 30)
             #expect(harness.simulator.stats.tokenFetches == 1)
             let committed = try await harness.kafka.committedOffsets(group: harness.group)
-            #expect(committed.values.reduce(0, +) == Int64(values.count))
+            #expect(committed.values.reduce(0) { $0 + max(0, $1) } == Int64(values.count))
         }
         await harness.shutdown()
     }
@@ -120,7 +120,8 @@ struct WorkerPipelineTests {
             #expect(perRequest.count == 10)
             #expect(perRequest.values.allSatisfy { $0 == 2 }, "\(perRequest)")
             try await eventually(10, "all offsets committed") {
-                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0, +) == 10
+                // Partitions that received nothing have no committed offset (a negative value).
+                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) } == 10
             }
             successor.signal(SIGTERM)
             let (status, output) = await successor.waitForExit(within: 30)

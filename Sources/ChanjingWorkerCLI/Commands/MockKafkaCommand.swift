@@ -29,7 +29,7 @@ struct MockKafkaCommand: AsyncParsableCommand {
             }
             try cluster.createTopic(String(parts[0]), partitions: partitions)
         }
-        print(cluster.bootstrapServers)
+        printLine(cluster.bootstrapServers)
         let group = ServiceGroup(configuration: .init(services: [UntilShutdown()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await cluster.shutdown()

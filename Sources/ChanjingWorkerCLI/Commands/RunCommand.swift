@@ -58,3 +58,9 @@ struct RunCommand: AsyncParsableCommand {
 func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
+
+/// Writes one line to standard output at once, even when it is a pipe or a file (scripts wait
+/// for lines such as the mock broker's address).
+func printLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -42,7 +42,7 @@ struct SimulatorCommand: AsyncParsableCommand {
             )
         )
         let app = SimulatorServer.application(simulator: simulator, host: host, port: port, logger: logger) { [host] port in
-            print("Chanjing simulator listening on http://\(host):\(port)")
+            printLine("Chanjing simulator listening on http://\(host):\(port)")
         }
         try await app.runService()
     }
