@@ -4,7 +4,8 @@ import Logging
 /// Verifies at start-up that the cluster answers and both topics exist, so a mistake is one
 /// clear line instead of a worker that idles or auto-creates a topic.
 enum StartupCheck {
-    static func verify(_ configuration: WorkerConfiguration, logger: Logger) async throws(WorkerFailure) {
+    /// Returns the number of partitions of the requests topic.
+    static func verify(_ configuration: WorkerConfiguration, logger: Logger) async throws(WorkerFailure) -> Int {
         let topics: [String: Int]
         do {
             topics = try await ClusterInspector.topicPartitionCounts(
@@ -28,5 +29,6 @@ enum StartupCheck {
                 "results_topic": "\(configuration.resultsTopic) (\(topics[configuration.resultsTopic]!) partitions)",
             ]
         )
+        return topics[configuration.requestsTopic]!
     }
 }

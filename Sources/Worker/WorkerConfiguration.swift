@@ -4,6 +4,14 @@ import VideoContract
 
 /// Everything the worker needs to run, resolved and validated by the command line.
 public struct WorkerConfiguration: Sendable {
+    /// Whether requests sharing a Kafka key are submitted one after another.
+    public enum Ordering: String, Sendable, CaseIterable {
+        /// Any order: every request may be in flight at once.
+        case none
+        /// Requests with the same key one after another; different keys (and no key) in parallel.
+        case key
+    }
+
     /// librdkafka properties the delivery guarantee depends on; users may not override them.
     public static let protectedKafkaProperties: Set<String> = [
         "enable.auto.commit", "auto.commit.enable", "enable.auto.offset.store", "acks", "request.required.acks",
@@ -19,6 +27,11 @@ public struct WorkerConfiguration: Sendable {
     /// Where a group without committed offsets starts.
     public var autoOffsetReset: String
     public var maxInFlight: Int
+    public var ordering: Ordering
+    /// Submit calls per second for this worker; nil for no limit.
+    public var maxQPS: Double?
+    /// Submit calls per second for the whole pool, shared by partitions owned; nil for no limit.
+    public var poolMaxQPS: Double?
     public var commitInterval: Duration
     /// How long shutdown and revocation wait for requests in flight.
     public var drainTimeout: Duration
@@ -36,6 +49,9 @@ public struct WorkerConfiguration: Sendable {
         kafkaProperties: KafkaProperties = KafkaProperties(),
         autoOffsetReset: String = "earliest",
         maxInFlight: Int = 64,
+        ordering: Ordering = .none,
+        maxQPS: Double? = nil,
+        poolMaxQPS: Double? = nil,
         commitInterval: Duration = .seconds(1),
         drainTimeout: Duration = .seconds(30),
         startupTimeout: Duration = .seconds(15),
@@ -50,6 +66,9 @@ public struct WorkerConfiguration: Sendable {
         self.kafkaProperties = kafkaProperties
         self.autoOffsetReset = autoOffsetReset
         self.maxInFlight = maxInFlight
+        self.ordering = ordering
+        self.maxQPS = maxQPS
+        self.poolMaxQPS = poolMaxQPS
         self.commitInterval = commitInterval
         self.drainTimeout = drainTimeout
         self.startupTimeout = startupTimeout
@@ -70,6 +89,7 @@ public struct WorkerConfiguration: Sendable {
         var properties = KafkaProperties([
             // Bounded prefetch keeps memory flat whatever the backlog.
             "queued.max.messages.kbytes": "8192",
+            "queued.min.messages": "10000",
             "auto.offset.reset": autoOffsetReset,
         ]).merging(commonProperties)
         properties["group.id"] = groupID

@@ -27,7 +27,7 @@ public final class WorkerRuntime: Sendable {
         gracefulShutdownSignals: [UnixSignal] = [],
         logger: Logger
     ) async throws(WorkerFailure) {
-        try await StartupCheck.verify(configuration, logger: logger)
+        let requestPartitions = try await StartupCheck.verify(configuration, logger: logger)
         let chanjing: ChanjingClient
         do {
             chanjing = try ChanjingClient(configuration: configuration.chanjing)
@@ -35,7 +35,8 @@ public final class WorkerRuntime: Sendable {
             throw .chanjingClient(error.description)
         }
         let tokens = credentials.makeSource(client: chanjing, logger: logger)
-        let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, logger: logger)
+        let limiter = RateLimiter(maxQPS: configuration.maxQPS, poolMaxQPS: configuration.poolMaxQPS, totalPartitions: requestPartitions)
+        let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, logger: logger)
         let producer: KafkaProducer
         let consumer: KafkaConsumer
         do throws(KafkaError) {
@@ -60,7 +61,7 @@ public final class WorkerRuntime: Sendable {
 
         let processor = RequestProcessor(
             decoder: RequestDecoder(limits: configuration.limits),
-            submitter: Submitter(client: chanjing, tokens: tokens, policy: configuration.retry, logger: logger),
+            submitter: Submitter(client: chanjing, tokens: tokens, policy: configuration.retry, limiter: limiter, logger: logger),
             publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, logger: logger),
             logger: logger
         )

@@ -130,3 +130,66 @@ struct WorkerPipelineTests {
         await harness.shutdown()
     }
 }
+
+@Suite("Worker concurrency end to end", .serialized)
+struct WorkerConcurrencyTests {
+    @Test("with random latencies and many in flight, every request gets exactly its own result", .timeLimit(.minutes(2)))
+    func randomLatencies() async throws {
+        let harness = try await WorkerHarness(simulator: SimulatorConfiguration(submitLatency: 0...0.2))
+        try await withTimeout(100) {
+            let count = 300
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "q-\($0)") })
+            var configuration = harness.configuration
+            configuration.maxInFlight = 48
+            let (worker, run) = try await harness.startWorker(configuration)
+            let results = try await harness.results(atLeast: count, within: 60)
+            try await eventually(10, "all offsets committed") {
+                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) } == Int64(count)
+            }
+            await worker.shutdown()
+            try await run.value
+
+            #expect(results.count == count)
+            let tasks = Dictionary(uniqueKeysWithValues: harness.simulator.tasks.map { ($0.uniqueID, $0.prompt) })
+            #expect(tasks.count == count)
+            for (message, result) in results {
+                #expect(result.status == .submitted)
+                #expect(tasks[result.creationID ?? ""] == "prompt for \(result.requestID)")
+                #expect(message.headers.contains { $0.name == "chanjing-worker-consumed-at" })
+            }
+            #expect(Set(results.map(\.1.requestID)).count == count)
+        }
+        await harness.shutdown()
+    }
+
+    @Test("--ordering key submits same-key requests in order, one at a time", .timeLimit(.minutes(2)))
+    func keyOrdering() async throws {
+        let harness = try await WorkerHarness(partitions: 2, simulator: SimulatorConfiguration(submitLatency: 0...0.05))
+        try await withTimeout(100) {
+            let keys = ["k0", "k1", "k2", "k3"]
+            var values: [String] = []
+            var messageKeys: [String?] = []
+            for index in 0..<10 {
+                for key in keys {
+                    values.append(requestJSON(id: "\(key)-\(index)"))
+                    messageKeys.append(key)
+                }
+            }
+            try await harness.kafka.produce(values, keys: messageKeys)
+            var configuration = harness.configuration
+            configuration.ordering = .key
+            let (worker, run) = try await harness.startWorker(configuration)
+            _ = try await harness.results(atLeast: values.count, within: 60)
+            await worker.shutdown()
+            try await run.value
+
+            // Tasks are recorded when created: per key they must appear in request order.
+            let prompts = harness.simulator.tasks.map(\.prompt)
+            for key in keys {
+                let order = prompts.filter { $0.hasPrefix("prompt for \(key)-") }
+                #expect(order == (0..<10).map { "prompt for \(key)-\($0)" })
+            }
+        }
+        await harness.shutdown()
+    }
+}

@@ -48,6 +48,9 @@ public struct ConfigurationResolver {
             kafkaProperties: try kafkaProperties(),
             autoOffsetReset: autoOffsetReset,
             maxInFlight: maxInFlight,
+            ordering: try ordering(),
+            maxQPS: try rate("--max-qps"),
+            poolMaxQPS: try rate("--pool-max-qps"),
             commitInterval: try seconds("--commit-interval"),
             drainTimeout: drainTimeout,
             startupTimeout: try seconds("--startup-timeout"),
@@ -157,6 +160,24 @@ public struct ConfigurationResolver {
             throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected a positive number of seconds")
         }
         return .milliseconds(Int64((number * 1000).rounded()))
+    }
+
+    private func ordering() throws(ConfigurationError) -> WorkerConfiguration.Ordering {
+        let text = value("--ordering")
+        guard let ordering = WorkerConfiguration.Ordering(rawValue: text.lowercased()) else {
+            throw ConfigurationError("invalid --ordering '\(text)' (\(env("--ordering"))): use none or key")
+        }
+        return ordering
+    }
+
+    /// A positive rate, or nil when the setting is empty (no limit).
+    private func rate(_ flag: String) throws(ConfigurationError) -> Double? {
+        let text = value(flag).trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { return nil }
+        guard let number = Double(text), number.isFinite, number > 0 else {
+            throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected a positive number of calls per second")
+        }
+        return number
     }
 
     private func url(_ flag: String) throws(ConfigurationError) -> String {

@@ -19,6 +19,12 @@ public struct RunOptions: ParsableArguments {
     var autoOffsetReset: String?
     @Option(name: .customLong("max-in-flight"), help: .init(OptionCatalog.help("--max-in-flight")))
     var maxInFlight: String?
+    @Option(name: .customLong("ordering"), help: .init(OptionCatalog.help("--ordering")))
+    var ordering: String?
+    @Option(name: .customLong("max-qps"), help: .init(OptionCatalog.help("--max-qps")))
+    var maxQPS: String?
+    @Option(name: .customLong("pool-max-qps"), help: .init(OptionCatalog.help("--pool-max-qps")))
+    var poolMaxQPS: String?
     @Option(name: .customLong("max-attempts"), help: .init(OptionCatalog.help("--max-attempts")))
     var maxAttempts: String?
     @Option(name: .customLong("max-retry-time"), help: .init(OptionCatalog.help("--max-retry-time")))
@@ -54,6 +60,9 @@ public struct RunOptions: ParsableArguments {
         case "--chanjing-base-url": chanjingBaseURL
         case "--auto-offset-reset": autoOffsetReset
         case "--max-in-flight": maxInFlight
+        case "--ordering": ordering
+        case "--max-qps": maxQPS
+        case "--pool-max-qps": poolMaxQPS
         case "--max-attempts": maxAttempts
         case "--max-retry-time": maxRetryTime
         case "--connect-timeout": connectTimeout

@@ -19,6 +19,7 @@ struct Submitter: Sendable {
     let client: ChanjingClient
     let tokens: any AccessTokenSource
     let policy: RetryPolicy
+    let limiter: RateLimiter
     let logger: Logger
 
     /// The outcome, or nil when the task was cancelled (shutdown): the request is then left
@@ -37,14 +38,21 @@ struct Submitter: Sendable {
         var attempts = 0
         var retries = VideoResult.Retries()
         while !Task.isCancelled {
+            do {
+                try await limiter.acquire()
+            } catch {
+                return nil
+            }
             attempts += 1
             let error: ChanjingError
             do {
                 let response = try await client.submit(body, tokens: tokens)
+                limiter.record(throttled: false)
                 return SubmissionOutcome(status: .submitted, creationID: response.creationID, attempts: attempts, retries: retries, traceID: response.traceID)
             } catch let caught {
                 error = caught
             }
+            if let code = error.chanjingCode { limiter.record(throttled: code == 40001) }
             if Task.isCancelled { return nil }
 
             func outcome(_ status: VideoResult.Status, _ code: ResultErrorCode, _ message: String) -> SubmissionOutcome {

@@ -68,6 +68,9 @@ struct OffsetTracker {
         }
     }
 
+    /// Partitions currently assigned.
+    var ownedPartitions: Int { partitions.count }
+
     /// The lowest unfinished offset of each partition with work in flight.
     var lowestUnfinished: [TopicPartition: Int64] {
         partitions.compactMapValues { $0.entries.first(where: { !$0.done })?.offset }

@@ -1,3 +1,4 @@
+import Foundation
 import Kafka
 import Logging
 import ServiceLifecycle
@@ -10,6 +11,7 @@ final class WorkerService: Service {
     private let consumer: KafkaConsumer
     private let coordinator: OffsetCoordinator
     private let processor: RequestProcessor
+    private let sequencer: KeyedSequencer?
     private let maxInFlight: Int
     private let commitInterval: Duration
     private let drainTimeout: Duration
@@ -25,6 +27,7 @@ final class WorkerService: Service {
         self.consumer = consumer
         self.coordinator = coordinator
         self.processor = processor
+        self.sequencer = configuration.ordering == .key ? KeyedSequencer() : nil
         self.maxInFlight = max(1, configuration.maxInFlight)
         self.commitInterval = configuration.commitInterval
         self.drainTimeout = configuration.drainTimeout
@@ -46,7 +49,7 @@ final class WorkerService: Service {
                     return .committerStopped
                 }
                 var running = 0
-                logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)"])
+                logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)", "ordering": "\(sequencer == nil ? "none" : "key")"])
                 for try await message in consumer.messages.cancelOnGracefulShutdown() {
                     while running >= maxInFlight {
                         if case .processed = try await group.next() { running -= 1 }
@@ -56,8 +59,19 @@ final class WorkerService: Service {
                         continue
                     }
                     running += 1
-                    group.addTask { [processor, coordinator] in
-                        if try await processor.process(message) { coordinator.finish(message) }
+                    let consumedAt = Date()
+                    // Reserved here, in consume order, so same-key requests keep their order.
+                    let ticket = message.key.flatMap { key in sequencer?.reserve(key) }
+                    group.addTask { [processor, coordinator, sequencer] in
+                        defer { if let ticket { sequencer?.finish(ticket) } }
+                        if let ticket {
+                            do {
+                                try await sequencer?.waitForTurn(ticket)
+                            } catch {
+                                return .processed  // shutdown while waiting: left uncommitted
+                            }
+                        }
+                        if try await processor.process(message, consumedAt: consumedAt) { coordinator.finish(message) }
                         return .processed
                     }
                 }

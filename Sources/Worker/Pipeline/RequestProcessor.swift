@@ -1,3 +1,4 @@
+import Foundation
 import Kafka
 import Logging
 import VideoContract
@@ -11,8 +12,9 @@ struct RequestProcessor: Sendable {
     let publisher: ResultPublisher
     let logger: Logger
 
-    /// True when the result was acknowledged and the record may be committed.
-    func process(_ message: KafkaMessage) async throws(WorkerFailure) -> Bool {
+    /// True when the result was acknowledged and the record may be committed. `consumedAt` is
+    /// when the worker took the record from the consumer.
+    func process(_ message: KafkaMessage, consumedAt: Date) async throws(WorkerFailure) -> Bool {
         let source = VideoResult.Source(topic: message.topic, partition: message.partition, offset: message.offset)
         let decoded = decoder.decode(message.value, fallbackRequestID: "\(message.topic)-\(message.partition)-\(message.offset)")
         var metadata: Logger.Metadata = [
@@ -50,6 +52,6 @@ struct RequestProcessor: Sendable {
                 logger.warning("Request \(outcome.status.rawValue): \(outcome.error?.message ?? "")", metadata: metadata)
             }
         }
-        return try await publisher.publish(result, for: message)
+        return try await publisher.publish(result, for: message, consumedAt: consumedAt)
     }
 }

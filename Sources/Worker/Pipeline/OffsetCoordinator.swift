@@ -17,10 +17,12 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     }
     private let state = Mutex(State())
     private let revokeTimeout: Duration
+    private let limiter: RateLimiter
     private let logger: Logger
 
-    init(revokeTimeout: Duration, logger: Logger) {
+    init(revokeTimeout: Duration, limiter: RateLimiter, logger: Logger) {
         self.revokeTimeout = revokeTimeout
+        self.limiter = limiter
         self.logger = logger
     }
 
@@ -54,7 +56,11 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     var inFlight: Int { state.withLock { $0.tracker.inFlight() } }
 
     func partitionsAssigned(_ partitions: [TopicPartition], generation: Int) {
-        state.withLock { $0.tracker.assign(partitions, generation: generation) }
+        let owned = state.withLock { state in
+            state.tracker.assign(partitions, generation: generation)
+            return state.tracker.ownedPartitions
+        }
+        limiter.partitionsOwned(owned)
     }
 
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
@@ -73,6 +79,10 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         if unfinished > 0 {
             logger.warning("Releasing revoked partitions with \(unfinished) requests unfinished; the next owner redelivers them")
         }
-        state.withLock { $0.tracker.remove(partitions) }
+        let owned = state.withLock { state in
+            state.tracker.remove(partitions)
+            return state.tracker.ownedPartitions
+        }
+        limiter.partitionsOwned(owned)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Kafka
 import Logging
 import VideoContract
@@ -5,6 +6,9 @@ import VideoContract
 /// Publishes results to the results topic and waits for Kafka's acknowledgement. A failed
 /// delivery is produced again, never dropped.
 struct ResultPublisher: Sendable {
+    /// The header added to every result: when the worker consumed the request, in Unix
+    /// milliseconds, so consumers can measure the worker's latency.
+    static let consumedAtHeader = "chanjing-worker-consumed-at"
     /// Headers carried from a request to its result at most, and their total size in bytes, so
     /// that a result always fits the producer's `message.max.bytes`.
     static let maxCarriedHeaders = 64
@@ -16,12 +20,13 @@ struct ResultPublisher: Sendable {
 
     /// Returns when the result is acknowledged (true) or the task was cancelled (false).
     /// Throws ``WorkerFailure/producerFailed(_:)`` when the producer can no longer deliver.
-    func publish(_ result: VideoResult, for request: KafkaMessage) async throws(WorkerFailure) -> Bool {
+    func publish(_ result: VideoResult, for request: KafkaMessage, consumedAt: Date) async throws(WorkerFailure) -> Bool {
+        let consumed = KafkaHeader(name: Self.consumedAtHeader, text: String(Int64(consumedAt.timeIntervalSince1970 * 1000)))
         let message = OutgoingMessage(
             topic: topic,
             key: request.key ?? Array(result.requestID.utf8),
             value: result.encoded(),
-            headers: Self.carriedHeaders(request.headers)
+            headers: Self.carriedHeaders(request.headers) + [consumed]
         )
         var failures = 0
         while !Task.isCancelled {

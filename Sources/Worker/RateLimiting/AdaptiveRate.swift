@@ -1,0 +1,62 @@
+/// Finds Chanjing's QPS quota without being told it: nothing is limited until the first 40001;
+/// then the rate starts just under what was being accepted, grows additively while calls
+/// succeed, and shrinks multiplicatively on 40001 (AIMD, as TCP does), so a worker converges
+/// near the quota without a storm of rejected calls. With no 40001 for `releaseAfter`, the limit
+/// is lifted again. Plain state; time is passed in.
+struct AdaptiveRate {
+    /// The current limit in calls per second; nil while nothing needs limiting.
+    private(set) var limit: Double?
+    let minimum: Double
+    /// Factor applied on 40001.
+    let decrease: Double
+    /// Calls per second added per second of success.
+    let increasePerSecond: Double
+    /// Throttles within this time of a decrease answer calls made before it: ignored.
+    let cooldown: Duration
+    let releaseAfter: Duration
+
+    private var lastDecrease: ContinuousClock.Instant?
+    private var lastIncrease: ContinuousClock.Instant?
+    private var lastThrottle: ContinuousClock.Instant?
+    /// Times of recent accepted calls, for the starting rate.
+    private var accepted: [ContinuousClock.Instant] = []
+
+    init(minimum: Double = 1, decrease: Double = 0.9, increasePerSecond: Double = 1, cooldown: Duration = .seconds(1), releaseAfter: Duration = .seconds(120)) {
+        self.minimum = minimum
+        self.decrease = decrease
+        self.increasePerSecond = increasePerSecond
+        self.cooldown = cooldown
+        self.releaseAfter = releaseAfter
+    }
+
+    /// Chanjing answered 40001.
+    mutating func throttled(now: ContinuousClock.Instant) {
+        lastThrottle = now
+        if let lastDecrease, now - lastDecrease < cooldown { return }
+        let base = limit ?? acceptedRate(now: now)
+        limit = max(minimum, base * decrease)
+        lastDecrease = now
+        lastIncrease = now
+    }
+
+    /// A call was accepted (not throttled).
+    mutating func accepted(now: ContinuousClock.Instant) {
+        accepted.append(now)
+        if accepted.count > 4096 || (accepted.first.map { now - $0 > .seconds(2) } ?? false) {
+            accepted.removeAll { now - $0 > .seconds(1) }
+        }
+        guard let current = limit else { return }
+        if let lastThrottle, now - lastThrottle > releaseAfter {
+            limit = nil
+            return
+        }
+        let since = lastIncrease.map { now - $0 } ?? .zero
+        limit = current + increasePerSecond * (since / .seconds(1))
+        lastIncrease = now
+    }
+
+    /// Accepted calls in the last second.
+    private func acceptedRate(now: ContinuousClock.Instant) -> Double {
+        Double(accepted.filter { now - $0 <= .seconds(1) }.count)
+    }
+}

@@ -1,0 +1,57 @@
+import Synchronization
+
+/// Paces submit calls at the lowest of three rates: `--max-qps`; this worker's share of
+/// `--pool-max-qps` (in proportion to the partitions it owns, so scaling the pool never overruns
+/// Chanjing's quota); and the rate ``AdaptiveRate`` learns from 40001 answers.
+final class RateLimiter: Sendable {
+    private struct State {
+        var pacer = Pacer()
+        var adaptive = AdaptiveRate()
+        var ownedPartitions = 0
+    }
+    private let state = Mutex(State())
+    private let maxQPS: Double?
+    private let poolMaxQPS: Double?
+    private let totalPartitions: Int
+
+    init(maxQPS: Double?, poolMaxQPS: Double?, totalPartitions: Int) {
+        self.maxQPS = maxQPS
+        self.poolMaxQPS = poolMaxQPS
+        self.totalPartitions = max(1, totalPartitions)
+    }
+
+    /// The rate calls are paced at now; nil when unlimited.
+    var currentRate: Double? { state.withLock { rate(in: $0) } }
+
+    /// Waits for the next call's slot. Throws `CancellationError` when cancelled while waiting.
+    func acquire() async throws {
+        let wait = state.withLock { state in
+            state.pacer.reserve(now: .now, rate: rate(in: state))
+        }
+        if wait > .zero { try await Task.sleep(for: wait) }
+    }
+
+    /// Records how a call went, to adapt to Chanjing's quota.
+    func record(throttled: Bool) {
+        state.withLock { state in
+            if throttled {
+                state.adaptive.throttled(now: .now)
+            } else {
+                state.adaptive.accepted(now: .now)
+            }
+        }
+    }
+
+    /// This worker now owns `count` partitions of the requests topic.
+    func partitionsOwned(_ count: Int) {
+        state.withLock { $0.ownedPartitions = count }
+    }
+
+    private func rate(in state: State) -> Double? {
+        var rates: [Double] = []
+        if let maxQPS { rates.append(maxQPS) }
+        if let poolMaxQPS { rates.append(poolMaxQPS * Double(state.ownedPartitions) / Double(totalPartitions)) }
+        if let adaptive = state.adaptive.limit { rates.append(adaptive) }
+        return rates.min()
+    }
+}
