@@ -7,9 +7,11 @@ import Logging
 ///
 /// Offsets are never stored or committed automatically: the owner stores a partition's position
 /// with ``storeOffsets(_:)`` once everything before it is finished, and ``commit()`` commits what
-/// was stored. When more than `bufferCapacity` records wait in ``messages`` the consumer pauses
-/// its partitions and keeps polling (so rebalances are still served and the member is not
-/// evicted), and resumes them once the buffer has drained to half.
+/// was stored. When more than `bufferCapacity` records (or `bufferByteCapacity` bytes of values)
+/// wait in ``messages`` the consumer pauses its partitions and keeps polling (so rebalances are
+/// still served and the member is not evicted), and resumes them once the buffer has drained to
+/// half. Pausing drops librdkafka's prefetched records, which are fetched again on resume: size
+/// the buffer so that pausing stays the exception.
 public final class KafkaConsumer: Sendable {
     /// The properties the delivery guarantee rests on; the consumer always sets them itself.
     public static let enforcedProperties: [String: String] = [
@@ -22,6 +24,7 @@ public final class KafkaConsumer: Sendable {
     private let stopRequested = StopFlag()
     private let pollLoop: Task<Void, Never>
     private let buffered = SharedCount()
+    private let bufferedBytes = SharedCount()
     private let stream: AsyncThrowingStream<KafkaMessage, any Error>
     private let logger: Logger
 
@@ -31,11 +34,13 @@ public final class KafkaConsumer: Sendable {
     ///   - properties: librdkafka properties; must include `bootstrap.servers` and `group.id`.
     ///   - topics: the topics to subscribe to.
     ///   - bufferCapacity: records waiting in ``messages`` before partitions are paused.
+    ///   - bufferByteCapacity: bytes of record values waiting before partitions are paused.
     ///   - rebalanceListener: told about assignments and revocations on the poll thread.
     public init(
         properties: KafkaProperties,
         topics: [String],
-        bufferCapacity: Int = 256,
+        bufferCapacity: Int = 10_000,
+        bufferByteCapacity: Int = 16 << 20,
         rebalanceListener: (any KafkaRebalanceListener)? = nil,
         logger: Logger
     ) throws(KafkaError) {
@@ -67,7 +72,9 @@ public final class KafkaConsumer: Sendable {
             client: client,
             rebalance: rebalance,
             buffered: buffered,
+            bufferedBytes: bufferedBytes,
             capacity: max(1, bufferCapacity),
+            byteCapacity: max(1, bufferByteCapacity),
             continuation: continuation,
             logger: logger
         )
@@ -81,7 +88,7 @@ public final class KafkaConsumer: Sendable {
 
     /// The records, in the order each partition delivers them. Iterate it once. It ends after
     /// ``close()``, and throws if librdkafka raises a fatal error.
-    public var messages: Messages { Messages(stream: stream, buffered: buffered) }
+    public var messages: Messages { Messages(stream: stream, buffered: buffered, bufferedBytes: bufferedBytes) }
 
     /// Records fetched but not yet taken from ``messages``.
     public var bufferedCount: Int { buffered.current }
@@ -128,18 +135,23 @@ public final class KafkaConsumer: Sendable {
         public typealias Element = KafkaMessage
         let stream: AsyncThrowingStream<KafkaMessage, any Error>
         let buffered: SharedCount
+        let bufferedBytes: SharedCount
 
         public func makeAsyncIterator() -> Iterator {
-            Iterator(base: stream.makeAsyncIterator(), buffered: buffered)
+            Iterator(base: stream.makeAsyncIterator(), buffered: buffered, bufferedBytes: bufferedBytes)
         }
 
         public struct Iterator: AsyncIteratorProtocol {
             var base: AsyncThrowingStream<KafkaMessage, any Error>.AsyncIterator
             let buffered: SharedCount
+            let bufferedBytes: SharedCount
 
             public mutating func next() async throws -> KafkaMessage? {
                 let message = try await base.next()
-                if message != nil { buffered.add(-1) }
+                if let message {
+                    buffered.add(-1)
+                    bufferedBytes.add(-message.value.count)
+                }
                 return message
             }
         }

@@ -45,7 +45,7 @@ public final class WorkerRuntime: Sendable {
                 consumer = try KafkaConsumer(
                     properties: configuration.consumerProperties,
                     topics: [configuration.requestsTopic],
-                    bufferCapacity: configuration.maxInFlight,
+                    bufferCapacity: max(10_000, 2 * configuration.maxInFlight),
                     rebalanceListener: coordinator,
                     logger: logger
                 )

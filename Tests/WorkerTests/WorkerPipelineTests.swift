@@ -108,6 +108,7 @@ struct WorkerPipelineTests {
             try await harness.kafka.produce((0..<10).map { requestJSON(id: "c-\($0)") })
             // Commits only every hour: everything it does stays uncommitted when it dies.
             let doomed = try harness.startWorkerProcess(extraEnvironment: ["COMMIT_INTERVAL": "3600"])
+            defer { doomed.signal(SIGKILL) }
             _ = try await harness.results(atLeast: 10)
             doomed.signal(SIGKILL)
             _ = await doomed.waitForExit(within: 10)
@@ -115,6 +116,7 @@ struct WorkerPipelineTests {
             #expect(afterCrash.values.allSatisfy { $0 < 0 }, "\(afterCrash)")
 
             let successor = try harness.startWorkerProcess()
+            defer { successor.signal(SIGKILL) }  // a no-op once it has exited
             let results = try await harness.results(atLeast: 20, within: 60)
             let perRequest = Dictionary(grouping: results, by: \.1.requestID).mapValues(\.count)
             #expect(perRequest.count == 10)

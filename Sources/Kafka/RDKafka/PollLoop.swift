@@ -8,7 +8,9 @@ final class PollLoop: Sendable {
     private let client: RDKafkaClient
     private let rebalance: RebalanceHandler
     private let buffered: SharedCount
+    private let bufferedBytes: SharedCount
     private let capacity: Int
+    private let byteCapacity: Int
     private let continuation: AsyncThrowingStream<KafkaMessage, any Error>.Continuation
     private let logger: Logger
 
@@ -16,14 +18,18 @@ final class PollLoop: Sendable {
         client: RDKafkaClient,
         rebalance: RebalanceHandler,
         buffered: SharedCount,
+        bufferedBytes: SharedCount,
         capacity: Int,
+        byteCapacity: Int,
         continuation: AsyncThrowingStream<KafkaMessage, any Error>.Continuation,
         logger: Logger
     ) {
         self.client = client
         self.rebalance = rebalance
         self.buffered = buffered
+        self.bufferedBytes = bufferedBytes
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
         self.continuation = continuation
         self.logger = logger
     }
@@ -37,8 +43,10 @@ final class PollLoop: Sendable {
             guard let message = rd_kafka_consumer_poll(rk, 100) else { continue }
             let record = message.pointee
             if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                let copied = copy(message)
                 buffered.add(1)
-                continuation.yield(copy(message))
+                bufferedBytes.add(copied.value.count)
+                continuation.yield(copied)
             } else if record.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 let text = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
                 logger.warning("Kafka consumer error: \(text)", metadata: ["kafka.error": "\(KafkaError(record.err).name)"])
@@ -54,16 +62,18 @@ final class PollLoop: Sendable {
         client.destroy()
     }
 
-    /// Pauses the assignment when the buffer is full and resumes it once half drained; returns
-    /// the new paused state. Pausing (not blocking) keeps rebalances and heartbeats served.
+    /// Pauses the assignment when the buffer is full (by count or bytes) and resumes it once half
+    /// drained; returns the new paused state. Pausing (not blocking) keeps rebalances and
+    /// heartbeats served.
     private func applyBackpressure(paused: Bool) -> Bool {
         let waiting = buffered.current
-        if !paused, waiting >= capacity {
+        let bytes = bufferedBytes.current
+        if !paused, waiting >= capacity || bytes >= byteCapacity {
             withAssignment { rd_kafka_pause_partitions(client.pointer, $0) }
             logger.debug("Consumer paused: \(waiting) records wait to be processed")
             return true
         }
-        if paused, waiting <= capacity / 2 {
+        if paused, waiting <= capacity / 2, bytes <= byteCapacity / 2 {
             withAssignment { rd_kafka_resume_partitions(client.pointer, $0) }
             logger.debug("Consumer resumed")
             return false

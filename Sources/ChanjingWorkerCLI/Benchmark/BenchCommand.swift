@@ -1,0 +1,146 @@
+import ArgumentParser
+import ChanjingSimulator
+import Foundation
+import Kafka
+import Logging
+
+/// `chanjing-worker bench`: the throughput benchmark. The mock cluster and the simulator run in
+/// this process; the worker runs as a child process (this same binary's `run`), so its own CPU
+/// time and peak memory are what is reported. Build with `-c release`.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the worker's throughput, latency, CPU and memory (run a release build)."
+    )
+
+    @Option(help: "Scenarios to run, comma-separated (1-5).") var scenarios = "1,2,3,4,5"
+    @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
+    @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
+
+    func run() async throws {
+        LogSetup.bootstrap(level: logLevel)
+        let logger = Logger(label: "bench")
+        let selected = Set(scenarios.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        printLine("chanjing-worker benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB, \(partitions) partitions per topic")
+        #if DEBUG
+            printLine("warning: this is a debug build; figures are only meaningful from `swift run -c release chanjing-worker bench`")
+        #endif
+        for scenario in BenchScenario.all where selected.contains(scenario.number) {
+            try await BenchRun(scenario: scenario, partitions: partitions, logLevel: logLevel, logger: logger).run()
+        }
+    }
+}
+
+/// One scenario's run: set up, preload, start the worker, measure, tear down, print.
+struct BenchRun {
+    let scenario: BenchScenario
+    let partitions: Int
+    let logLevel: Logger.Level
+    let logger: Logger
+
+    func run() async throws {
+        printLine("\n## Scenario \(scenario.number): \(scenario.title)\ntarget: \(scenario.target)")
+        let cluster = try MockCluster(brokers: 1, logger: logger)
+        for topic in ["requests", "results", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
+        let simulator = ChanjingSimulator(configuration: SimulatorConfiguration(
+            submitLatency: scenario.latency...scenario.latency, qpsLimit: scenario.qpsQuota
+        ))
+        let server = try await SimulatorServer.start(simulator, logger: logger)
+
+        try await preload(brokers: cluster.bootstrapServers)
+        if case .completion = scenario.measure, scenario.number == 1 {
+            let ceiling = try await CeilingLoop.measure(
+                brokers: cluster.bootstrapServers, topic: "requests", resultsTopic: "ceiling-results", count: scenario.requests, logger: logger
+            )
+            printLine("ceiling (bare librdkafka consume-produce loop, same run): \(Int(ceiling)) requests/s")
+        }
+        let collector = try ResultCollector(brokers: cluster.bootstrapServers, topic: "results", logger: logger)
+        let worker = try ChildProcess(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
+            arguments: ["run"] + scenario.workerArguments,
+            environment: [
+                "KAFKA_BROKERS": cluster.bootstrapServers, "REQUESTS_TOPIC": "requests", "RESULTS_TOPIC": "results",
+                "KAFKA_GROUP_ID": "bench-worker", "CHANJING_BASE_URL": server.baseURL, "CHANJING_APP_ID": "sim-app",
+                "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000",
+            ]
+        )
+        let started = ContinuousClock.now
+        switch scenario.measure {
+        case .completion:
+            try await measureCompletion(worker: worker, collector: collector, simulator: simulator, started: started)
+        case .sustainedRate(let seconds, let from):
+            try await measureRate(worker: worker, simulator: simulator, seconds: seconds, from: from)
+        case .memory(let seconds):
+            try await Task.sleep(for: .seconds(seconds))
+            printLine(String(format: "peak RSS %.1f MiB with %d requests in flight at the end; %d results in %.0f s", worker.peakRSSMiB, 2000, collector.count, seconds))
+        }
+        let status = await worker.stop(within: 60)
+        if status != 0 { printLine("warning: the worker exited with status \(status)") }
+        await collector.stop()
+        await server.stop()
+        await cluster.shutdown()
+    }
+
+    /// Produces the scenario's requests and checks that every one was stored.
+    private func preload(brokers: String) async throws {
+        let producer = try KafkaProducer(properties: KafkaProperties(["bootstrap.servers": brokers, "linger.ms": "20"]), logger: logger)
+        var highest: [Int32: Int64] = [:]
+        let batch = 2_000
+        for start in stride(from: 0, to: scenario.requests, by: batch) {
+            let reports = try await withThrowingTaskGroup(of: DeliveryReport.self) { group in
+                for index in start..<min(start + batch, scenario.requests) {
+                    let body = #"{"request_id":"bench-\#(index)","ref_prompt":"Benchmark request \#(index): a slow pan across a neon-lit street in the rain"}"#
+                    group.addTask {
+                        try await producer.send(OutgoingMessage(topic: "requests", key: Array("k\(index)".utf8), value: Array(body.utf8)))
+                    }
+                }
+                return try await group.reduce(into: [DeliveryReport]()) { $0.append($1) }
+            }
+            for report in reports { highest[report.partition] = max(highest[report.partition] ?? -1, report.offset) }
+        }
+        await producer.shutdown()
+        let stored = highest.values.reduce(0) { $0 + Int($1) + 1 }
+        guard stored == scenario.requests else {
+            throw ValidationError("preloaded \(scenario.requests) requests but the partitions hold \(stored): raise --partitions")
+        }
+        printLine("preloaded \(stored) requests")
+    }
+
+    private func measureCompletion(worker: ChildProcess, collector: ResultCollector, simulator: ChanjingSimulator, started: ContinuousClock.Instant) async throws {
+        let total = scenario.requests
+        let tenth = total / 10
+        guard await collector.wait(for: tenth, timeout: .seconds(120)) else { throw ValidationError("the worker did not get going") }
+        let cpuAtWarmup = worker.cpuSeconds
+        guard await collector.wait(for: total - tenth, timeout: .seconds(600)) else { throw ValidationError("results stopped arriving") }
+        let cpuAtEnd = worker.cpuSeconds
+        _ = await collector.wait(for: total, timeout: .seconds(60))
+        let samples = collector.all
+        let steady = samples[tenth..<(total - tenth)]
+        let window = steady.last!.arrival - steady.first!.arrival
+        let rate = Double(steady.count) / max(0.001, window / .seconds(1))
+        let latencies = samples.compactMap(\.latencyMilliseconds).sorted()
+        func percentile(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        let cpuPerThousand = (cpuAtEnd - cpuAtWarmup) / Double(steady.count) * 1000
+        printLine("warm-up: the first 10% of results; steady state: results 10%–90%")
+        printLine(String(format: "requests/s %.0f | latency p50 %.1f ms, p99 %.1f ms | CPU %.3f s per 1,000 requests (%.3f ms each) | peak RSS %.1f MiB",
+                         rate, percentile(0.5), percentile(0.99), cpuPerThousand, cpuPerThousand, worker.peakRSSMiB))
+        printLine("results \(samples.count) (\(samples.filter(\.submitted).count) submitted) | 40001 answers \(simulator.stats.throttled) | total time \(String(format: "%.1f", (ContinuousClock.now - started) / .seconds(1))) s")
+    }
+
+    private func measureRate(worker: ChildProcess, simulator: ChanjingSimulator, seconds: Double, from: Double) async throws {
+        try await Task.sleep(for: .seconds(from))
+        let before = simulator.stats
+        let windowStart = Date()
+        try await Task.sleep(for: .seconds(seconds - from))
+        let after = simulator.stats
+        let window = seconds - from
+        let accepted = Double(after.tasksCreated - before.tasksCreated)
+        let calls = Double(after.submitCalls - before.submitCalls)
+        let throttled = Double(after.throttled - before.throttled)
+        let perSecond = Dictionary(grouping: simulator.tasks.filter { $0.createdAt >= windowStart }) { Int($0.createdAt.timeIntervalSince(windowStart)) }
+            .filter { $0.key < Int(window) }.mapValues(\.count)
+        printLine(String(format: "window %.0f–%.0f s: accepted %.2f/s | calls %.2f/s | 40001 %.1f%% of calls | busiest second %d calls | CPU %.2f s | peak RSS %.1f MiB",
+                         from, seconds, accepted / window, calls / window, calls > 0 ? throttled / calls * 100 : 0, perSecond.values.max() ?? 0,
+                         worker.cpuSeconds, worker.peakRSSMiB))
+    }
+}

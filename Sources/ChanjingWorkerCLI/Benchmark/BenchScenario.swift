@@ -1,0 +1,34 @@
+/// One benchmark scenario: how the simulator behaves, how the worker is told to run, and what
+/// is measured.
+struct BenchScenario: Sendable {
+    enum Measure: Sendable {
+        /// Process all `requests` and report throughput, latency and CPU.
+        case completion
+        /// Run for `seconds`, then report the accepted submit rate from `from` seconds on.
+        case sustainedRate(seconds: Double, from: Double)
+        /// Run for `seconds` with a large backlog and report peak memory.
+        case memory(seconds: Double)
+    }
+
+    var number: Int
+    var title: String
+    var requests: Int
+    var latency: Double
+    var qpsQuota: Double?
+    var workerArguments: [String]
+    var measure: Measure
+    var target: String
+
+    static let all: [BenchScenario] = [
+        .init(number: 1, title: "simulator latency 0: the worker's own overhead", requests: 50_000, latency: 0, qpsQuota: nil,
+              workerArguments: [], measure: .completion, target: "≤ 0.2 CPU-ms per request and ≥ 5,000 requests/s"),
+        .init(number: 2, title: "simulator latency 300 ms, --max-in-flight 512", requests: 20_000, latency: 0.3, qpsQuota: nil,
+              workerArguments: ["--max-in-flight", "512"], measure: .completion, target: "≥ 90% of 512 / 0.3 s = 1,707 requests/s"),
+        .init(number: 3, title: "simulator quota 50 QPS (burst 50, 40001 above), worker told nothing, 90 s", requests: 20_000, latency: 0, qpsQuota: 50,
+              workerArguments: [], measure: .sustainedRate(seconds: 90, from: 10), target: "after 10 s: ≥ 45/s accepted and ≤ 5% of calls answered 40001"),
+        .init(number: 4, title: "--max-qps 50, no simulator quota, 60 s", requests: 20_000, latency: 0, qpsQuota: nil,
+              workerArguments: ["--max-qps", "50"], measure: .sustainedRate(seconds: 60, from: 0), target: "within 2% of 50/s; no one-second window above 55 calls"),
+        .init(number: 5, title: "memory: 2,000 in flight, 200,000-request backlog", requests: 200_000, latency: 1.0, qpsQuota: nil,
+              workerArguments: ["--max-in-flight", "2000"], measure: .memory(seconds: 30), target: "peak RSS < 150 MiB"),
+    ]
+}
