@@ -29,8 +29,9 @@ public final class WorkerProcess: @unchecked Sendable {  // Process is thread-sa
 
     public var isRunning: Bool { process.isRunning }
 
+    /// Sends `signal` if the process is still running.
     public func signal(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
     /// Waits for the process to end (up to `seconds`, then kills it) and returns its exit status

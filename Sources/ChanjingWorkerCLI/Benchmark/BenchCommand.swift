@@ -72,7 +72,9 @@ struct BenchRun {
             try await measureRate(worker: worker, simulator: simulator, seconds: seconds, from: from)
         case .memory(let seconds):
             try await Task.sleep(for: .seconds(seconds))
-            printLine(String(format: "peak RSS %.1f MiB with %d requests in flight at the end; %d results in %.0f s", worker.peakRSSMiB, 2000, collector.count, seconds))
+            let rate = Double(collector.count) / seconds
+            printLine(String(format: "peak RSS %.1f MiB | %d results in %.0f s (%.0f/s, so about %.0f in flight at %.1f s latency) | backlog left %d",
+                             worker.peakRSSMiB, collector.count, seconds, rate, rate * scenario.latency, scenario.latency, scenario.requests - collector.count))
         }
         let status = await worker.stop(within: 60)
         if status != 0 { printLine("warning: the worker exited with status \(status)") }

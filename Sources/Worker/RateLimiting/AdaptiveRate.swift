@@ -18,8 +18,10 @@ struct AdaptiveRate {
     private var lastDecrease: ContinuousClock.Instant?
     private var lastIncrease: ContinuousClock.Instant?
     private var lastThrottle: ContinuousClock.Instant?
-    /// Times of recent accepted calls, for the starting rate.
-    private var accepted: [ContinuousClock.Instant] = []
+    /// Accepted calls counted in whole-second buckets, for the starting rate (O(1) per call).
+    private var bucketStart: ContinuousClock.Instant?
+    private var bucketCount = 0
+    private var previousBucketCount = 0
 
     init(minimum: Double = 1, decrease: Double = 0.9, increasePerSecond: Double = 1, cooldown: Duration = .seconds(1), releaseAfter: Duration = .seconds(120)) {
         self.minimum = minimum
@@ -41,10 +43,7 @@ struct AdaptiveRate {
 
     /// A call was accepted (not throttled).
     mutating func accepted(now: ContinuousClock.Instant) {
-        accepted.append(now)
-        if accepted.count > 4096 || (accepted.first.map { now - $0 > .seconds(2) } ?? false) {
-            accepted.removeAll { now - $0 > .seconds(1) }
-        }
+        count(now: now)
         guard let current = limit else { return }
         if let lastThrottle, now - lastThrottle > releaseAfter {
             limit = nil
@@ -55,8 +54,24 @@ struct AdaptiveRate {
         lastIncrease = now
     }
 
-    /// Accepted calls in the last second.
-    private func acceptedRate(now: ContinuousClock.Instant) -> Double {
-        Double(accepted.filter { now - $0 <= .seconds(1) }.count)
+    private mutating func count(now: ContinuousClock.Instant) {
+        rollBucket(now: now)
+        bucketCount += 1
+    }
+
+    private mutating func rollBucket(now: ContinuousClock.Instant) {
+        guard let start = bucketStart, now - start < .seconds(1) else {
+            let elapsed = bucketStart.map { now - $0 } ?? .seconds(2)
+            previousBucketCount = elapsed < .seconds(2) ? bucketCount : 0
+            bucketStart = now
+            bucketCount = 0
+            return
+        }
+    }
+
+    /// Accepted calls per second recently: the last full second, or the current one when busier.
+    private mutating func acceptedRate(now: ContinuousClock.Instant) -> Double {
+        rollBucket(now: now)
+        return Double(max(previousBucketCount, bucketCount))
     }
 }
