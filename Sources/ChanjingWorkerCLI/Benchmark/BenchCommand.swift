@@ -72,9 +72,12 @@ struct BenchRun {
             try await measureRate(worker: worker, simulator: simulator, seconds: seconds, from: from)
         case .memory(let seconds):
             try await Task.sleep(for: .seconds(seconds))
-            let rate = Double(collector.count) / seconds
-            printLine(String(format: "peak RSS %.1f MiB | %d results in %.0f s (%.0f/s, so about %.0f in flight at %.1f s latency) | backlog left %d",
-                             worker.peakRSSMiB, collector.count, seconds, rate, rate * scenario.latency, scenario.latency, scenario.requests - collector.count))
+            // In flight = result rate × latency, over the time results have been arriving.
+            let samples = collector.all
+            let flowing = samples.first.map { ContinuousClock.now - $0.arrival } ?? .zero
+            let rate = Double(samples.count) / max(0.001, flowing / .seconds(1))
+            printLine(String(format: "peak RSS %.1f MiB | %d results in %.0f s; since the first result %.0f/s, so about %.0f in flight at %.1f s latency | backlog left %d",
+                             worker.peakRSSMiB, samples.count, seconds, rate, rate * scenario.latency, scenario.latency, scenario.requests - samples.count))
         }
         let status = await worker.stop(within: 60)
         if status != 0 { printLine("warning: the worker exited with status \(status)") }
