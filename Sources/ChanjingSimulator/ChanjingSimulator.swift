@@ -15,6 +15,7 @@ public final class ChanjingSimulator: Sendable {
     private struct State {
         var configuration: SimulatorConfiguration
         var currentToken: String?
+        var issuedTokens: [String] = []
         var tokenExpiresAt = Date.distantPast
         var tasks: [SimulatedTask] = []
         var stats = SimulatorStats()
@@ -41,6 +42,8 @@ public final class ChanjingSimulator: Sendable {
 
     public var configuration: SimulatorConfiguration { state.withLock { $0.configuration } }
     public var stats: SimulatorStats { state.withLock { $0.stats } }
+    /// Every access token issued, oldest first.
+    public var issuedTokens: [String] { state.withLock { $0.issuedTokens } }
     /// Every task created, oldest first.
     public var tasks: [SimulatedTask] { state.withLock { $0.tasks } }
 
@@ -59,6 +62,7 @@ public final class ChanjingSimulator: Sendable {
             let token = Self.hex(32)
             let lifetime = Double(state.configuration.tokenLifetime.components.seconds)
             state.currentToken = token
+            state.issuedTokens.append(token)
             state.tokenExpiresAt = Date().addingTimeInterval(lifetime)
             state.stats.tokenFetches += 1
             return Self.envelope(code: 0, data: TokenData(accessToken: token, expireIn: Int64(state.tokenExpiresAt.timeIntervalSince1970)))

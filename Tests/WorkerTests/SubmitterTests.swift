@@ -111,7 +111,19 @@ struct SubmitterTests {
         }
     }
 
-    @Test("a cancelled submission produces no outcome (it is redelivered, not failed)", .timeLimit(.minutes(1)))
+    @Test("a call in flight is not cancelled halfway: its outcome is reported", .timeLimit(.minutes(1)))
+    func callNotCancelled() async throws {
+        try await withSubmitter(SimulatorConfiguration(submitLatency: 0.6...0.6)) { simulator, submitter in
+            let task = Task { await submitter.submit(Self.request) }
+            try await Task.sleep(for: .milliseconds(200))
+            task.cancel()
+            let outcome = await task.value
+            #expect(outcome?.status == .submitted)
+            #expect(outcome?.creationID == simulator.tasks.first?.uniqueID)
+        }
+    }
+
+    @Test("a submission cancelled while backing off produces no outcome (it is redelivered, not failed)", .timeLimit(.minutes(1)))
     func cancelled() async throws {
         try await withSubmitter(SimulatorConfiguration(failureRate: 1), policy: RetryPolicy(maxAttempts: 50, maxElapsed: .seconds(60), initialBackoff: .seconds(1), maxBackoff: .seconds(1))) { _, submitter in
             let task = Task { await submitter.submit(Self.request) }

@@ -195,3 +195,77 @@ struct WorkerConcurrencyTests {
         await harness.shutdown()
     }
 }
+
+@Suite("Hostile input end to end", .serialized)
+struct HostileInputEndToEndTests {
+    @Test("every hostile request, and one over the size limit, yields a rejected result and is never submitted", .timeLimit(.minutes(2)))
+    func hostileRequests() async throws {
+        let harness = try await WorkerHarness()
+        try await withTimeout(100) {
+            let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fuzz/seeds")
+            let names = try FileManager.default.contentsOfDirectory(atPath: seeds.path).filter { $0.hasPrefix("hostile-") }
+            #expect(names.count >= 40)
+            var values = try names.map { try [UInt8](Data(contentsOf: seeds.appendingPathComponent($0))) }
+            // Over the 1 MiB limit: the producer's message.max.bytes is raised to send it.
+            values.append(Array(#"{"ref_prompt":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 1_048_576) + Array(#""}"#.utf8))
+            let producer = try KafkaProducer(
+                properties: harness.kafka.clientProperties.merging(KafkaProperties(["message.max.bytes": "4000000"])), logger: TestLogging.logger()
+            )
+            for value in values {
+                try await producer.send(OutgoingMessage(topic: harness.kafka.requestsTopic, key: nil, value: value))
+            }
+            await producer.shutdown()
+
+            let (worker, run) = try await harness.startWorker()
+            let results = try await harness.results(atLeast: values.count, within: 60)
+            await worker.shutdown()
+            try await run.value
+            #expect(results.count == values.count)
+            #expect(results.allSatisfy { $0.1.status == .rejected && $0.1.error != nil && $0.1.attempts == 0 })
+            #expect(results.contains { $0.1.error?.code == .tooLarge })
+            #expect(harness.simulator.stats.submitCalls == 0)
+            #expect(harness.simulator.stats.tokenFetches == 0)
+        }
+        await harness.shutdown()
+    }
+}
+
+@Suite("Secrets end to end", .serialized)
+struct SecretsEndToEndTests {
+    @Test("secret key, access tokens and SASL passwords never reach logs (any level) or results", .timeLimit(.minutes(2)))
+    func noSecretsLeak() async throws {
+        let secretKey = "SECRET-KEY-4f1b2c9e"
+        let saslPassword = "SASL-PASSWORD-77aa01"
+        let harness = try await WorkerHarness(simulator: SimulatorConfiguration(secretKey: secretKey, failureRate: 0.3))
+        let sink = LogSink()
+        try await withTimeout(100) {
+            try await harness.kafka.produce((0..<20).map { requestJSON(id: "s-\($0)") } + ["not json"])
+            var configuration = harness.configuration
+            // Set but unused on a plaintext cluster: librdkafka must not echo it either.
+            configuration.kafkaProperties["sasl.password"] = saslPassword
+            let runtime = try await WorkerRuntime(
+                configuration: configuration,
+                credentials: .app(appID: "sim-app", secretKey: secretKey),
+                logger: TestLogging.capturing(sink, level: .trace)
+            )
+            let run = Task { try await runtime.run() }
+            _ = try await harness.results(atLeast: 5, within: 30)
+            // Another process fetching a token invalidates ours: the 10400 path runs too.
+            _ = harness.simulator.accessToken(body: Array(#"{"app_id":"sim-app","secret_key":"\#(secretKey)"}"#.utf8))
+            let results = try await harness.results(atLeast: 21, within: 60)
+            await runtime.shutdown()
+            try await run.value
+
+            let tokens = harness.simulator.issuedTokens
+            #expect(tokens.count >= 2)
+            let secrets = [secretKey, saslPassword] + tokens
+            let logs = sink.all
+            #expect(logs.count > 50)
+            for secret in secrets {
+                #expect(!logs.contains { $0.contains(secret) }, "a log line holds a secret")
+                #expect(!results.contains { String(decoding: $0.0.value, as: UTF8.self).contains(secret) }, "a result holds a secret")
+            }
+        }
+        await harness.shutdown()
+    }
+}

@@ -45,11 +45,21 @@ struct Submitter: Sendable {
             }
             attempts += 1
             let error: ChanjingError
-            do {
-                let response = try await client.submit(body, tokens: tokens)
+            // A call once started is never cancelled halfway (that would leave its outcome
+            // unknown): it runs in its own task, bounded by the request timeout. Its outcome is
+            // reported even when shutdown began meanwhile, so a created task gets its result.
+            let call = Task { [client, tokens] () async -> Result<SubmitTaskResponse, ChanjingError> in
+                do throws(ChanjingError) {
+                    return .success(try await client.submit(body, tokens: tokens))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch await call.value {
+            case .success(let response):
                 limiter.record(throttled: false)
                 return SubmissionOutcome(status: .submitted, creationID: response.creationID, attempts: attempts, retries: retries, traceID: response.traceID)
-            } catch let caught {
+            case .failure(let caught):
                 error = caught
             }
             if let code = error.chanjingCode { limiter.record(throttled: code == 40001) }
