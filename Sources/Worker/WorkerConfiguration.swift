@@ -32,6 +32,8 @@ public struct WorkerConfiguration: Sendable {
     public var maxQPS: Double?
     /// Submit calls per second for the whole pool, shared by partitions owned; nil for no limit.
     public var poolMaxQPS: Double?
+    /// Requests older than this are answered `expired` instead of submitted; nil for no limit.
+    public var maxRequestAge: Duration?
     public var commitInterval: Duration
     /// How long shutdown and revocation wait for requests in flight.
     public var drainTimeout: Duration
@@ -52,6 +54,7 @@ public struct WorkerConfiguration: Sendable {
         ordering: Ordering = .none,
         maxQPS: Double? = nil,
         poolMaxQPS: Double? = nil,
+        maxRequestAge: Duration? = nil,
         commitInterval: Duration = .seconds(1),
         drainTimeout: Duration = .seconds(30),
         startupTimeout: Duration = .seconds(15),
@@ -69,6 +72,7 @@ public struct WorkerConfiguration: Sendable {
         self.ordering = ordering
         self.maxQPS = maxQPS
         self.poolMaxQPS = poolMaxQPS
+        self.maxRequestAge = maxRequestAge
         self.commitInterval = commitInterval
         self.drainTimeout = drainTimeout
         self.startupTimeout = startupTimeout

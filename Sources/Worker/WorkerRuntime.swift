@@ -61,8 +61,12 @@ public final class WorkerRuntime: Sendable {
 
         let processor = RequestProcessor(
             decoder: RequestDecoder(limits: configuration.limits),
-            submitter: Submitter(client: chanjing, tokens: tokens, policy: configuration.retry, limiter: limiter, logger: logger),
+            submitter: Submitter(
+                client: chanjing, tokens: tokens, policy: configuration.retry, limiter: limiter,
+                circuit: CircuitBreaker(logger: logger), maxRequestAge: configuration.maxRequestAge, logger: logger
+            ),
             publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, logger: logger),
+            coordinator: coordinator,
             logger: logger
         )
         let service = WorkerService(consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, logger: logger)

@@ -127,3 +127,44 @@ actor EventLog {
     private(set) var events: [String] = []
     func append(_ event: String) { events.append(event) }
 }
+
+@Suite("Circuit breaker")
+struct CircuitStateTests {
+    let start = ContinuousClock.now
+
+    @Test("a run of transient failures opens it; one probe goes after the open period; success closes it")
+    func cycle() {
+        var circuit = CircuitState(failureThreshold: 3, initialOpen: .seconds(5), maxOpen: .seconds(60))
+        do { let value = circuit.permit(now: start); #expect(value) }
+        do { let value = circuit.failedTransiently(now: start, reason: "502"); #expect(value == nil) }
+        #expect(circuit.succeeded() == nil)  // a success resets the run
+        _ = circuit.failedTransiently(now: start, reason: "502")
+        _ = circuit.failedTransiently(now: start, reason: "502")
+        do { let value = circuit.failedTransiently(now: start, reason: "502"); #expect(value == .opened(for: .seconds(5))) }
+        do { let value = circuit.permit(now: start + .seconds(4)); #expect(!value) }
+        do { let value = circuit.permit(now: start + .seconds(5)); #expect(value) }  // the probe
+        do { let value = circuit.permit(now: start + .seconds(5)); #expect(!value) }  // only one
+        do { let value = circuit.succeeded(); #expect(value == .closed) }
+        do { let value = circuit.permit(now: start + .seconds(6)); #expect(value) }
+    }
+
+    @Test("a failed probe reopens for twice as long, up to the maximum")
+    func backoff() {
+        var circuit = CircuitState(failureThreshold: 1, initialOpen: .seconds(5), maxOpen: .seconds(12))
+        do { let value = circuit.tripped(now: start, reason: "蝉豆不足"); #expect(value == .opened(for: .seconds(5))) }
+        do { let value = circuit.tripped(now: start + .seconds(1), reason: "late answer"); #expect(value == nil) }
+        do { let value = circuit.permit(now: start + .seconds(5)); #expect(value) }
+        do { let value = circuit.failedTransiently(now: start + .seconds(5), reason: "still down"); #expect(value == .opened(for: .seconds(10))) }
+        do { let value = circuit.permit(now: start + .seconds(15)); #expect(value) }
+        do { let value = circuit.tripped(now: start + .seconds(15), reason: "still down"); #expect(value == .opened(for: .seconds(12))) }
+    }
+
+    @Test("a probe that never reports back is replaced")
+    func lostProbe() {
+        var circuit = CircuitState(failureThreshold: 1, initialOpen: .seconds(1), probeTimeout: .seconds(30))
+        _ = circuit.tripped(now: start, reason: "x")
+        do { let value = circuit.permit(now: start + .seconds(1)); #expect(value) }
+        do { let value = circuit.permit(now: start + .seconds(20)); #expect(!value) }
+        do { let value = circuit.permit(now: start + .seconds(31)); #expect(value) }
+    }
+}

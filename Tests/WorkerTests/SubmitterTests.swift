@@ -1,4 +1,5 @@
 import Chanjing
+import Foundation
 import ChanjingSimulator
 import Testing
 import TestSupport
@@ -14,12 +15,14 @@ struct SubmitterTests {
         _ configuration: SimulatorConfiguration = SimulatorConfiguration(),
         credentials: ChanjingCredentials = .app(appID: "sim-app", secretKey: "sim-secret"),
         policy: RetryPolicy = fastRetries,
+        circuit: CircuitState = CircuitState(failureThreshold: 1000, initialOpen: .milliseconds(300)),
+        maxRequestAge: Duration? = nil,
         _ body: (ChanjingSimulator, Submitter) async throws -> Void
     ) async throws {
         let simulator = ChanjingSimulator(configuration: configuration)
         let server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
         let client = try ChanjingClient(configuration: .init(baseURL: server.baseURL, requestTimeout: .seconds(5)))
-        let submitter = Submitter(client: client, tokens: credentials.makeSource(client: client, logger: TestLogging.logger()), policy: policy, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1), logger: TestLogging.logger())
+        let submitter = Submitter(client: client, tokens: credentials.makeSource(client: client, logger: TestLogging.logger()), policy: policy, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1), circuit: CircuitBreaker(state: circuit, pollInterval: .milliseconds(20), logger: TestLogging.logger()), maxRequestAge: maxRequestAge, logger: TestLogging.logger())
         do {
             try await body(simulator, submitter)
         } catch {
@@ -89,25 +92,66 @@ struct SubmitterTests {
         }
     }
 
-    @Test("permanent answers are not retried", .timeLimit(.minutes(1)))
-    func permanent() async throws {
-        try await withSubmitter(SimulatorConfiguration(balance: 0)) { simulator, submitter in
-            let balance = try #require(await submitter.submit(Self.request))
-            #expect(balance.status == .failed)
-            #expect(balance.error?.code == .quotaExhausted)
-            #expect(balance.attempts == 1)
-
-            simulator.configure { $0.balance = nil }
+    @Test("Chanjing's parameter refusal is final and not retried", .timeLimit(.minutes(1)))
+    func rejected() async throws {
+        try await withSubmitter { simulator, submitter in
             var bad = Self.request
             bad.videoDuration = 7  // passes nothing of ours, but Chanjing refuses it
             let rejected = try #require(await submitter.submit(bad))
             #expect(rejected.status == .rejected)
             #expect(rejected.error?.code == .chanjingRejected)
             #expect(rejected.error?.chanjingCode == 40000)
+            #expect(simulator.stats.submitCalls == 1)
         }
-        try await withSubmitter(credentials: .app(appID: "sim-app", secretKey: "wrong")) { _, submitter in
-            let refused = try #require(await submitter.submit(Self.request))
-            #expect(refused.error?.code == .credentialsRefused)
+    }
+
+    @Test("an exhausted balance opens the circuit: the request waits, then goes through once topped up", .timeLimit(.minutes(1)))
+    func balanceCircuit() async throws {
+        try await withSubmitter(SimulatorConfiguration(balance: 0)) { simulator, submitter in
+            let pending = Task { await submitter.submit(Self.request) }
+            try await eventually(10, "a balance refusal") { simulator.stats.balanceRefusals >= 1 }
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(simulator.tasks.isEmpty)
+            simulator.configure { $0.balance = nil }
+            let outcome = try #require(await pending.value)
+            #expect(outcome.status == .submitted)
+            #expect(outcome.attempts >= 2)
+        }
+    }
+
+    @Test("refused credentials open the circuit instead of failing; shutdown leaves the request unfinished", .timeLimit(.minutes(1)))
+    func refusedCredentials() async throws {
+        try await withSubmitter(credentials: .app(appID: "sim-app", secretKey: "wrong")) { simulator, submitter in
+            let pending = Task { await submitter.submit(Self.request) }
+            try await Task.sleep(for: .milliseconds(700))
+            pending.cancel()
+            #expect(await pending.value == nil)
+            #expect(simulator.stats.submitCalls == 0)
+        }
+    }
+
+    @Test("a long run of failures opens the circuit; requests wait instead of exhausting their retries", .timeLimit(.minutes(1)))
+    func outageCircuit() async throws {
+        let circuit = CircuitState(failureThreshold: 3, initialOpen: .milliseconds(300))
+        try await withSubmitter(SimulatorConfiguration(failureRate: 1), circuit: circuit) { simulator, submitter in
+            let pending = Task { await submitter.submit(Self.request) }
+            try await eventually(10, "the circuit to open") { simulator.stats.submitCalls >= 3 }
+            try await Task.sleep(for: .milliseconds(800))
+            simulator.configure { $0.failureRate = 0 }
+            let outcome = try #require(await pending.value)
+            #expect(outcome.status == .submitted)
+        }
+    }
+
+    @Test("a request older than --max-request-age ends expired without a call", .timeLimit(.minutes(1)))
+    func expired() async throws {
+        try await withSubmitter(maxRequestAge: .seconds(60)) { simulator, submitter in
+            let old = try #require(await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-61)))
+            #expect(old.status == .failed)
+            #expect(old.error?.code == .expired)
+            let fresh = try #require(await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-30)))
+            #expect(fresh.status == .submitted)
+            #expect(simulator.stats.submitCalls == 1)
         }
     }
 

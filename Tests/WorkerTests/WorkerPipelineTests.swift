@@ -269,3 +269,30 @@ struct SecretsEndToEndTests {
         await harness.shutdown()
     }
 }
+
+@Suite("Chanjing outages end to end", .serialized)
+struct OutageEndToEndTests {
+    @Test("an exhausted balance opens the circuit: nothing fails or is committed, and work resumes once topped up", .timeLimit(.minutes(2)))
+    func balanceRecovery() async throws {
+        let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(balance: 5))
+        try await withTimeout(100) {
+            try await harness.kafka.produce((0..<20).map { requestJSON(id: "b-\($0)") })
+            let (worker, run) = try await harness.startWorker()
+            _ = try await harness.results(atLeast: 5, within: 30)
+            try await eventually(10, "the balance to run out") { harness.simulator.stats.balanceRefusals > 0 }
+            try await Task.sleep(for: .seconds(2))
+            let during = try await harness.results(atLeast: 6, within: 6)  // waits it out: only 5 exist
+            #expect(during.count == 5, "only the paid-for requests have results")
+            #expect((try await harness.kafka.committedOffsets(group: harness.group)[0] ?? -1) <= 5)
+
+            harness.simulator.configure { $0.balance = nil }
+            let results = try await harness.results(atLeast: 20, within: 60)
+            await worker.shutdown()
+            try await run.value
+            #expect(results.count == 20)
+            #expect(results.allSatisfy { $0.1.status == .submitted })
+            #expect(try await harness.kafka.committedOffsets(group: harness.group)[0] == 20)
+        }
+        await harness.shutdown()
+    }
+}

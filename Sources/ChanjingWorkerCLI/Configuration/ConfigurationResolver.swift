@@ -51,6 +51,7 @@ public struct ConfigurationResolver {
             ordering: try ordering(),
             maxQPS: try rate("--max-qps"),
             poolMaxQPS: try rate("--pool-max-qps"),
+            maxRequestAge: value("--max-request-age").trimmingCharacters(in: .whitespaces).isEmpty ? nil : try seconds("--max-request-age"),
             commitInterval: try seconds("--commit-interval"),
             drainTimeout: drainTimeout,
             startupTimeout: try seconds("--startup-timeout"),

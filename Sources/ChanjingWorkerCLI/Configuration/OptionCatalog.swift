@@ -23,6 +23,7 @@ public enum OptionCatalog {
         .init(flag: "--ordering", environment: "ORDERING", defaultValue: "none", meaning: "`none`: any order; `key`: requests with the same Kafka key are submitted one after another (different keys in parallel)."),
         .init(flag: "--max-qps", environment: "MAX_QPS", defaultValue: "", meaning: "Submit calls per second for this worker; unset means no limit."),
         .init(flag: "--pool-max-qps", environment: "POOL_MAX_QPS", defaultValue: "", meaning: "Submit calls per second for the whole pool; each worker takes the share of the partitions it owns. Unset means no limit."),
+        .init(flag: "--max-request-age", environment: "MAX_REQUEST_AGE", defaultValue: "", meaning: "Seconds after which a request (by its Kafka timestamp) is answered `expired` instead of submitted, so a long outage does not end in stale videos. Unset means no limit."),
         .init(flag: "--max-attempts", environment: "MAX_ATTEMPTS", defaultValue: "5", meaning: "Submit calls per request at most, the first included."),
         .init(flag: "--max-retry-time", environment: "MAX_RETRY_TIME", defaultValue: "120", meaning: "Seconds after the first call past which no retry starts."),
         .init(flag: "--connect-timeout", environment: "CHANJING_CONNECT_TIMEOUT", defaultValue: "5", meaning: "Seconds to connect to Chanjing."),

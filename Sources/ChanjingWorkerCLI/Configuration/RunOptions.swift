@@ -25,6 +25,8 @@ public struct RunOptions: ParsableArguments {
     var maxQPS: String?
     @Option(name: .customLong("pool-max-qps"), help: .init(OptionCatalog.help("--pool-max-qps")))
     var poolMaxQPS: String?
+    @Option(name: .customLong("max-request-age"), help: .init(OptionCatalog.help("--max-request-age")))
+    var maxRequestAge: String?
     @Option(name: .customLong("max-attempts"), help: .init(OptionCatalog.help("--max-attempts")))
     var maxAttempts: String?
     @Option(name: .customLong("max-retry-time"), help: .init(OptionCatalog.help("--max-retry-time")))
@@ -63,6 +65,7 @@ public struct RunOptions: ParsableArguments {
         case "--ordering": ordering
         case "--max-qps": maxQPS
         case "--pool-max-qps": poolMaxQPS
+        case "--max-request-age": maxRequestAge
         case "--max-attempts": maxAttempts
         case "--max-retry-time": maxRetryTime
         case "--connect-timeout": connectTimeout

@@ -35,6 +35,11 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         state.withLock { $0.tracker.begin(message.topicPartition, offset: message.offset, generation: message.generation) }
     }
 
+    /// True while the record's partition is still owned by the assignment it was fetched under.
+    func isCurrent(_ message: KafkaMessage) -> Bool {
+        state.withLock { $0.tracker.isCurrent(message.topicPartition, generation: message.generation) }
+    }
+
     /// Marks the record finished and stores the partition's new position when it moved.
     func finish(_ message: KafkaMessage) {
         state.withLock { state in

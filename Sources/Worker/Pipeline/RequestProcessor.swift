@@ -10,6 +10,7 @@ struct RequestProcessor: Sendable {
     let decoder: RequestDecoder
     let submitter: Submitter
     let publisher: ResultPublisher
+    let coordinator: OffsetCoordinator
     let logger: Logger
 
     /// True when the result was acknowledged and the record may be committed. `consumedAt` is
@@ -33,7 +34,10 @@ struct RequestProcessor: Sendable {
             metadata["error"] = "\(rejection.code.rawValue)"
             logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
         case .valid(let request):
-            guard let outcome = await submitter.submit(request) else { return false }
+            let coordinator = self.coordinator
+            guard let outcome = await submitter.submit(request, timestamp: message.timestamp, stillWanted: { coordinator.isCurrent(message) }) else {
+                return false
+            }
             result = VideoResult(
                 requestID: request.requestID,
                 status: outcome.status,

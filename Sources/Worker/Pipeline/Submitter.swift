@@ -1,4 +1,5 @@
 import Chanjing
+import Foundation
 import Logging
 import VideoContract
 
@@ -14,17 +15,22 @@ struct SubmissionOutcome: Sendable, Equatable {
 
 /// Submits a validated request to Chanjing, retrying transient failures within the policy's
 /// bounds. Safe retries (nothing can have been created) and ambiguous ones (a task may exist)
-/// are counted apart.
+/// are counted apart. While the circuit is open (refused credentials, exhausted quota or
+/// balance, a long run of failures) requests wait instead of failing.
 struct Submitter: Sendable {
     let client: ChanjingClient
     let tokens: any AccessTokenSource
     let policy: RetryPolicy
     let limiter: RateLimiter
+    let circuit: CircuitBreaker
+    /// Requests older than this (by their Kafka timestamp) end `expired` instead of being sent.
+    let maxRequestAge: Duration?
     let logger: Logger
 
-    /// The outcome, or nil when the task was cancelled (shutdown): the request is then left
-    /// unfinished so that it is redelivered, never reported as failed.
-    func submit(_ request: VideoRequest) async -> SubmissionOutcome? {
+    /// The outcome, or nil when the request must stay unfinished to be redelivered: the task
+    /// was cancelled (shutdown) or `stillWanted` turned false (its partition was revoked) before
+    /// a call was sent.
+    func submit(_ request: VideoRequest, timestamp: Date? = nil, stillWanted: @escaping @Sendable () -> Bool = { true }) async -> SubmissionOutcome? {
         let body = SubmitTaskRequest(
             prompt: request.prompt,
             referenceImageURLs: request.referenceImageURLs,
@@ -34,10 +40,15 @@ struct Submitter: Sendable {
             videoDuration: request.videoDuration,
             modelCode: request.modelCode
         )
-        let started = ContinuousClock.now
+        var started = ContinuousClock.now
         var attempts = 0
         var retries = VideoResult.Retries()
         while !Task.isCancelled {
+            let waitedForCircuit = circuit.isOpen
+            guard await circuit.permit(stillWanted: stillWanted) else { return nil }
+            // Time spent waiting out an outage does not count against the retry budget.
+            if waitedForCircuit { started = .now }
+            if let expired = expiry(of: timestamp, attempts: attempts, retries: retries) { return expired }
             do {
                 try await limiter.acquire()
             } catch {
@@ -45,25 +56,15 @@ struct Submitter: Sendable {
             }
             attempts += 1
             let error: ChanjingError
-            // A call once started is never cancelled halfway (that would leave its outcome
-            // unknown): it runs in its own task, bounded by the request timeout. Its outcome is
-            // reported even when shutdown began meanwhile, so a created task gets its result.
-            let call = Task { [client, tokens] () async -> Result<SubmitTaskResponse, ChanjingError> in
-                do throws(ChanjingError) {
-                    return .success(try await client.submit(body, tokens: tokens))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            switch await call.value {
+            switch await call(body) {
             case .success(let response):
                 limiter.record(throttled: false)
+                circuit.succeeded()
                 return SubmissionOutcome(status: .submitted, creationID: response.creationID, attempts: attempts, retries: retries, traceID: response.traceID)
             case .failure(let caught):
                 error = caught
             }
             if let code = error.chanjingCode { limiter.record(throttled: code == 40001) }
-            if Task.isCancelled { return nil }
 
             func outcome(_ status: VideoResult.Status, _ code: ResultErrorCode, _ message: String) -> SubmissionOutcome {
                 SubmissionOutcome(
@@ -77,17 +78,27 @@ struct Submitter: Sendable {
             let disposition = error.disposition
             switch disposition {
             case .rejected:
+                circuit.succeeded()
                 return outcome(.rejected, .chanjingRejected, "Chanjing rejected the parameters: \(error)")
-            case .credentialsRefused:
-                return outcome(.failed, .credentialsRefused, "\(error)")
-            case .quotaExhausted:
-                return outcome(.failed, .quotaExhausted, "the Chanjing account's quota or balance is exhausted: \(error)")
             case .failed:
+                circuit.succeeded()
                 return outcome(.failed, .chanjingError, "\(error)")
+            case .credentialsRefused, .quotaExhausted:
+                // Nothing was created and no request can get through until an operator acts:
+                // wait for the circuit rather than fail the backlog.
+                circuit.tripped(disposition == .quotaExhausted ? "quota or balance exhausted: \(error)" : "\(error)")
+                retries.safe += 1
+                if Task.isCancelled { return nil }
             case .refreshToken, .retrySafe, .retryAmbiguous:
+                if disposition != .refreshToken { circuit.failedTransiently("\(error)") }
+                if Task.isCancelled { return nil }
                 // A refused token is replaced at once; other failures back off.
                 let delay = disposition == .refreshToken ? Duration.zero : policy.backoff(afterAttempt: attempts)
                 let elapsed = ContinuousClock.now - started
+                if circuit.isOpen {
+                    if disposition == .retryAmbiguous { retries.ambiguous += 1 } else { retries.safe += 1 }
+                    continue  // wait for the circuit at the top of the loop
+                }
                 guard attempts < policy.maxAttempts, elapsed + delay < policy.maxElapsed else {
                     return outcome(.failed, .retriesExhausted, "gave up after \(attempts) attempts in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))); last error: \(error)")
                 }
@@ -107,5 +118,31 @@ struct Submitter: Sendable {
             }
         }
         return nil
+    }
+
+    /// A call once started is never cancelled halfway (that would leave its outcome unknown): it
+    /// runs in its own task, bounded by the request timeout, and its outcome is reported even
+    /// when shutdown began meanwhile, so a created task gets its result.
+    private func call(_ body: SubmitTaskRequest) async -> Result<SubmitTaskResponse, ChanjingError> {
+        await Task { [client, tokens] () async -> Result<SubmitTaskResponse, ChanjingError> in
+            do throws(ChanjingError) {
+                return .success(try await client.submit(body, tokens: tokens))
+            } catch {
+                return .failure(error)
+            }
+        }.value
+    }
+
+    /// The `expired` outcome when the request is older than the configured maximum age.
+    private func expiry(of timestamp: Date?, attempts: Int, retries: VideoResult.Retries) -> SubmissionOutcome? {
+        guard let maxRequestAge, let timestamp else { return nil }
+        let age = Date().timeIntervalSince(timestamp)
+        guard age > maxRequestAge / .seconds(1) else { return nil }
+        return SubmissionOutcome(
+            status: .failed,
+            error: .init(code: .expired, message: "the request is \(Int(age)) s old, over the \(maxRequestAge) limit (--max-request-age); it was not submitted"),
+            attempts: attempts,
+            retries: retries
+        )
     }
 }
