@@ -82,7 +82,51 @@ public final class ChanjingSimulator: Sendable {
             return Double.random(in: state.configuration.submitLatency)
         }
         if latency > 0 { try? await Task.sleep(for: .seconds(latency)) }
-        return state.withLock { state in
+        let fault = state.withLock { Self.pickFault($0.configuration.faults) }
+        switch fault {
+        case .http500?:
+            state.withLock { $0.stats.injectedFailures += 1 }
+            return Self.html(status: 500)
+        case .notJSON?:
+            state.withLock { $0.stats.injectedFailures += 1 }
+            return Self.html(status: 200)
+        default:
+            break
+        }
+        let reply = acceptSubmit(token: token, body: body)
+        switch fault {
+        case .http502AfterCreating?:
+            state.withLock { $0.stats.injectedFailures += 1 }
+            return Self.html(status: 502)
+        case .hangAfterCreating?:
+            state.withLock { $0.stats.injectedFailures += 1 }
+            try? await Task.sleep(for: .seconds(state.withLock { $0.configuration.faults.hangSeconds }))
+            return reply
+        default:
+            return reply
+        }
+    }
+
+    private enum Fault {
+        case http500, http502AfterCreating, notJSON, hangAfterCreating
+    }
+
+    private static func pickFault(_ faults: SimulatedFaults) -> Fault? {
+        var roll = Double.random(in: 0..<1)
+        for (fault, rate) in [(Fault.http500, faults.http500), (.http502AfterCreating, faults.http502AfterCreating), (.notJSON, faults.notJSON), (.hangAfterCreating, faults.hangAfterCreating)] {
+            if roll < rate { return fault }
+            roll -= rate
+        }
+        return nil
+    }
+
+    private static func html(status: Int) -> Reply {
+        Reply(status: status, body: Data("<html><body><h1>\(status)</h1>upstream trouble</body></html>".utf8))
+    }
+
+    /// The submit's own rules, once any injected fault has been decided.
+    private func acceptSubmit(token: String?, body: [UInt8]) -> Reply {
+        state.withLock { state in
             if let refusal = Self.checkToken(token, in: &state) { return refusal }
             if let limit = state.configuration.qpsLimit, !Self.takeBucketToken(limit: limit, state: &state) {
                 state.stats.throttled += 1

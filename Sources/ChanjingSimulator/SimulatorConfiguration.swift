@@ -1,3 +1,24 @@
+/// Faults the simulator injects into submits, each with its share of calls (0 to 1).
+public struct SimulatedFaults: Sendable, Equatable {
+    /// HTTP 500 with an HTML body; no task is created.
+    public var http500: Double
+    /// The task is created, then HTTP 502 with an HTML body (an ambiguous failure).
+    public var http502AfterCreating: Double
+    /// HTTP 200 with a body that is not JSON; no task is created.
+    public var notJSON: Double
+    /// The task is created, then the answer waits `hangSeconds` (longer than a client's timeout).
+    public var hangAfterCreating: Double
+    public var hangSeconds: Double
+
+    public init(http500: Double = 0, http502AfterCreating: Double = 0, notJSON: Double = 0, hangAfterCreating: Double = 0, hangSeconds: Double = 30) {
+        self.http500 = http500
+        self.http502AfterCreating = http502AfterCreating
+        self.notJSON = notJSON
+        self.hangAfterCreating = hangAfterCreating
+        self.hangSeconds = hangSeconds
+    }
+}
+
 /// How the simulated Chanjing behaves. Every field can be changed while it runs.
 public struct SimulatorConfiguration: Sendable {
     /// The one app the simulator knows.
@@ -17,6 +38,8 @@ public struct SimulatorConfiguration: Sendable {
     public var balance: Int?
     /// How long a simulated video takes from submit to `Success`.
     public var generationTime: Duration
+    /// Transport-level faults injected into submits.
+    public var faults: SimulatedFaults
     /// Overrides the latency of a submit, by prompt, when it returns a value (seconds).
     public var latencyForPrompt: (@Sendable (String) -> Double?)?
 
@@ -29,6 +52,7 @@ public struct SimulatorConfiguration: Sendable {
         qpsLimit: Double? = nil,
         balance: Int? = nil,
         generationTime: Duration = .seconds(30),
+        faults: SimulatedFaults = SimulatedFaults(),
         latencyForPrompt: (@Sendable (String) -> Double?)? = nil
     ) {
         self.appID = appID
@@ -40,5 +64,6 @@ public struct SimulatorConfiguration: Sendable {
         self.balance = balance
         self.generationTime = generationTime
         self.latencyForPrompt = latencyForPrompt
+        self.faults = faults
     }
 }

@@ -296,3 +296,36 @@ struct OutageEndToEndTests {
         await harness.shutdown()
     }
 }
+
+@Suite("Chanjing faults end to end", .serialized)
+struct ChanjingFaultTests {
+    @Test("HTTP 500/502, non-JSON answers, hangs, 50000, 40001 bursts and expiring tokens: every request gets a result", .timeLimit(.minutes(2)))
+    func faults() async throws {
+        let faults = SimulatedFaults(http500: 0.05, http502AfterCreating: 0.05, notJSON: 0.05, hangAfterCreating: 0.02, hangSeconds: 2)
+        let harness = try await WorkerHarness(simulator: SimulatorConfiguration(
+            tokenLifetime: .seconds(2), submitLatency: 0...0.02, failureRate: 0.05, qpsLimit: 40, faults: faults
+        ))
+        try await withTimeout(110) {
+            let count = 200
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "f-\($0)") })
+            var configuration = harness.configuration
+            configuration.chanjing.requestTimeout = .seconds(1)
+            configuration.retry = RetryPolicy(maxAttempts: 10, maxElapsed: .seconds(30), initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(300))
+            let (worker, run) = try await harness.startWorker(configuration)
+            let results = try await harness.results(atLeast: count, within: 90)
+            await worker.shutdown()
+            try await run.value
+
+            let perRequest = Dictionary(grouping: results, by: \.1.requestID)
+            #expect(perRequest.count == count, "every request has a result")
+            #expect(results.filter { $0.1.status == .submitted }.count >= count - 2)
+            let stats = harness.simulator.stats
+            #expect(stats.injectedFailures > 0)
+            #expect(stats.throttled > 0)
+            #expect(stats.tokenFetches >= 2)
+            #expect(results.contains { $0.1.retries.ambiguous > 0 })
+            #expect(results.allSatisfy { $0.1.error?.code != .credentialsRefused })
+        }
+        await harness.shutdown()
+    }
+}
