@@ -17,14 +17,14 @@ public final class KafkaTestCluster: Sendable {
         KafkaProperties(["bootstrap.servers": cluster.bootstrapServers])
     }
 
-    public init(partitions: Int = 3, brokers: Int = 1, logger: Logger = TestLogging.logger("kafka")) throws {
+    public init(partitions: Int = 3, brokers: Int = 1, replicationFactor: Int = 1, logger: Logger = TestLogging.logger("kafka")) throws {
         self.cluster = try MockCluster(brokers: brokers, logger: logger)
         self.requestsTopic = "requests"
         self.resultsTopic = "results"
         self.partitions = partitions
         self.logger = logger
-        try cluster.createTopic(requestsTopic, partitions: partitions)
-        try cluster.createTopic(resultsTopic, partitions: partitions)
+        try cluster.createTopic(requestsTopic, partitions: partitions, replicationFactor: replicationFactor)
+        try cluster.createTopic(resultsTopic, partitions: partitions, replicationFactor: replicationFactor)
     }
 
     /// Produces request values (JSON text) to the requests topic, optionally to one partition.

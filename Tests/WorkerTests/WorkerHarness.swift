@@ -13,8 +13,8 @@ final class WorkerHarness: Sendable {
     let server: RunningSimulator
     let group = "workers"
 
-    init(partitions: Int = 3, simulator configuration: SimulatorConfiguration = SimulatorConfiguration()) async throws {
-        kafka = try KafkaTestCluster(partitions: partitions)
+    init(partitions: Int = 3, brokers: Int = 1, simulator configuration: SimulatorConfiguration = SimulatorConfiguration()) async throws {
+        kafka = try KafkaTestCluster(partitions: partitions, brokers: brokers, replicationFactor: brokers)
         simulator = ChanjingSimulator(configuration: configuration)
         server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
     }

@@ -329,3 +329,37 @@ struct ChanjingFaultTests {
         await harness.shutdown()
     }
 }
+
+@Suite("Broker faults end to end", .serialized)
+struct BrokerFaultTests {
+    @Test("a broker down and back, errors on Produce, Fetch and OffsetCommit, a leader change: nothing is lost", .timeLimit(.minutes(2)))
+    func brokerFaults() async throws {
+        let harness = try await WorkerHarness(partitions: 3, brokers: 3, simulator: SimulatorConfiguration(submitLatency: 0.01...0.05))
+        try await withTimeout(110) {
+            let count = 150
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "k-\($0)") })
+            let cluster = harness.kafka.cluster
+            // Kafka protocol API keys and error codes.
+            let produce: Int16 = 0, fetch: Int16 = 1, offsetCommit: Int16 = 8
+            let notLeader: Int32 = 6, timedOut: Int32 = 7, coordinatorNotAvailable: Int32 = 15
+            cluster.injectErrors(apiKey: produce, errorCode: notLeader, count: 5)
+            cluster.injectErrors(apiKey: fetch, errorCode: timedOut, count: 3)
+            cluster.injectErrors(apiKey: offsetCommit, errorCode: coordinatorNotAvailable, count: 3)
+            let (worker, run) = try await harness.startWorker()
+            _ = try await harness.results(atLeast: 20, within: 30)
+            cluster.setLeader(topic: harness.kafka.resultsTopic, partition: 0, brokerID: 2)
+            cluster.setLeader(topic: harness.kafka.requestsTopic, partition: 1, brokerID: 3)
+            cluster.setBroker(3, up: false)
+            try await Task.sleep(for: .seconds(2))
+            cluster.setBroker(3, up: true)
+            let results = try await harness.results(atLeast: count, within: 80)
+            try await eventually(30, "all offsets committed") {
+                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) } == Int64(count)
+            }
+            await worker.shutdown()
+            try await run.value
+            #expect(Set(results.map(\.1.requestID)).count == count, "every request has a result")
+        }
+        await harness.shutdown()
+    }
+}
