@@ -44,9 +44,9 @@ public final class KafkaTestCluster: Sendable {
         await producer.shutdown()
     }
 
-    /// Reads the results topic from the beginning until `count` records arrived or `seconds`
-    /// passed; returns what arrived.
-    public func readResults(atLeast count: Int, within seconds: Double) async throws -> [KafkaMessage] {
+    /// Reads the results topic from the beginning until `count` records arrived (and then, with
+    /// `settle`, until none arrived for that long) or `seconds` passed; returns what arrived.
+    public func readResults(atLeast count: Int, within seconds: Double, settle: Duration = .zero) async throws -> [KafkaMessage] {
         let consumer = try KafkaConsumer(
             properties: clientProperties.merging(KafkaProperties([
                 "group.id": "reader-\(UUID().uuidString)", "auto.offset.reset": "earliest", "session.timeout.ms": "6000",
@@ -57,16 +57,24 @@ public final class KafkaTestCluster: Sendable {
         )
         let collected = CollectedMessages()
         let reader = Task {
-            for try await message in consumer.messages {
-                if collected.append(message) >= count { break }
+            for try await message in consumer.messages { _ = collected.append(message) }
+        }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while collected.all.count < count, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if settle > .zero {
+            // Keep reading until the topic has been quiet for `settle`.
+            var seen = collected.all.count
+            var quietSince = ContinuousClock.now
+            while ContinuousClock.now - quietSince < settle, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+                let now = collected.all.count
+                if now != seen { seen = now; quietSince = .now }
             }
         }
-        let deadline = Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            reader.cancel()
-        }
+        reader.cancel()
         _ = await reader.result
-        deadline.cancel()
         await consumer.close()
         return collected.all
     }

@@ -64,8 +64,8 @@ final class WorkerHarness: Sendable {
     }
 
     /// Results read so far (from the beginning of the results topic), decoded.
-    func results(atLeast count: Int, within seconds: Double = 40) async throws -> [(KafkaMessage, VideoResult)] {
-        try await kafka.readResults(atLeast: count, within: seconds).map { ($0, try VideoResult.decode($0.value)) }
+    func results(atLeast count: Int, within seconds: Double = 40, settle: Duration = .zero) async throws -> [(KafkaMessage, VideoResult)] {
+        try await kafka.readResults(atLeast: count, within: seconds, settle: settle).map { ($0, try VideoResult.decode($0.value)) }
     }
 
     func shutdown() async {

@@ -363,3 +363,70 @@ struct BrokerFaultTests {
         await harness.shutdown()
     }
 }
+
+@Suite("Process faults end to end", .serialized)
+struct ProcessFaultTests {
+    @Test("SIGKILL at random moments, SIGTERM mid-run, restarts: every request ends with a result", .timeLimit(.minutes(3)))
+    func killsAndRestarts() async throws {
+        let harness = try await WorkerHarness(simulator: SimulatorConfiguration(submitLatency: 0.05...0.15))
+        try await withTimeout(170) {
+            let count = 1_000
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "p-\($0)") })
+            let environment = ["MAX_IN_FLIGHT": "16"]
+            for round in 0..<4 {
+                let worker = try harness.startWorkerProcess(extraEnvironment: environment)
+                defer { worker.signal(SIGKILL) }
+                // A few seconds in: the group is joined and requests are in flight.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 4_000...6_000)))
+                if round == 3 {
+                    worker.signal(SIGTERM)
+                    let (status, output) = await worker.waitForExit(within: 30)
+                    #expect(status == 0, "SIGTERM mid-run must exit 0: \(output)")
+                } else {
+                    worker.signal(SIGKILL)
+                    _ = await worker.waitForExit(within: 10)
+                }
+            }
+            let last = try harness.startWorkerProcess(extraEnvironment: environment)
+            defer { last.signal(SIGKILL) }
+            // Everything committed means every result was acknowledged first.
+            try await eventually(90, "all offsets committed") {
+                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) } == Int64(count)
+            }
+            let results = try await harness.results(atLeast: count, within: 30, settle: .seconds(1))
+            let missing = Set((0..<count).map { "p-\($0)" }).subtracting(results.map(\.1.requestID))
+            #expect(missing.isEmpty, "\(missing.count) requests have no result")
+            last.signal(SIGTERM)
+            #expect(await last.waitForExit(within: 30).status == 0)
+        }
+        await harness.shutdown()
+    }
+
+    @Test("two workers with members joining and leaving share the work and lose nothing", .timeLimit(.minutes(3)))
+    func membersJoiningAndLeaving() async throws {
+        let harness = try await WorkerHarness(partitions: 4, simulator: SimulatorConfiguration(submitLatency: 0.02...0.08))
+        try await withTimeout(170) {
+            let count = 600
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "m-\($0)") })
+            var configuration = harness.configuration
+            configuration.maxInFlight = 8
+            let (first, firstRun) = try await harness.startWorker(configuration)
+            _ = try await harness.results(atLeast: 50, within: 30)
+            let (second, secondRun) = try await harness.startWorker(configuration)  // joins: rebalance
+            _ = try await harness.results(atLeast: 250, within: 60)
+            await first.shutdown()  // leaves: rebalance
+            try await firstRun.value
+            let (third, thirdRun) = try await harness.startWorker(configuration)  // joins again
+            try await eventually(90, "all offsets committed") {
+                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) } == Int64(count)
+            }
+            let results = try await harness.results(atLeast: count, within: 30, settle: .seconds(1))
+            await second.shutdown()
+            await third.shutdown()
+            try await secondRun.value
+            try await thirdRun.value
+            #expect(Set(results.map(\.1.requestID)).count == count)
+        }
+        await harness.shutdown()
+    }
+}
