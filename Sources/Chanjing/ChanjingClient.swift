@@ -97,6 +97,42 @@ public final class ChanjingClient: Sendable {
         }
     }
 
+    /// Fetches a new access token with the app's credentials. This invalidates the app's previous
+    /// token everywhere: call it from one place only (a ``CredentialsTokenSource`` or a single
+    /// refresher). Refused credentials throw ``ChanjingError/credentialsRefused(_:)``; any other
+    /// failure ``ChanjingError/tokenUnavailable(_:)`` (a token fetch creates nothing: always safe).
+    public func fetchAccessToken(
+        appID: String,
+        secretKey: String,
+        refreshMargin: TimeInterval = 300,
+        now: @Sendable () -> Date = Date.init
+    ) async throws(ChanjingError) -> AccessToken {
+        do {
+            let (payload, _) = try await transport.post(
+                "/open/v1/access_token",
+                body: AccessTokenRequestBody(appID: appID, secretKey: secretKey),
+                accessToken: nil,
+                as: AccessTokenPayload.self
+            )
+            return AccessToken(
+                value: payload.accessToken,
+                expiresAt: Date(timeIntervalSince1970: TimeInterval(payload.expireIn)),
+                fetchedAt: now(),
+                refreshMargin: refreshMargin
+            )
+        } catch {
+            switch error.disposition {
+            case .retrySafe, .retryAmbiguous, .refreshToken:
+                throw .tokenUnavailable(error.description)
+            default:
+                if case .api(let code, let message, _) = error {
+                    throw .credentialsRefused("the access token endpoint answered code \(code): \(message)")
+                }
+                throw .credentialsRefused(error.description)
+            }
+        }
+    }
+
     /// Closes the connection pool.
     public func shutdown() async throws {
         try await httpClient.shutdown()

@@ -63,7 +63,8 @@ public final class ChanjingSimulator: Sendable {
             let lifetime = Double(state.configuration.tokenLifetime.components.seconds)
             state.currentToken = token
             state.issuedTokens.append(token)
-            state.tokenExpiresAt = Date().addingTimeInterval(lifetime)
+            // `expire_in` is whole Unix seconds: the token lives until that second, as reported.
+            state.tokenExpiresAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + lifetime).rounded(.up))
             state.stats.tokenFetches += 1
             return Self.envelope(code: 0, data: TokenData(accessToken: token, expireIn: Int64(state.tokenExpiresAt.timeIntervalSince1970)))
         }

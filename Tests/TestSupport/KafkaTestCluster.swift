@@ -14,7 +14,8 @@ public final class KafkaTestCluster: Sendable {
 
     /// Properties tests give every client of this cluster.
     public var clientProperties: KafkaProperties {
-        KafkaProperties(["bootstrap.servers": cluster.bootstrapServers])
+        // A send cannot wait librdkafka's default 5 minutes: a stuck delivery fails the test.
+        KafkaProperties(["bootstrap.servers": cluster.bootstrapServers, "message.timeout.ms": "20000"])
     }
 
     public init(partitions: Int = 3, brokers: Int = 1, replicationFactor: Int = 1, logger: Logger = TestLogging.logger("kafka")) throws {
@@ -88,8 +89,9 @@ public final class KafkaTestCluster: Sendable {
         return Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.partition, $0.value) })
     }
 
+    /// Destroys the cluster, waiting at most 20 s (a test that failed may leave clients behind).
     public func shutdown() async {
-        await cluster.shutdown()
+        _ = try? await withTimeout(20, "mock cluster shutdown") { [cluster] in await cluster.shutdown() }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A test step that did not finish in time.
 public struct TimeoutError: Error, CustomStringConvertible {
@@ -7,25 +8,40 @@ public struct TimeoutError: Error, CustomStringConvertible {
     public var description: String { "\(what) did not finish within \(seconds) s" }
 }
 
-/// Runs `body`, failing with ``TimeoutError`` after `seconds`. The body is cancelled then, so a
-/// hang inside librdkafka fails the test instead of stalling the suite (every wait in the tests
-/// goes through cancellation-aware code).
+/// Runs `body`, failing with ``TimeoutError`` after `seconds`. On timeout the body is cancelled
+/// and abandoned rather than awaited, so even a call that ignores cancellation (a hang inside
+/// librdkafka) fails the test instead of stalling the suite.
 public func withTimeout<T: Sendable>(
     _ seconds: Double,
     _ what: String = "test step",
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
+    let work = Task { try await body() }
+    let outcome = Once<Result<T, any Error>>()
+    return try await withCheckedThrowingContinuation { continuation in
+        Task {
+            let result = await work.result
+            if outcome.claim(result) { continuation.resume(with: result) }
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw TimeoutError(what: what, seconds: seconds)
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            let timeout = TimeoutError(what: what, seconds: seconds)
+            if outcome.claim(.failure(timeout)) {
+                work.cancel()
+                continuation.resume(throwing: timeout)
+            }
         }
-        return value
+    }
+}
+
+/// Lets exactly one of several racers deliver a result.
+final class Once<Value: Sendable>: Sendable {
+    private let claimed = Mutex(false)
+    func claim(_ value: Value) -> Bool {
+        claimed.withLock { claimed in
+            defer { claimed = true }
+            return !claimed
+        }
     }
 }
 

@@ -25,7 +25,7 @@ final class WorkerHarness: Sendable {
             groupID: group,
             requestsTopic: kafka.requestsTopic,
             resultsTopic: kafka.resultsTopic,
-            kafkaProperties: KafkaProperties(["session.timeout.ms": "6000"]),
+            kafkaProperties: KafkaProperties(["session.timeout.ms": "6000", "message.timeout.ms": "20000"]),
             commitInterval: .milliseconds(200),
             drainTimeout: .seconds(10),
             retry: RetryPolicy(maxAttempts: 5, maxElapsed: .seconds(20), initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)),
@@ -54,6 +54,7 @@ final class WorkerHarness: Sendable {
             "CHANJING_APP_ID": "sim-app",
             "CHANJING_SECRET_KEY": "sim-secret",
             "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000",
+            "KAFKA_PROP_MESSAGE_TIMEOUT_MS": "20000",
             "COMMIT_INTERVAL": "0.2",
             "DRAIN_TIMEOUT": "10",
             "CHANJING_SUBMIT_TIMEOUT": "8",
@@ -69,7 +70,7 @@ final class WorkerHarness: Sendable {
     }
 
     func shutdown() async {
-        await server.stop()
+        _ = try? await withTimeout(20, "simulator shutdown") { [server] in await server.stop() }
         await kafka.shutdown()
     }
 }

@@ -1,3 +1,4 @@
+import Chanjing
 import ChanjingSimulator
 import Foundation
 import Kafka
@@ -426,6 +427,49 @@ struct ProcessFaultTests {
             try await secondRun.value
             try await thirdRun.value
             #expect(Set(results.map(\.1.requestID)).count == count)
+        }
+        await harness.shutdown()
+    }
+}
+
+@Suite("One token for the pool", .serialized)
+struct SharedTokenTests {
+    @Test("4 workers sharing one refresher's token file: fetches stay within lifetimes + 2, and 10400 fails nothing", .timeLimit(.minutes(2)))
+    func sharedToken() async throws {
+        let lifetime = 3.0
+        let harness = try await WorkerHarness(partitions: 4, simulator: SimulatorConfiguration(tokenLifetime: .seconds(3), submitLatency: 0.1...0.3))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await withTimeout(110) {
+            let count = 600
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "t-\($0)") })
+            let refresherClient = try ChanjingClient(configuration: .init(baseURL: harness.server.baseURL))
+            let refresher = TokenFileRefresher(client: refresherClient, appID: "sim-app", secretKey: "sim-secret", path: path, logger: TestLogging.logger())
+            let refreshing = Task { await refresher.run() }
+            try await eventually(10, "the first token file") { FileManager.default.fileExists(atPath: path) }
+            let started = ContinuousClock.now
+
+            var configuration = harness.configuration
+            configuration.maxInFlight = 2
+            var workers: [(WorkerRuntime, Task<Void, any Error>)] = []
+            for _ in 0..<4 {
+                let runtime = try await WorkerRuntime(
+                    configuration: configuration, credentials: .tokenFile(path: path, replacementWait: .seconds(10)), logger: TestLogging.logger("worker")
+                )
+                workers.append((runtime, Task { try await runtime.run() }))
+            }
+            let results = try await harness.results(atLeast: count, within: 90)
+            let elapsed = (ContinuousClock.now - started) / .seconds(1)
+            for (runtime, _) in workers { await runtime.shutdown() }
+            for (_, run) in workers { try await run.value }
+            refreshing.cancel()
+            await refreshing.value
+            try await refresherClient.shutdown()
+
+            let lifetimes = Int((elapsed / lifetime).rounded(.up))
+            #expect(lifetimes >= 5, "the run must span at least 5 token lifetimes (took \(elapsed) s)")
+            #expect(harness.simulator.stats.tokenFetches <= lifetimes + 2, "\(harness.simulator.stats.tokenFetches) fetches over \(lifetimes) lifetimes")
+            #expect(results.allSatisfy { $0.1.status == .submitted }, "no request may fail because of 10400")
         }
         await harness.shutdown()
     }

@@ -11,7 +11,7 @@ public struct AccessToken: Sendable, Equatable {
     /// - Parameters:
     ///   - fetchedAt: when the token was received.
     ///   - refreshMargin: how long before expiry to refresh; for short-lived tokens at most a
-    ///     fifth of the lifetime.
+    ///     tenth of the lifetime.
     public init(value: String, expiresAt: Date, fetchedAt: Date, refreshMargin: TimeInterval) {
         self.value = value
         self.expiresAt = expiresAt
@@ -20,7 +20,7 @@ public struct AccessToken: Sendable, Equatable {
             // Expired on arrival by our clock (skew): use it, but look again soon.
             self.refreshAt = fetchedAt.addingTimeInterval(60)
         } else {
-            self.refreshAt = max(expiresAt.addingTimeInterval(-refreshMargin), fetchedAt.addingTimeInterval(lifetime * 0.8))
+            self.refreshAt = expiresAt.addingTimeInterval(-min(refreshMargin, lifetime * 0.1))
         }
     }
 }

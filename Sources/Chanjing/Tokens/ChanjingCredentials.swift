@@ -7,8 +7,9 @@ public enum ChanjingCredentials: Sendable, CustomStringConvertible {
     case app(appID: String, secretKey: String)
     /// `CHANJING_ACCESS_TOKEN`: a fixed token.
     case accessToken(String)
-    /// `CHANJING_ACCESS_TOKEN_FILE`: a file another process keeps fresh.
-    case tokenFile(path: String)
+    /// `CHANJING_ACCESS_TOKEN_FILE`: a file another process keeps fresh; after a refused token,
+    /// wait up to `replacementWait` for a new one there.
+    case tokenFile(path: String, replacementWait: Duration = .seconds(90))
 
     /// The token source for these credentials.
     public func makeSource(client: ChanjingClient, logger: Logger) -> any AccessTokenSource {
@@ -17,8 +18,8 @@ public enum ChanjingCredentials: Sendable, CustomStringConvertible {
             CredentialsTokenSource(appID: appID, secretKey: secretKey, client: client, logger: logger)
         case .accessToken(let token):
             StaticTokenSource(token: token)
-        case .tokenFile(let path):
-            FileTokenSource(path: path)
+        case .tokenFile(let path, let replacementWait):
+            FileTokenSource(path: path, replacementWait: replacementWait)
         }
     }
 
@@ -26,7 +27,7 @@ public enum ChanjingCredentials: Sendable, CustomStringConvertible {
         switch self {
         case .app(let appID, _): "app credentials (app_id \(appID))"
         case .accessToken: "a fixed access token"
-        case .tokenFile(let path): "the access token file \(path)"
+        case .tokenFile(let path, _): "the access token file \(path)"
         }
     }
 }

@@ -9,7 +9,7 @@ import Logging
 public actor CredentialsTokenSource: AccessTokenSource {
     private let appID: String
     private let secretKey: String
-    private let transport: ChanjingTransport
+    private let client: ChanjingClient
     private let refreshMargin: TimeInterval
     private let now: @Sendable () -> Date
     private let logger: Logger
@@ -31,7 +31,7 @@ public actor CredentialsTokenSource: AccessTokenSource {
     ) {
         self.appID = appID
         self.secretKey = secretKey
-        self.transport = client.transport
+        self.client = client
         self.refreshMargin = refreshMargin
         self.now = now
         self.logger = logger
@@ -64,33 +64,13 @@ public actor CredentialsTokenSource: AccessTokenSource {
 
     private func fetchToken() async -> Result<AccessToken, ChanjingError> {
         fetchCount += 1
-        do {
-            let (payload, _) = try await transport.post(
-                "/open/v1/access_token",
-                body: AccessTokenRequestBody(appID: appID, secretKey: secretKey),
-                accessToken: nil,
-                as: AccessTokenPayload.self
-            )
-            let received = now()
-            let token = AccessToken(
-                value: payload.accessToken,
-                expiresAt: Date(timeIntervalSince1970: TimeInterval(payload.expireIn)),
-                fetchedAt: received,
-                refreshMargin: refreshMargin
-            )
+        do throws(ChanjingError) {
+            let token = try await client.fetchAccessToken(appID: appID, secretKey: secretKey, refreshMargin: refreshMargin, now: now)
             logger.info("Fetched a Chanjing access token", metadata: ["expires_at": "\(token.expiresAt)"])
             return .success(token)
         } catch {
             logger.warning("Cannot fetch a Chanjing access token: \(error)")
-            switch error {
-            case .api(let code, let message, _) where error.disposition != .retrySafe && error.disposition != .retryAmbiguous:
-                return .failure(.credentialsRefused("the access token endpoint answered code \(code): \(message)"))
-            case .transport(let detail, _):
-                // Fetching a token creates nothing: every transport failure is safe to retry.
-                return .failure(.tokenUnavailable(detail))
-            default:
-                return .failure(error.disposition == .retryAmbiguous ? .tokenUnavailable(error.description) : error)
-            }
+            return .failure(error)
         }
     }
 }

@@ -85,7 +85,7 @@ public struct ConfigurationResolver {
             throw ConfigurationError("set only one of CHANJING_APP_ID/CHANJING_SECRET_KEY, CHANJING_ACCESS_TOKEN or CHANJING_ACCESS_TOKEN_FILE")
         }
         if let token { return .accessToken(token) }
-        if let file { return .tokenFile(path: file) }
+        if let file { return .tokenFile(path: file, replacementWait: try seconds("--token-file-wait")) }
         switch (appID, secret) {
         case (let appID?, let secret?): return .app(appID: appID, secretKey: secret)
         case (nil, _?): throw ConfigurationError("CHANJING_SECRET_KEY is set but CHANJING_APP_ID is not")

@@ -39,6 +39,7 @@ public enum OptionCatalog {
         .init(flag: nil, environment: "CHANJING_SECRET_KEY", defaultValue: "", meaning: "Chanjing secret key. Never logged."),
         .init(flag: nil, environment: "CHANJING_ACCESS_TOKEN", defaultValue: "", meaning: "A fixed access token instead of app credentials."),
         .init(flag: nil, environment: "CHANJING_ACCESS_TOKEN_FILE", defaultValue: "", meaning: "A file holding the access token, kept fresh by something else."),
+        .init(flag: "--token-file-wait", environment: "CHANJING_ACCESS_TOKEN_FILE_WAIT", defaultValue: "90", meaning: "With a token file: seconds to wait for a new token after Chanjing refuses the current one (a mounted Kubernetes Secret takes about a minute to update)."),
         .init(flag: nil, environment: "HTTPS_PROXY", defaultValue: "", meaning: "HTTP proxy for Chanjing calls, `http://host:port`."),
     ]
 

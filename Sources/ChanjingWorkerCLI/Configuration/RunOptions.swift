@@ -47,6 +47,8 @@ public struct RunOptions: ParsableArguments {
     var maxPromptLength: String?
     @Option(name: .customLong("max-reference-images"), help: .init(OptionCatalog.help("--max-reference-images")))
     var maxReferenceImages: String?
+    @Option(name: .customLong("token-file-wait"), help: .init(OptionCatalog.help("--token-file-wait")))
+    var tokenFileWait: String?
     @Option(name: .customLong("log-level"), help: .init(OptionCatalog.help("--log-level")))
     var logLevel: String?
 
@@ -76,6 +78,7 @@ public struct RunOptions: ParsableArguments {
         case "--max-request-bytes": maxRequestBytes
         case "--max-prompt-length": maxPromptLength
         case "--max-reference-images": maxReferenceImages
+        case "--token-file-wait": tokenFileWait
         case "--log-level": logLevel
         default: nil
         }
