@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
 
 /// Sends one JSON call to Chanjing and unwraps the envelope. Shared by the client and the
 /// credentials token source; knows nothing about tokens beyond sending the header.
@@ -102,9 +103,8 @@ struct ChanjingTransport: Sendable {
         if let error = error as? IOError {
             return [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL].contains(error.errnoCode)
         }
-        // NIO reports refused connections as NIOConnectionError (NIOPosix) or its wrapped IOErrors.
-        let name = String(describing: type(of: error))
-        return name.contains("NIOConnectionError") || name.contains("ConnectionRefused")
+        // Every address refused or unreachable: nothing was sent.
+        return error is NIOConnectionError
     }
 
     static func describe(_ error: any Error) -> String {
