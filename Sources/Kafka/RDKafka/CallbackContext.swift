@@ -49,9 +49,7 @@ func errorCallback(_ rk: OpaquePointer?, _ err: Int32, _ reason: UnsafePointer<C
         context.logger.warning("Kafka client error: \(text)", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(code)))"])
         return
     }
-    var errstr = [CChar](repeating: 0, count: 512)
-    let underlying = rd_kafka_fatal_error(rk, &errstr, errstr.count)
-    let error = KafkaError(underlying, message: errorText(errstr))
+    let error = RDKafkaClient.fatalError(of: rk) ?? KafkaError(code, message: text)
     let first = context.fatal.withLock { stored -> Bool in
         guard stored == nil else { return false }
         stored = error

@@ -49,8 +49,13 @@ final class RDKafkaClient: @unchecked Sendable {
     /// The client's fatal error, when librdkafka has raised one (idempotent producer trouble,
     /// a fenced static member).
     func fatalError() -> KafkaError? {
+        Self.fatalError(of: pointer)
+    }
+
+    /// The fatal error of the client behind `rk`, if it has one.
+    static func fatalError(of rk: OpaquePointer) -> KafkaError? {
         var errstr = [CChar](repeating: 0, count: 512)
-        let err = rd_kafka_fatal_error(pointer, &errstr, errstr.count)
+        let err = rd_kafka_fatal_error(rk, &errstr, errstr.count)
         guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         return KafkaError(err, message: errorText(errstr))
     }

@@ -57,9 +57,6 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         state.withLock { $0.processingStopped = true }
     }
 
-    /// Records in flight across all partitions.
-    var inFlight: Int { state.withLock { $0.tracker.inFlight() } }
-
     func partitionsAssigned(_ partitions: [TopicPartition], generation: Int) {
         let owned = state.withLock { state in
             state.tracker.assign(partitions, generation: generation)
