@@ -1,22 +1,28 @@
 import Crdkafka
 import Logging
+import Synchronization
 
 /// A Kafka producer whose ``send(_:)`` returns when the broker has acknowledged the record (or
 /// librdkafka has given up on it). Delivery reports are served by the producer's own poll
 /// thread, so they never wait on a consumer.
 public final class KafkaProducer: Sendable {
     private let client: RDKafkaClient
+    private let pending: PendingDeliveries
     private let stopRequested = StopFlag()
     private let pollLoop: Task<Void, Never>
     private let logger: Logger
 
     /// Creates the producer. `properties` must hold at least `bootstrap.servers`.
     public init(properties: KafkaProperties, logger: Logger) throws(KafkaError) {
-        let context = CallbackContext(logger: logger)
+        // After a fatal error (idempotence broken) librdkafka never reports the records it still
+        // holds, so every waiting send is failed here instead of waiting forever.
+        let pending = PendingDeliveries()
+        let context = CallbackContext(logger: logger, onFatal: { pending.failAll($0) })
         let client = try RDKafkaClient.make(.producer, properties: properties, context: context) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
         }
         self.client = client
+        self.pending = pending
         self.logger = logger
         let stopRequested = self.stopRequested
         self.pollLoop = Task {
@@ -40,9 +46,9 @@ public final class KafkaProducer: Sendable {
     public func send(_ message: OutgoingMessage) async throws(KafkaError) -> DeliveryReport {
         while true {
             let outcome: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-                let box = DeliveryBox(topic: message.topic, continuation: continuation)
-                if let error = enqueue(message, box: box) {
-                    continuation.resume(returning: .failure(error))
+                let box = DeliveryBox(topic: message.topic, continuation: continuation, pending: pending)
+                if let error = pending.register(box) ?? enqueue(message, box: box) {
+                    box.complete(.failure(error))
                 }
             }
             switch outcome {
@@ -117,14 +123,57 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// Carries one send's continuation through librdkafka's per-message opaque pointer.
+/// Carries one send's continuation through librdkafka's per-message opaque pointer. Completed
+/// once, by its delivery report or by a fatal error, whichever comes first.
 final class DeliveryBox: Sendable {
+    typealias Continuation = CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>
     let topic: String
-    let continuation: CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>
+    private let continuation: Mutex<Continuation?>
+    private let pending: PendingDeliveries
 
-    init(topic: String, continuation: CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>) {
+    init(topic: String, continuation: Continuation, pending: PendingDeliveries) {
         self.topic = topic
-        self.continuation = continuation
+        self.continuation = Mutex(continuation)
+        self.pending = pending
+    }
+
+    /// Resumes the send, unless it was already resumed.
+    func complete(_ outcome: Result<DeliveryReport, KafkaError>) {
+        pending.remove(self)
+        continuation.withLock { $0.take() }?.resume(returning: outcome)
+    }
+}
+
+/// The sends of one producer still waiting for a delivery report.
+final class PendingDeliveries: Sendable {
+    private struct State {
+        var boxes: [ObjectIdentifier: DeliveryBox] = [:]
+        var fatal: KafkaError?
+    }
+
+    private let state = Mutex(State())
+
+    /// Tracks `box`; returns the producer's fatal error instead when it has one.
+    func register(_ box: DeliveryBox) -> KafkaError? {
+        state.withLock { state in
+            if let fatal = state.fatal { return fatal }
+            state.boxes[ObjectIdentifier(box)] = box
+            return nil
+        }
+    }
+
+    func remove(_ box: DeliveryBox) {
+        _ = state.withLock { $0.boxes.removeValue(forKey: ObjectIdentifier(box)) }
+    }
+
+    /// Fails every waiting send, and every later one, with `error`.
+    func failAll(_ error: KafkaError) {
+        let boxes = state.withLock { state in
+            state.fatal = error
+            defer { state.boxes.removeAll() }
+            return Array(state.boxes.values)
+        }
+        for box in boxes { box.complete(.failure(error)) }
     }
 }
 
@@ -133,9 +182,9 @@ func deliveryReportCallback(_ rk: OpaquePointer?, _ message: UnsafePointer<rd_ka
     let box = Unmanaged<DeliveryBox>.fromOpaque(pointer).takeRetainedValue()
     let record = message.pointee
     if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        box.continuation.resume(returning: .success(DeliveryReport(topic: box.topic, partition: record.partition, offset: record.offset)))
+        box.complete(.success(DeliveryReport(topic: box.topic, partition: record.partition, offset: record.offset)))
     } else {
-        box.continuation.resume(returning: .failure(KafkaError(record.err)))
+        box.complete(.failure(KafkaError(record.err)))
     }
 }
 

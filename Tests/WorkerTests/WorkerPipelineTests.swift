@@ -363,6 +363,29 @@ struct BrokerFaultTests {
         }
         await harness.shutdown()
     }
+    @Test("a fatal idempotent-producer error stops the worker with producerFailed and commits nothing unacknowledged", .timeLimit(.minutes(2)))
+    func fatalProducerError() async throws {
+        let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(submitLatency: 0.01...0.02))
+        try await withTimeout(110) {
+            let count = 40
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "fatal-\($0)") })
+            // OUT_OF_ORDER_SEQUENCE_NUMBER on Produce: the idempotent producer cannot recover.
+            let produce: Int16 = 0, outOfOrderSequence: Int32 = 45
+            harness.kafka.cluster.injectErrors(apiKey: produce, errorCode: outOfOrderSequence, count: 50)
+            let (_, run) = try await harness.startWorker()
+            let outcome = await run.result
+            guard case .failure(let error) = outcome, case WorkerFailure.producerFailed = error else {
+                Issue.record("expected WorkerFailure.producerFailed, got \(outcome)")
+                return
+            }
+            // Every committed request has an acknowledged result: the commit never runs ahead.
+            let committed = try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) }
+            let acknowledged = try await harness.results(atLeast: 0, within: 15, settle: .seconds(5))
+            #expect(committed <= Int64(Set(acknowledged.map(\.1.requestID)).count))
+            #expect(committed < Int64(count))
+        }
+        await harness.shutdown()
+    }
 }
 
 @Suite("Process faults end to end", .serialized)

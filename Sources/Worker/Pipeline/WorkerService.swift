@@ -43,39 +43,14 @@ final class WorkerService: Service {
     func run() async throws {
         defer { logger.info("Worker stopped") }
         do {
-            try await withThrowingTaskGroup(of: Child.self) { group in
-                group.addTask { [consumer, commitInterval] in
-                    while (try? await Task.sleep(for: commitInterval)) != nil { consumer.commit() }
-                    return .committerStopped
-                }
-                var running = 0
-                logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)", "ordering": "\(sequencer == nil ? "none" : "key")"])
-                for try await message in consumer.messages.cancelOnGracefulShutdown() {
-                    while running >= maxInFlight {
-                        if case .processed = try await group.next() { running -= 1 }
-                    }
-                    guard coordinator.begin(message) else {
-                        logger.debug("Skipping a record of a revoked assignment", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
-                        continue
-                    }
-                    running += 1
-                    let consumedAt = Date()
-                    // Reserved here, in consume order, so same-key requests keep their order.
-                    let ticket = message.key.flatMap { key in sequencer?.reserve(key) }
-                    group.addTask { [processor, coordinator, sequencer] in
-                        defer { if let ticket { sequencer?.finish(ticket) } }
-                        if let ticket {
-                            do {
-                                try await sequencer?.waitForTurn(ticket)
-                            } catch {
-                                return .processed  // shutdown while waiting: left uncommitted
-                            }
-                        }
-                        if try await processor.process(message, consumedAt: consumedAt) { coordinator.finish(message) }
-                        return .processed
-                    }
-                }
-                try await drain(&group, running: running)
+            // A request that fails the worker (the producer's fatal error) must stop it at once,
+            // even while the loop below waits for the next record rather than for its children.
+            let failure = FailureSignal()
+            try await withThrowingTaskGroup(of: Void.self) { outer in
+                outer.addTask { try await self.consume(reportingTo: failure) }
+                outer.addTask { if let error = await failure.first() { throw error } }
+                defer { outer.cancelAll() }
+                try await outer.next()
             }
         } catch {
             coordinator.processingStopped()
@@ -84,6 +59,49 @@ final class WorkerService: Service {
         }
         coordinator.processingStopped()
         await consumer.close()
+    }
+
+    /// Takes records until the stream ends (graceful shutdown), then drains.
+    private func consume(reportingTo failure: FailureSignal) async throws {
+        try await withThrowingTaskGroup(of: Child.self) { group in
+            group.addTask { [consumer, commitInterval] in
+                while (try? await Task.sleep(for: commitInterval)) != nil { consumer.commit() }
+                return .committerStopped
+            }
+            var running = 0
+            logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)", "ordering": "\(sequencer == nil ? "none" : "key")"])
+            for try await message in consumer.messages.cancelOnGracefulShutdown() {
+                while running >= maxInFlight {
+                    if case .processed = try await group.next() { running -= 1 }
+                }
+                guard coordinator.begin(message) else {
+                    logger.debug("Skipping a record of a revoked assignment", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
+                    continue
+                }
+                running += 1
+                let consumedAt = Date()
+                // Reserved here, in consume order, so same-key requests keep their order.
+                let ticket = message.key.flatMap { key in sequencer?.reserve(key) }
+                group.addTask { [processor, coordinator, sequencer] in
+                    defer { if let ticket { sequencer?.finish(ticket) } }
+                    if let ticket {
+                        do {
+                            try await sequencer?.waitForTurn(ticket)
+                        } catch {
+                            return .processed  // shutdown while waiting: left uncommitted
+                        }
+                    }
+                    do {
+                        if try await processor.process(message, consumedAt: consumedAt) { coordinator.finish(message) }
+                    } catch {
+                        failure.report(error)
+                        throw error
+                    }
+                    return .processed
+                }
+            }
+            try await drain(&group, running: running)
+        }
     }
 
     /// Waits for in-flight requests, at most the drain timeout; then cancels what is left, which
@@ -106,5 +124,26 @@ final class WorkerService: Service {
             }
         }
         group.cancelAll()
+    }
+}
+
+/// The first error that must stop the worker, awaited by a watcher task.
+final class FailureSignal: Sendable {
+    private let stream: AsyncStream<any Error>
+    private let continuation: AsyncStream<any Error>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: (any Error).self, bufferingPolicy: .bufferingOldest(1))
+    }
+
+    /// Reports `error`; only the first report counts.
+    func report(_ error: any Error) {
+        continuation.yield(error)
+        continuation.finish()
+    }
+
+    /// The first reported error; nil when the waiting task is cancelled.
+    func first() async -> (any Error)? {
+        await stream.first { _ in true }
     }
 }
