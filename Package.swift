@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The C binding: Debian's librdkafka 2.0.2 (with the mock cluster header).
@@ -62,7 +64,10 @@ let package = Package(
                 "Chanjing",
                 "VideoContract",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -86,7 +91,11 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["Kafka", "ChanjingSimulator"],
+            dependencies: [
+                "Kafka",
+                "ChanjingSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "VideoContractTests", dependencies: ["VideoContract"]),

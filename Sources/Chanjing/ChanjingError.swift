@@ -73,6 +73,18 @@ public enum ChanjingError: Error, Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// A short label for metrics: Chanjing's code, or what went wrong before one was read.
+    public var outcomeLabel: String {
+        switch self {
+        case .api(let code, _, _): "\(code)"
+        case .httpStatus(let status): "http_\(status)"
+        case .malformedResponse: "not_json"
+        case .transport(_, let requestSent): requestSent ? "transport_after_sending" : "transport_before_sending"
+        case .credentialsRefused: "credentials_refused"
+        case .tokenUnavailable: "token_unavailable"
+        }
+    }
+
     public var description: String {
         switch self {
         case .api(let code, let message, _): "Chanjing answered code \(code): \(message)"

@@ -23,6 +23,7 @@ public final class KafkaConsumer: Sendable {
     private let rebalance: RebalanceHandler
     private let stopRequested = StopFlag()
     private let pollLoop: Task<Void, Never>
+    private let loop: PollLoop
     private let buffered = SharedCount()
     private let bufferedBytes = SharedCount()
     private let stream: AsyncThrowingStream<KafkaMessage, any Error>
@@ -54,6 +55,7 @@ public final class KafkaConsumer: Sendable {
         let client = try RDKafkaClient.make(.consumer, properties: properties, context: context) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
             rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback)
+            rd_kafka_conf_set_stats_cb(conf, statisticsCallback)
         }
         // Route the main queue (errors, logs, rebalances) to the consumer queue served by poll.
         rd_kafka_poll_set_consumer(client.pointer)
@@ -78,6 +80,7 @@ public final class KafkaConsumer: Sendable {
             continuation: continuation,
             logger: logger
         )
+        self.loop = loop
         let stopRequested = self.stopRequested
         self.pollLoop = Task {
             await BlockingThread.run(name: "kafka-consumer-poll") {
@@ -89,6 +92,17 @@ public final class KafkaConsumer: Sendable {
     /// The records, in the order each partition delivers them. Iterate it once. It ends after
     /// ``close()``, and throws if librdkafka raises a fatal error.
     public var messages: Messages { Messages(stream: stream, buffered: buffered, bufferedBytes: bufferedBytes) }
+
+    /// The consumer's state for metrics and probes. Statistics arrive every
+    /// `statistics.interval.ms` (none when it is 0).
+    public var health: ConsumerHealth {
+        ConsumerHealth(
+            lastPoll: loop.progress.last,
+            assignment: rebalance.assignment,
+            pausedPartitions: loop.pausedPartitions.current,
+            statistics: client.context.statistics.withLock { $0 }
+        )
+    }
 
     /// Records fetched but not yet taken from ``messages``.
     public var bufferedCount: Int { buffered.current }

@@ -42,6 +42,12 @@ public struct WorkerConfiguration: Sendable {
     public var retry: RetryPolicy
     public var limits: RequestLimits
     public var chanjing: ChanjingClient.Configuration
+    /// Port of the HTTP server for `/metrics`, `/healthz` and `/readyz` (0 picks a free one);
+    /// nil runs no server.
+    public var httpPort: Int?
+    /// How often librdkafka reports statistics (consumer lag, group state) unless
+    /// `statistics.interval.ms` is set explicitly.
+    public var statisticsInterval: Duration
 
     public init(
         brokers: String,
@@ -60,8 +66,12 @@ public struct WorkerConfiguration: Sendable {
         startupTimeout: Duration = .seconds(15),
         retry: RetryPolicy = RetryPolicy(),
         limits: RequestLimits = .default,
-        chanjing: ChanjingClient.Configuration
+        chanjing: ChanjingClient.Configuration,
+        httpPort: Int? = nil,
+        statisticsInterval: Duration = .seconds(5)
     ) {
+        self.httpPort = httpPort
+        self.statisticsInterval = statisticsInterval
         self.brokers = brokers
         self.groupID = groupID
         self.requestsTopic = requestsTopic
@@ -95,6 +105,7 @@ public struct WorkerConfiguration: Sendable {
             "queued.max.messages.kbytes": "8192",
             "queued.min.messages": "10000",
             "auto.offset.reset": autoOffsetReset,
+            "statistics.interval.ms": "\(Int(statisticsInterval / .milliseconds(1)))",
         ]).merging(commonProperties)
         properties["group.id"] = groupID
         properties["allow.auto.create.topics"] = "false"

@@ -11,6 +11,9 @@ public final class WorkerRuntime: Sendable {
     public let configuration: WorkerConfiguration
     /// The token source the worker calls Chanjing with.
     public let tokens: any AccessTokenSource
+    /// The worker's metrics, as served on `/metrics`.
+    public let metrics: WorkerMetrics
+    private let statusPort: StatusPort
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
     private let chanjing: ChanjingClient
@@ -34,7 +37,8 @@ public final class WorkerRuntime: Sendable {
         } catch {
             throw .chanjingClient(error.description)
         }
-        let tokens = credentials.makeSource(client: chanjing, logger: logger)
+        let metrics = WorkerMetrics()
+        let tokens = credentials.makeSource(client: chanjing, logger: logger) { metrics.tokenRefreshed(succeeded: $0) }
         let limiter = RateLimiter(maxQPS: configuration.maxQPS, poolMaxQPS: configuration.poolMaxQPS, totalPartitions: requestPartitions)
         let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, logger: logger)
         let producer: KafkaProducer
@@ -58,23 +62,41 @@ public final class WorkerRuntime: Sendable {
             throw .kafkaClient(error)
         }
         coordinator.attach(consumer)
+        let circuit = CircuitBreaker(logger: logger)
 
         let processor = RequestProcessor(
             decoder: RequestDecoder(limits: configuration.limits),
             submitter: Submitter(
                 client: chanjing, tokens: tokens, policy: configuration.retry, limiter: limiter,
-                circuit: CircuitBreaker(logger: logger), maxRequestAge: configuration.maxRequestAge, logger: logger
+                circuit: circuit, maxRequestAge: configuration.maxRequestAge, metrics: metrics, logger: logger
             ),
-            publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, logger: logger),
+            publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, metrics: metrics, logger: logger),
             coordinator: coordinator,
             logger: logger
         )
-        let service = WorkerService(consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, logger: logger)
-        var groupConfiguration = ServiceGroupConfiguration(services: [service], logger: logger)
+        let service = WorkerService(
+            consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, metrics: metrics, logger: logger
+        )
+        var services: [any Service] = [service]
+        let statusPort = StatusPort()
+        if let port = configuration.httpPort {
+            let statisticsInterval = configuration.consumerProperties["statistics.interval.ms"].flatMap(Int.init) ?? 0
+            let probes = StatusServer.Probes(
+                consumer: { consumer.health },
+                maxPollSilence: configuration.drainTimeout + .seconds(30),
+                maxStatisticsAge: statisticsInterval > 0 ? max(.milliseconds(3 * statisticsInterval), .seconds(10)) : nil,
+                sample: { metrics.sample(consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken) }
+            )
+            let server = StatusServer(port: port, registry: metrics.registry, probes: probes, logger: logger) { statusPort.announce($0) }
+            services.append(server.application())
+        }
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = gracefulShutdownSignals
         self.serviceGroup = ServiceGroup(configuration: groupConfiguration)
         self.configuration = configuration
         self.tokens = tokens
+        self.metrics = metrics
+        self.statusPort = statusPort
         self.consumer = consumer
         self.producer = producer
         self.chanjing = chanjing
@@ -93,6 +115,13 @@ public final class WorkerRuntime: Sendable {
         await closeClients()
     }
 
+    /// The port `/metrics`, `/healthz` and `/readyz` are served on, once the server listens;
+    /// nil when no server was configured or it stopped before listening.
+    public func httpPort() async -> Int? {
+        guard configuration.httpPort != nil else { return nil }
+        return await statusPort.port()
+    }
+
     /// Starts a graceful shutdown: no new requests, in-flight ones finish, offsets committed.
     public func shutdown() async {
         await serviceGroup.triggerGracefulShutdown()
@@ -106,5 +135,24 @@ public final class WorkerRuntime: Sendable {
         } catch {
             logger.debug("Chanjing client shutdown: \(error)")
         }
+    }
+}
+
+/// The status server's bound port, announced once it listens.
+final class StatusPort: Sendable {
+    private let stream: AsyncStream<Int>
+    private let continuation: AsyncStream<Int>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func announce(_ port: Int) {
+        continuation.yield(port)
+        continuation.finish()
+    }
+
+    func port() async -> Int? {
+        await stream.first { _ in true }
     }
 }

@@ -22,7 +22,7 @@ struct SubmitterTests {
         let simulator = ChanjingSimulator(configuration: configuration)
         let server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
         let client = try ChanjingClient(configuration: .init(baseURL: server.baseURL, requestTimeout: .seconds(5)))
-        let submitter = Submitter(client: client, tokens: credentials.makeSource(client: client, logger: TestLogging.logger()), policy: policy, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1), circuit: CircuitBreaker(state: circuit, pollInterval: .milliseconds(20), logger: TestLogging.logger()), maxRequestAge: maxRequestAge, logger: TestLogging.logger())
+        let submitter = Submitter(client: client, tokens: credentials.makeSource(client: client, logger: TestLogging.logger()), policy: policy, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1), circuit: CircuitBreaker(state: circuit, pollInterval: .milliseconds(20), logger: TestLogging.logger()), maxRequestAge: maxRequestAge, metrics: WorkerMetrics(), logger: TestLogging.logger())
         do {
             try await body(simulator, submitter)
         } catch {

@@ -11,15 +11,15 @@ public enum ChanjingCredentials: Sendable, CustomStringConvertible {
     /// wait up to `replacementWait` for a new one there.
     case tokenFile(path: String, replacementWait: Duration = .seconds(90))
 
-    /// The token source for these credentials.
-    public func makeSource(client: ChanjingClient, logger: Logger) -> any AccessTokenSource {
+    /// The token source for these credentials; `onRefresh` hears of every token refresh.
+    public func makeSource(client: ChanjingClient, logger: Logger, onRefresh: @escaping TokenRefreshObserver = { _ in }) -> any AccessTokenSource {
         switch self {
         case .app(let appID, let secretKey):
-            CredentialsTokenSource(appID: appID, secretKey: secretKey, client: client, logger: logger)
+            CredentialsTokenSource(appID: appID, secretKey: secretKey, client: client, logger: logger, onRefresh: onRefresh)
         case .accessToken(let token):
             StaticTokenSource(token: token)
         case .tokenFile(let path, let replacementWait):
-            FileTokenSource(path: path, replacementWait: replacementWait)
+            FileTokenSource(path: path, replacementWait: replacementWait, onRefresh: onRefresh)
         }
     }
 

@@ -13,6 +13,7 @@ public actor CredentialsTokenSource: AccessTokenSource {
     private let refreshMargin: TimeInterval
     private let now: @Sendable () -> Date
     private let logger: Logger
+    private let onRefresh: TokenRefreshObserver
     private var token: AccessToken?
     private var fetch: Task<Result<AccessToken, ChanjingError>, Never>?
     /// Tokens fetched so far.
@@ -27,8 +28,10 @@ public actor CredentialsTokenSource: AccessTokenSource {
         client: ChanjingClient,
         refreshMargin: TimeInterval = 300,
         now: @escaping @Sendable () -> Date = Date.init,
-        logger: Logger
+        logger: Logger,
+        onRefresh: @escaping TokenRefreshObserver = { _ in }
     ) {
+        self.onRefresh = onRefresh
         self.appID = appID
         self.secretKey = secretKey
         self.client = client
@@ -62,14 +65,20 @@ public actor CredentialsTokenSource: AccessTokenSource {
         if token?.value == rejected { token = nil }
     }
 
+    public var hasUsableToken: Bool {
+        token.map { now() < $0.expiresAt } ?? false
+    }
+
     private func fetchToken() async -> Result<AccessToken, ChanjingError> {
         fetchCount += 1
         do throws(ChanjingError) {
             let token = try await client.fetchAccessToken(appID: appID, secretKey: secretKey, refreshMargin: refreshMargin, now: now)
             logger.info("Fetched a Chanjing access token", metadata: ["expires_at": "\(token.expiresAt)"])
+            onRefresh(true)
             return .success(token)
         } catch {
             logger.warning("Cannot fetch a Chanjing access token: \(error)")
+            onRefresh(false)
             return .failure(error)
         }
     }

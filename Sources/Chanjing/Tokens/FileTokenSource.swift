@@ -10,19 +10,28 @@ public final class FileTokenSource: AccessTokenSource {
     private let replacementWait: Duration
     private struct State {
         var rejected: Set<String> = []
+        var last: String?
     }
     private let state = Mutex(State())
+    private let onRefresh: TokenRefreshObserver
 
-    public init(path: String, replacementWait: Duration = .seconds(5)) {
+    /// `onRefresh` is told whenever a new token appears in the file.
+    public init(path: String, replacementWait: Duration = .seconds(5), onRefresh: @escaping TokenRefreshObserver = { _ in }) {
         self.path = path
         self.replacementWait = replacementWait
+        self.onRefresh = onRefresh
     }
 
     public func currentToken() async throws(ChanjingError) -> String {
         let deadline = ContinuousClock.now + replacementWait
         while true {
             let token = try readToken()
-            if !state.withLock({ $0.rejected.contains(token) }) { return token }
+            let (usable, new) = state.withLock { state in
+                defer { state.last = token }
+                return (!state.rejected.contains(token), state.last != token)
+            }
+            if new { onRefresh(true) }
+            if usable { return token }
             guard ContinuousClock.now < deadline else {
                 throw .credentialsRefused("Chanjing refused the access token in \(path) and no replacement appeared within \(replacementWait)")
             }
@@ -36,6 +45,11 @@ public final class FileTokenSource: AccessTokenSource {
 
     public func tokenRejected(_ token: String) async {
         state.withLock { _ = $0.rejected.insert(token) }
+    }
+
+    public var hasUsableToken: Bool {
+        guard let token = try? readToken() else { return false }
+        return !state.withLock { $0.rejected.contains(token) }
     }
 
     private func readToken() throws(ChanjingError) -> String {

@@ -17,6 +17,8 @@ public final class StaticTokenSource: AccessTokenSource {
         return token
     }
 
+    public var hasUsableToken: Bool { !rejected.withLock { $0 } }
+
     public func tokenRejected(_ token: String) async {
         if token == self.token { rejected.withLock { $0 = true } }
     }

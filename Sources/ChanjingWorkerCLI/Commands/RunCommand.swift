@@ -22,7 +22,7 @@ struct RunCommand: AsyncParsableCommand {
             printError("chanjing-worker: configuration error: \(error)")
             throw ExitCodes.configuration
         }
-        LogSetup.bootstrap(level: resolved.logLevel)
+        LogSetup.bootstrap(level: resolved.logLevel, format: resolved.logFormat)
         let logger = Logger(label: "chanjing-worker")
         logger.info(
             "Starting",

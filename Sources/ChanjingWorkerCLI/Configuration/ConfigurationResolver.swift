@@ -9,6 +9,7 @@ public struct ResolvedConfiguration: Sendable {
     public var worker: WorkerConfiguration
     public var credentials: ChanjingCredentials
     public var logLevel: Logger.Level
+    public var logFormat: LogFormat
 }
 
 /// Turns flags and environment into a validated configuration. Each setting comes from its flag,
@@ -61,7 +62,8 @@ public struct ConfigurationResolver {
                 maxPromptScalars: try integer("--max-prompt-length", minimum: 1),
                 maxReferenceImages: try integer("--max-reference-images", minimum: 0)
             ),
-            chanjing: chanjing
+            chanjing: chanjing,
+            httpPort: try integer("--http-port", minimum: 0, maximum: 65_535)
         )
         guard worker.requestsTopic != worker.resultsTopic else {
             throw ConfigurationError("--requests-topic and --results-topic are both '\(worker.requestsTopic)'; results must go to their own topic")
@@ -70,7 +72,11 @@ public struct ConfigurationResolver {
         guard let logLevel = Logger.Level(rawValue: levelText.lowercased()) else {
             throw ConfigurationError("invalid --log-level '\(levelText)' (\(env("--log-level"))): use trace, debug, info, notice, warning, error or critical")
         }
-        return ResolvedConfiguration(worker: worker, credentials: try credentials(), logLevel: logLevel)
+        let formatText = value("--log-format")
+        guard let logFormat = LogFormat(rawValue: formatText.lowercased()) else {
+            throw ConfigurationError("invalid --log-format '\(formatText)' (\(env("--log-format"))): use text or json")
+        }
+        return ResolvedConfiguration(worker: worker, credentials: try credentials(), logLevel: logLevel, logFormat: logFormat)
     }
 
     // MARK: Credentials
@@ -147,10 +153,11 @@ public struct ConfigurationResolver {
         return text
     }
 
-    private func integer(_ flag: String, minimum: Int) throws(ConfigurationError) -> Int {
+    private func integer(_ flag: String, minimum: Int, maximum: Int = .max) throws(ConfigurationError) -> Int {
         let text = value(flag)
-        guard let number = Int(text.trimmingCharacters(in: .whitespaces)), number >= minimum else {
-            throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected a whole number of at least \(minimum)")
+        guard let number = Int(text.trimmingCharacters(in: .whitespaces)), number >= minimum, number <= maximum else {
+            let range = maximum == .max ? "of at least \(minimum)" : "from \(minimum) to \(maximum)"
+            throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected a whole number \(range)")
         }
         return number
     }

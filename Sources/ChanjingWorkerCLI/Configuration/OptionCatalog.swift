@@ -35,6 +35,8 @@ public enum OptionCatalog {
         .init(flag: "--max-prompt-length", environment: "MAX_PROMPT_LENGTH", defaultValue: "2500", meaning: "Most Unicode scalars in `ref_prompt`."),
         .init(flag: "--max-reference-images", environment: "MAX_REFERENCE_IMAGES", defaultValue: "4", meaning: "Most entries in `ref_img_url`."),
         .init(flag: "--log-level", environment: "LOG_LEVEL", defaultValue: "info", meaning: "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`."),
+        .init(flag: "--log-format", environment: "LOG_FORMAT", defaultValue: "text", meaning: "`text`: human-readable lines; `json`: one JSON object per line (`timestamp`, `level`, `message`, and fields such as `request_id`, `partition`, `offset`, `creation_id`, `traceparent`)."),
+        .init(flag: "--http-port", environment: "HTTP_PORT", defaultValue: "9464", meaning: "Port of the HTTP server for `GET /metrics` (Prometheus), `/healthz` and `/readyz`; `0` picks a free port and logs it."),
         .init(flag: nil, environment: "CHANJING_APP_ID", defaultValue: "", meaning: "Chanjing app ID; with `CHANJING_SECRET_KEY`, tokens are fetched when needed. Dedicate the app ID to the pool."),
         .init(flag: nil, environment: "CHANJING_SECRET_KEY", defaultValue: "", meaning: "Chanjing secret key. Never logged."),
         .init(flag: nil, environment: "CHANJING_ACCESS_TOKEN", defaultValue: "", meaning: "A fixed access token instead of app credentials."),

@@ -51,6 +51,10 @@ public struct RunOptions: ParsableArguments {
     var tokenFileWait: String?
     @Option(name: .customLong("log-level"), help: .init(OptionCatalog.help("--log-level")))
     var logLevel: String?
+    @Option(name: .customLong("log-format"), help: .init(OptionCatalog.help("--log-format")))
+    var logFormat: String?
+    @Option(name: .customLong("http-port"), help: .init(OptionCatalog.help("--http-port")))
+    var httpPort: String?
 
     public init() {}
 
@@ -80,6 +84,8 @@ public struct RunOptions: ParsableArguments {
         case "--max-reference-images": maxReferenceImages
         case "--token-file-wait": tokenFileWait
         case "--log-level": logLevel
+        case "--log-format": logFormat
+        case "--http-port": httpPort
         default: nil
         }
     }

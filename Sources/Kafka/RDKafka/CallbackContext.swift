@@ -9,6 +9,8 @@ final class CallbackContext: Sendable {
     let rebalance: RebalanceHandler?
     /// The first fatal error raised on this client.
     let fatal = Mutex<KafkaError?>(nil)
+    /// The latest statistics emitted by librdkafka (consumers only).
+    let statistics = Mutex<ConsumerStatistics?>(nil)
     /// Called once when librdkafka raises a fatal error.
     let onFatal: (@Sendable (KafkaError) -> Void)?
 
@@ -57,4 +59,14 @@ func errorCallback(_ rk: OpaquePointer?, _ err: Int32, _ reason: UnsafePointer<C
     }
     context.logger.critical("Kafka client raised a fatal error: \(error)")
     if first { context.onFatal?(error) }
+}
+
+/// librdkafka's periodic statistics. Returning 0 lets librdkafka free the JSON.
+func statisticsCallback(_ rk: OpaquePointer?, _ json: UnsafeMutablePointer<CChar>?, _ length: Int, _ opaque: UnsafeMutableRawPointer?) -> Int32 {
+    guard let json, let context = CallbackContext.from(opaque) else { return 0 }
+    let bytes = Array(UnsafeRawBufferPointer(start: json, count: length))
+    if let parsed = ConsumerStatistics.parse(bytes) {
+        context.statistics.withLock { $0 = parsed }
+    }
+    return 0
 }

@@ -11,6 +11,10 @@ final class PollLoop: Sendable {
     private let bufferedBytes: SharedCount
     private let capacity: Int
     private let byteCapacity: Int
+    /// Touched after every poll; a loop stuck in librdkafka stops touching it.
+    let progress = ProgressStamp()
+    /// Partitions paused by back-pressure.
+    let pausedPartitions = SharedCount()
     private let continuation: AsyncThrowingStream<KafkaMessage, any Error>.Continuation
     private let logger: Logger
 
@@ -40,7 +44,9 @@ final class PollLoop: Sendable {
         var paused = false
         while !stop.isSet {
             paused = applyBackpressure(paused: paused)
-            guard let message = rd_kafka_consumer_poll(rk, 100) else { continue }
+            let polled = rd_kafka_consumer_poll(rk, 100)
+            progress.touch()
+            guard let message = polled else { continue }
             let record = message.pointee
             if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 let copied = copy(message)
@@ -69,12 +75,16 @@ final class PollLoop: Sendable {
         let waiting = buffered.current
         let bytes = bufferedBytes.current
         if !paused, waiting >= capacity || bytes >= byteCapacity {
-            withAssignment { rd_kafka_pause_partitions(client.pointer, $0) }
+            withAssignment { list in
+                pausedPartitions.set(Int(list.pointee.cnt))
+                return rd_kafka_pause_partitions(client.pointer, list)
+            }
             logger.debug("Consumer paused: \(waiting) records wait to be processed")
             return true
         }
         if paused, waiting <= capacity / 2, bytes <= byteCapacity / 2 {
             withAssignment { rd_kafka_resume_partitions(client.pointer, $0) }
+            pausedPartitions.set(0)
             logger.debug("Consumer resumed")
             return false
         }

@@ -24,6 +24,11 @@ final class RebalanceHandler: Sendable {
         state.withLock { $0.generations[partition] ?? 0 }
     }
 
+    /// The partitions currently assigned.
+    var assignment: Set<TopicPartition> {
+        state.withLock { Set($0.generations.keys) }
+    }
+
     func handle(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = RDKafkaTopicPartitionList.partitions(list)
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"

@@ -12,6 +12,20 @@ final class SharedCount: Sendable {
     private let value = Atomic<Int>(0)
     var current: Int { value.load(ordering: .relaxed) }
     func add(_ delta: Int) { value.add(delta, ordering: .relaxed) }
+    func set(_ new: Int) { value.store(new, ordering: .relaxed) }
+}
+
+/// The last time a thread reported progress, read by health checks on other threads.
+final class ProgressStamp: Sendable {
+    private let base = ContinuousClock.now
+    private let nanoseconds = Atomic<Int64>(0)
+
+    func touch() {
+        let elapsed = ContinuousClock.now - base
+        nanoseconds.store(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000, ordering: .relaxed)
+    }
+
+    var last: ContinuousClock.Instant { base + .nanoseconds(nanoseconds.load(ordering: .relaxed)) }
 }
 
 extension Duration {

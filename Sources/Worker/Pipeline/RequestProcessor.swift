@@ -21,6 +21,10 @@ struct RequestProcessor: Sendable {
         var metadata: Logger.Metadata = [
             "request_id": "\(decoded.requestID)", "partition": "\(message.partition)", "offset": "\(message.offset)",
         ]
+        // The W3C trace context travels to the result with the other headers; logs name it too.
+        if let traceparent = message.headers.first(where: { $0.name == "traceparent" })?.value, traceparent.count <= 256 {
+            metadata["traceparent"] = "\(String(decoding: traceparent, as: UTF8.self))"
+        }
         let result: VideoResult
         switch decoded {
         case .invalid(let rejection, let requestID):

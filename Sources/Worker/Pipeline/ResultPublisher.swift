@@ -16,6 +16,7 @@ struct ResultPublisher: Sendable {
 
     let producer: KafkaProducer
     let topic: String
+    let metrics: WorkerMetrics
     let logger: Logger
 
     /// Returns when the result is acknowledged (true) or the task was cancelled (false).
@@ -32,6 +33,7 @@ struct ResultPublisher: Sendable {
         while !Task.isCancelled {
             do {
                 try await producer.send(message)
+                metrics.published(result)
                 return true
             } catch {
                 if let fatal = producer.fatalError { throw .producerFailed(fatal) }

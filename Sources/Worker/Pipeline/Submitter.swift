@@ -25,6 +25,7 @@ struct Submitter: Sendable {
     let circuit: CircuitBreaker
     /// Requests older than this (by their Kafka timestamp) end `expired` instead of being sent.
     let maxRequestAge: Duration?
+    let metrics: WorkerMetrics
     let logger: Logger
 
     /// The outcome, or nil when the request must stay unfinished to be redelivered: the task
@@ -56,7 +57,10 @@ struct Submitter: Sendable {
             }
             attempts += 1
             let error: ChanjingError
-            switch await call(body) {
+            let callStarted = ContinuousClock.now
+            let answer = await call(body)
+            metrics.chanjingCall(code: answer.outcomeLabel, duration: .now - callStarted)
+            switch answer {
             case .success(let response):
                 limiter.record(throttled: false)
                 circuit.succeeded()
@@ -87,7 +91,7 @@ struct Submitter: Sendable {
                 // Nothing was created and no request can get through until an operator acts:
                 // wait for the circuit rather than fail the backlog.
                 circuit.tripped(disposition == .quotaExhausted ? "quota or balance exhausted: \(error)" : "\(error)")
-                retries.safe += 1
+                count(retry: disposition, in: &retries)
                 if Task.isCancelled { return nil }
             case .refreshToken, .retrySafe, .retryAmbiguous:
                 if disposition != .refreshToken { circuit.failedTransiently("\(error)") }
@@ -96,13 +100,13 @@ struct Submitter: Sendable {
                 let delay = disposition == .refreshToken ? Duration.zero : policy.backoff(afterAttempt: attempts)
                 let elapsed = ContinuousClock.now - started
                 if circuit.isOpen {
-                    if disposition == .retryAmbiguous { retries.ambiguous += 1 } else { retries.safe += 1 }
+                    count(retry: disposition, in: &retries)
                     continue  // wait for the circuit at the top of the loop
                 }
                 guard attempts < policy.maxAttempts, elapsed + delay < policy.maxElapsed else {
                     return outcome(.failed, .retriesExhausted, "gave up after \(attempts) attempts in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))); last error: \(error)")
                 }
-                if disposition == .retryAmbiguous { retries.ambiguous += 1 } else { retries.safe += 1 }
+                count(retry: disposition, in: &retries)
                 logger.info(
                     "Retrying a Chanjing submit",
                     metadata: [
@@ -118,6 +122,12 @@ struct Submitter: Sendable {
             }
         }
         return nil
+    }
+
+    private func count(retry disposition: ChanjingError.Disposition, in retries: inout VideoResult.Retries) {
+        let ambiguous = disposition == .retryAmbiguous
+        if ambiguous { retries.ambiguous += 1 } else { retries.safe += 1 }
+        metrics.retried(ambiguous: ambiguous)
     }
 
     /// A call once started is never cancelled halfway (that would leave its outcome unknown): it
@@ -144,5 +154,15 @@ struct Submitter: Sendable {
             attempts: attempts,
             retries: retries
         )
+    }
+}
+
+extension Result<SubmitTaskResponse, ChanjingError> {
+    /// The call's outcome as a metrics label: `0` for success, else the error's label.
+    var outcomeLabel: String {
+        switch self {
+        case .success: "0"
+        case .failure(let error): error.outcomeLabel
+        }
     }
 }

@@ -11,6 +11,7 @@ final class WorkerService: Service {
     private let consumer: KafkaConsumer
     private let coordinator: OffsetCoordinator
     private let processor: RequestProcessor
+    private let metrics: WorkerMetrics
     private let sequencer: KeyedSequencer?
     private let maxInFlight: Int
     private let commitInterval: Duration
@@ -22,8 +23,10 @@ final class WorkerService: Service {
         coordinator: OffsetCoordinator,
         processor: RequestProcessor,
         configuration: WorkerConfiguration,
+        metrics: WorkerMetrics,
         logger: Logger
     ) {
+        self.metrics = metrics
         self.consumer = consumer
         self.coordinator = coordinator
         self.processor = processor
@@ -79,11 +82,16 @@ final class WorkerService: Service {
                     continue
                 }
                 running += 1
+                metrics.consumed(topic: message.topic)
+                metrics.started()
                 let consumedAt = Date()
                 // Reserved here, in consume order, so same-key requests keep their order.
                 let ticket = message.key.flatMap { key in sequencer?.reserve(key) }
-                group.addTask { [processor, coordinator, sequencer] in
-                    defer { if let ticket { sequencer?.finish(ticket) } }
+                group.addTask { [processor, coordinator, sequencer, metrics] in
+                    defer {
+                        if let ticket { sequencer?.finish(ticket) }
+                        metrics.finished()
+                    }
                     if let ticket {
                         do {
                             try await sequencer?.waitForTurn(ticket)

@@ -1,0 +1,78 @@
+import Hummingbird
+import Kafka
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// The worker's HTTP endpoints for operators and Kubernetes: `GET /metrics` (Prometheus text),
+/// `GET /healthz` (the poll loop is making progress) and `GET /readyz` (the consumer has joined
+/// its group and reaches a broker). Nothing here calls Chanjing.
+struct StatusServer: Sendable {
+    /// What the endpoints report on.
+    struct Probes: Sendable {
+        let consumer: @Sendable () -> ConsumerHealth
+        /// Longest acceptable silence of the poll loop. A revocation legitimately holds the loop
+        /// for up to the drain timeout, so this must exceed it.
+        let maxPollSilence: Duration
+        /// Statistics older than this do not count for readiness; nil when statistics are off.
+        let maxStatisticsAge: Duration?
+        /// Refreshes the sampled gauges before a scrape.
+        let sample: @Sendable () async -> Void
+    }
+
+    let port: Int
+    let registry: PrometheusCollectorRegistry
+    let probes: Probes
+    let logger: Logger
+    /// Receives the bound port once the server listens.
+    let onListening: @Sendable (Int) async -> Void
+
+    func application() -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/metrics") { [probes, registry] _, _ in
+            await probes.sample()
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+            )
+        }
+        router.get("/healthz") { [probes] _, _ in
+            let silence = ContinuousClock.now - probes.consumer().lastPoll
+            return silence <= probes.maxPollSilence
+                ? Self.text(.ok, "ok\n")
+                : Self.text(.serviceUnavailable, "the Kafka poll loop has made no progress for \(silence.formatted(.units(allowed: [.seconds])))\n")
+        }
+        router.get("/readyz") { [probes] _, _ in
+            let problem = Self.readinessProblem(probes.consumer(), maxStatisticsAge: probes.maxStatisticsAge)
+            return problem.map { Self.text(.serviceUnavailable, "\($0)\n") } ?? Self.text(.ok, "ready\n")
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname("0.0.0.0", port: port), serverName: "chanjing-worker"),
+            onServerRunning: { [logger, onListening, port] channel in
+                let bound = channel.localAddress?.port ?? port
+                logger.info("Serving /metrics, /healthz and /readyz", metadata: ["http_port": "\(bound)"])
+                await onListening(bound)
+            },
+            logger: logger
+        )
+    }
+
+    /// Why the worker is not ready, or nil when it is.
+    static func readinessProblem(_ health: ConsumerHealth, maxStatisticsAge: Duration?) -> String? {
+        guard let maxStatisticsAge else { return nil }  // statistics off: liveness is all we know
+        guard let statistics = health.statistics else { return "no Kafka statistics yet: the consumer is starting" }
+        if ContinuousClock.now - statistics.receivedAt > maxStatisticsAge { return "Kafka statistics are stale: the consumer is not polling" }
+        if statistics.brokersUp == 0 { return "no Kafka broker is reachable" }
+        if !statistics.isJoined {
+            return "the consumer has not joined its group (coordinator \(statistics.groupState ?? "unknown"), join state \(statistics.joinState ?? "unknown"))"
+        }
+        return nil
+    }
+
+    private static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

@@ -1,0 +1,107 @@
+import Kafka
+import Metrics
+import class Prometheus.PrometheusCollectorRegistry
+import struct Prometheus.PrometheusMetricsFactory
+import Synchronization
+import VideoContract
+
+/// The worker's metrics, recorded through swift-metrics into a Prometheus registry of its own
+/// (one per worker, so several workers in one process never share series).
+public final class WorkerMetrics: Sendable {
+    /// Every metric name the worker exports: the deployment files' alert rules are checked
+    /// against this list.
+    public static let names = [
+        requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
+        circuitOpen, tokenRefreshes, tokenAvailable, consumerLag, lostToRetention,
+    ]
+
+    static let requestsConsumed = "chanjing_worker_requests_consumed_total"
+    static let results = "chanjing_worker_results_total"
+    static let chanjingCalls = "chanjing_worker_chanjing_calls_total"
+    static let retries = "chanjing_worker_retries_total"
+    static let submitDuration = "chanjing_worker_submit_duration_seconds"
+    static let inFlight = "chanjing_worker_requests_in_flight"
+    static let pausedPartitions = "chanjing_worker_paused_partitions"
+    static let circuitOpen = "chanjing_worker_circuit_open"
+    static let tokenRefreshes = "chanjing_worker_token_refreshes_total"
+    static let tokenAvailable = "chanjing_worker_token_available"
+    static let consumerLag = "chanjing_worker_consumer_lag_messages"
+    static let lostToRetention = "chanjing_worker_requests_lost_to_retention_total"
+
+    /// The registry `GET /metrics` renders.
+    public let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let inFlightMeter: Meter
+    private let lagGauges = Mutex<[TopicPartition: Gauge]>([:])
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Chanjing answers a submit in tens of milliseconds to tens of seconds.
+        factory.durationHistogramBuckets[Self.submitDuration] = [
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(20), .seconds(30),
+        ]
+        self.factory = factory
+        inFlightMeter = Meter(label: Self.inFlight, factory: factory)
+    }
+
+    func consumed(topic: String) {
+        Counter(label: Self.requestsConsumed, dimensions: [("topic", topic)], factory: factory).increment()
+    }
+
+    func published(_ result: VideoResult) {
+        let code = result.error?.code.rawValue ?? "none"
+        Counter(label: Self.results, dimensions: [("status", result.status.rawValue), ("code", code)], factory: factory).increment()
+    }
+
+    /// One Chanjing submit call: `code` is Chanjing's code or the transport outcome.
+    func chanjingCall(code: String, duration: Duration) {
+        Counter(label: Self.chanjingCalls, dimensions: [("code", code)], factory: factory).increment()
+        Timer(label: Self.submitDuration, factory: factory).recordNanoseconds(duration.nanoseconds)
+    }
+
+    func retried(ambiguous: Bool) {
+        Counter(label: Self.retries, dimensions: [("kind", ambiguous ? "ambiguous" : "safe")], factory: factory).increment()
+    }
+
+    func tokenRefreshed(succeeded: Bool) {
+        Counter(label: Self.tokenRefreshes, dimensions: [("outcome", succeeded ? "success" : "failure")], factory: factory).increment()
+    }
+
+    func lostToRetention(_ partition: TopicPartition, count: Int64) {
+        Counter(label: Self.lostToRetention, dimensions: Self.dimensions(partition), factory: factory).increment(by: count)
+    }
+
+    func started() { inFlightMeter.increment() }
+    func finished() { inFlightMeter.decrement() }
+
+    /// Sets the gauges sampled from live state; called before each scrape. Lag series of
+    /// partitions no longer assigned are removed.
+    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool) {
+        Gauge(label: Self.pausedPartitions, factory: factory).record(consumer.pausedPartitions)
+        Gauge(label: Self.circuitOpen, factory: factory).record(circuitOpen ? 1 : 0)
+        Gauge(label: Self.tokenAvailable, factory: factory).record(tokenAvailable ? 1 : 0)
+        let lag = (consumer.statistics?.lag ?? [:]).filter { consumer.assignment.contains($0.key) }
+        lagGauges.withLock { gauges in
+            for (partition, gauge) in gauges where lag[partition] == nil {
+                gauge.destroy()
+                gauges[partition] = nil
+            }
+            for (partition, value) in lag {
+                let gauge = gauges[partition] ?? Gauge(label: Self.consumerLag, dimensions: Self.dimensions(partition), factory: factory)
+                gauges[partition] = gauge
+                gauge.record(value)
+            }
+        }
+    }
+
+    private static func dimensions(_ partition: TopicPartition) -> [(String, String)] {
+        [("topic", partition.topic), ("partition", String(partition.partition))]
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}
