@@ -40,6 +40,10 @@ struct ConfigurationTests {
         #expect(resolved.worker.chanjing.requestTimeout == .seconds(20))
         #expect(resolved.worker.limits.maxPromptScalars == 2500)
         #expect(resolved.logLevel == .info)
+        #expect(resolved.logFormat == .text)
+        #expect(resolved.worker.httpPort == 9464)
+        #expect(try resolve(["--http-port", "0", "--log-format", "json"]).worker.httpPort == 0)
+        #expect(try resolve(["--log-format", "json"]).logFormat == .json)
     }
 
     @Test("a flag wins over its environment variable, which wins over the default")
@@ -86,6 +90,9 @@ struct ConfigurationTests {
             (["--auto-offset-reset", "middle"], "--auto-offset-reset"),
             (["--chanjing-base-url", "ftp://x"], "--chanjing-base-url"),
             (["--log-level", "loud"], "--log-level"),
+            (["--log-format", "xml"], "--log-format"),
+            (["--http-port", "70000"], "--http-port"),
+            (["--http-port=-1"], "--http-port"),
             (["--brokers", " "], "--brokers"),
             (["--results-topic", "chanjing.video.requests"], "--results-topic"),
         ]

@@ -56,6 +56,7 @@ final class WorkerHarness: Sendable {
             "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000",
             "KAFKA_PROP_MESSAGE_TIMEOUT_MS": "20000",
             "COMMIT_INTERVAL": "0.2",
+            "HTTP_PORT": "0",
             "DRAIN_TIMEOUT": "10",
             "CHANJING_SUBMIT_TIMEOUT": "8",
             "LOG_LEVEL": "warning",

@@ -61,7 +61,7 @@ struct BenchRun {
             environment: [
                 "KAFKA_BROKERS": cluster.bootstrapServers, "REQUESTS_TOPIC": "requests", "RESULTS_TOPIC": "results",
                 "KAFKA_GROUP_ID": "bench-worker", "CHANJING_BASE_URL": server.baseURL, "CHANJING_APP_ID": "sim-app",
-                "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000",
+                "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000", "HTTP_PORT": "0",
             ]
         )
         let started = ContinuousClock.now
