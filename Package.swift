@@ -105,7 +105,10 @@ let package = Package(
             name: "WorkerTests",
             dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "VideoContract", "TestSupport"]
         ),
-        .testTarget(name: "ChanjingWorkerCLITests", dependencies: ["ChanjingWorkerCLI", "TestSupport"]),
+        .testTarget(
+            name: "ChanjingWorkerCLITests",
+            dependencies: ["ChanjingWorkerCLI", "Worker", "Kafka", "ChanjingSimulator", "VideoContract", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

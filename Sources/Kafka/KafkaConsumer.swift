@@ -37,12 +37,39 @@ public final class KafkaConsumer: Sendable {
     ///   - bufferCapacity: records waiting in ``messages`` before partitions are paused.
     ///   - bufferByteCapacity: bytes of record values waiting before partitions are paused.
     ///   - rebalanceListener: told about assignments and revocations on the poll thread.
-    public init(
+    public convenience init(
         properties: KafkaProperties,
         topics: [String],
         bufferCapacity: Int = 10_000,
         bufferByteCapacity: Int = 16 << 20,
         rebalanceListener: (any KafkaRebalanceListener)? = nil,
+        logger: Logger
+    ) throws(KafkaError) {
+        try self.init(
+            properties: properties, source: .subscription(topics), bufferCapacity: bufferCapacity, bufferByteCapacity: bufferByteCapacity,
+            rebalanceListener: rebalanceListener, logger: logger
+        )
+    }
+
+    /// Creates a consumer that reads `partitions` from the given offsets, outside any group
+    /// rebalancing (command-line tools reading a topic must not disturb the worker pool).
+    public convenience init(properties: KafkaProperties, partitions: [TopicPartition: Int64], logger: Logger) throws(KafkaError) {
+        var properties = properties
+        if properties["group.id"] == nil { properties["group.id"] = "chanjing-worker-reader" }  // never joined nor committed
+        try self.init(properties: properties, source: .assignment(partitions), bufferCapacity: 10_000, bufferByteCapacity: 16 << 20, rebalanceListener: nil, logger: logger)
+    }
+
+    private enum Source {
+        case subscription([String])
+        case assignment([TopicPartition: Int64])
+    }
+
+    private init(
+        properties: KafkaProperties,
+        source: Source,
+        bufferCapacity: Int,
+        bufferByteCapacity: Int,
+        rebalanceListener: (any KafkaRebalanceListener)?,
         logger: Logger
     ) throws(KafkaError) {
         var properties = properties
@@ -59,11 +86,17 @@ public final class KafkaConsumer: Sendable {
         }
         // Route the main queue (errors, logs, rebalances) to the consumer queue served by poll.
         rd_kafka_poll_set_consumer(client.pointer)
-        let subscription = topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), offset: Int64(0)) }
-        let subscribeError = RDKafkaTopicPartitionList.withList(subscription) { rd_kafka_subscribe(client.pointer, $0) }
-        guard subscribeError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+        let startError: rd_kafka_resp_err_t
+        switch source {
+        case .subscription(let topics):
+            let subscription = topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), offset: Int64(0)) }
+            startError = RDKafkaTopicPartitionList.withList(subscription) { rd_kafka_subscribe(client.pointer, $0) }
+        case .assignment(let partitions):
+            startError = RDKafkaTopicPartitionList.withList(partitions.map { ($0.key, $0.value) }) { rd_kafka_assign(client.pointer, $0) }
+        }
+        guard startError == RD_KAFKA_RESP_ERR_NO_ERROR else {
             rd_kafka_destroy(client.pointer)
-            throw KafkaError(subscribeError, message: "cannot subscribe to \(topics): \(String(cString: rd_kafka_err2str(subscribeError)))")
+            throw KafkaError(startError, message: "cannot start consuming: \(String(cString: rd_kafka_err2str(startError)))")
         }
 
         self.client = client

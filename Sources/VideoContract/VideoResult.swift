@@ -16,7 +16,7 @@ public struct VideoResult: Sendable, Codable, Equatable {
     }
 
     /// Where the request was read from.
-    public struct Source: Sendable, Codable, Equatable {
+    public struct Source: Sendable, Codable, Hashable {
         public var topic: String
         public var partition: Int32
         public var offset: Int64

@@ -110,13 +110,19 @@ public struct ConfigurationResolver {
 
     /// `KAFKA_PROP_*` variables first, then `--kafka` flags (which win).
     func kafkaProperties() throws(ConfigurationError) -> KafkaProperties {
+        try Self.kafkaProperties(environment: environment, flags: options.kafka)
+    }
+
+    /// librdkafka properties from `KAFKA_PROP_*` variables, then `--kafka key=value` flags (which
+    /// win), for the worker and the command-line tools alike.
+    static func kafkaProperties(environment: [String: String], flags: [String]) throws(ConfigurationError) -> KafkaProperties {
         var properties = KafkaProperties()
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("KAFKA_PROP_") {
             let key = name.dropFirst("KAFKA_PROP_".count).lowercased().replacingOccurrences(of: "_", with: ".")
             guard !key.isEmpty else { throw ConfigurationError("\(name) names no property") }
             try add(key, value, from: name, to: &properties)
         }
-        for pair in options.kafka {
+        for pair in flags {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                 throw ConfigurationError("--kafka expects key=value, got '\(pair.prefix(while: { $0 != "=" }))'")
             }
@@ -125,7 +131,7 @@ public struct ConfigurationResolver {
         return properties
     }
 
-    private func add(_ key: String, _ value: String, from source: String, to properties: inout KafkaProperties) throws(ConfigurationError) {
+    private static func add(_ key: String, _ value: String, from source: String, to properties: inout KafkaProperties) throws(ConfigurationError) {
         guard !WorkerConfiguration.protectedKafkaProperties.contains(key) else {
             throw ConfigurationError("\(source) may not set '\(key)': the worker's at-least-once delivery depends on its own value")
         }

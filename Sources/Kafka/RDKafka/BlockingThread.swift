@@ -13,4 +13,24 @@ enum BlockingThread {
             thread.start()
         }
     }
+
+    /// Runs `body` on a new thread, giving up after `deadline`: some librdkafka calls ignore
+    /// their own timeout (watermark queries in 2.0.2). A call that overruns is abandoned on its
+    /// thread (it holds its client, which is then never destroyed) and the result is nil.
+    static func run<T: Sendable>(name: String, deadline: Duration, _ body: @escaping @Sendable () -> T) async -> T? {
+        let (results, continuation) = AsyncStream.makeStream(of: T?.self, bufferingPolicy: .bufferingOldest(1))
+        let thread = Thread {
+            continuation.yield(body())
+            continuation.finish()
+        }
+        thread.name = name
+        thread.start()
+        let timer = Task {
+            try? await Task.sleep(for: deadline)
+            continuation.yield(nil)
+            continuation.finish()
+        }
+        defer { timer.cancel() }
+        return await results.first { _ in true } ?? nil
+    }
 }

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import Logging
+import VideoContract
+
+/// `chanjing-worker enqueue`: produces video requests, checked with the worker's own rules
+/// first so that nothing the worker would reject is sent; with `--wait`, prints their results.
+struct EnqueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enqueue",
+        abstract: "Validate and produce video requests; optionally wait for their results.",
+        discussion: """
+            Requests come from the arguments (one JSON object each), from --file (a JSON array, one object, or NDJSON), \
+            or from standard input as NDJSON. Refused requests are listed on standard error and not sent; the exit status is \
+            then 65. With --wait, each result is printed on standard output as one JSON line.
+            """
+    )
+
+    @OptionGroup var cluster: ClusterOptions
+    @Option(help: "Requests topic (env REQUESTS_TOPIC, default chanjing.video.requests).") var requestsTopic: String?
+    @Option(help: "Results topic, for --wait (env RESULTS_TOPIC, default chanjing.video.results).") var resultsTopic: String?
+    @Option(help: "A file of requests: a JSON array, one object, or NDJSON; - for standard input.") var file: String?
+    @Option(help: "Kafka key for every request (requests sharing a key keep their order with --ordering key).") var key: String?
+    @Flag(help: "Wait for each request's result and print it.") var wait = false
+    @Option(help: "Seconds --wait waits for the last result.") var waitTimeout: Double = 600
+    @Argument(help: "Requests as JSON objects.") var requests: [String] = []
+
+    func run() async throws {
+        try await runTool("enqueue") {
+            LogSetup.bootstrap(level: .warning)
+            let logger = Logger(label: "enqueue")
+            let properties = try cluster.properties()
+            let requestsTopic = topicName(requestsTopic, environment: "REQUESTS_TOPIC", default: "chanjing.video.requests")
+            let resultsTopic = topicName(resultsTopic, environment: "RESULTS_TOPIC", default: "chanjing.video.results")
+
+            let (valid, refused) = Self.validate(try readInputs(), requireRequestID: wait)
+            for (input, rejection) in refused {
+                printError("refused \(input.origin): \(rejection.field.map { "\($0): " } ?? "")\(rejection.message) [\(rejection.code.rawValue)]")
+            }
+            let watcher = wait && !valid.isEmpty
+                ? try await ResultWatcher.start(properties: properties, topic: resultsTopic, timeout: cluster.callTimeout, logger: logger)
+                : nil
+            let producer = try KafkaProducer(properties: properties.merging(KafkaProperties(["enable.idempotence": "true", "acks": "all"])), logger: logger)
+            var sent = 0
+            do {
+                for request in valid {
+                    try await producer.send(OutgoingMessage(topic: requestsTopic, key: key.map { Array($0.utf8) }, value: request.bytes))
+                    sent += 1
+                }
+            } catch {
+                await producer.shutdown()
+                await watcher?.stop()
+                throw error
+            }
+            await producer.shutdown()
+            printError("sent \(sent) request(s) to \(requestsTopic); refused \(refused.count)")
+            if let watcher {
+                let missing = await watcher.waitFor(Set(valid.map(\.requestID)), within: .seconds(waitTimeout)) { printLine($0) }
+                await watcher.stop()
+                if !missing.isEmpty {
+                    printError("no result within \(Int(waitTimeout)) s for \(missing.count) request(s): \(missing.sorted().prefix(10).joined(separator: ", "))")
+                    throw ExitCode.failure
+                }
+            }
+            if !refused.isEmpty { throw ExitCode(65) }
+        }
+    }
+
+    private func readInputs() throws(ConfigurationError) -> [RequestInput] {
+        var inputs = requests.enumerated().map { RequestInput(origin: "argument \($0.offset + 1)", bytes: Array($0.element.utf8)) }
+        if let file, file != "-" {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ConfigurationError("cannot read --file \(file)") }
+            inputs += RequestInput.parse(data, name: file)
+        } else if file == "-" || requests.isEmpty {
+            inputs += RequestInput.parse(FileHandle.standardInput.readDataToEndOfFile(), name: "stdin")
+        }
+        guard !inputs.isEmpty else { throw ConfigurationError("no requests given: pass JSON objects, --file, or NDJSON on standard input") }
+        return inputs
+    }
+
+    /// Splits inputs into those the worker would accept (with their request IDs) and those it
+    /// would reject. Duplicate request IDs in one batch are refused too (the worker would
+    /// submit both), and so is a request without `request_id` when its result is awaited (the
+    /// worker would name it by its offset, which is not known here).
+    static func validate(_ inputs: [RequestInput], requireRequestID: Bool) -> (valid: [(requestID: String, bytes: [UInt8])], refused: [(RequestInput, RequestRejection)]) {
+        let decoder = RequestDecoder()
+        var valid: [(requestID: String, bytes: [UInt8])] = []
+        var refused: [(RequestInput, RequestRejection)] = []
+        var seen: Set<String> = []
+        for input in inputs {
+            switch decoder.decode(input.bytes, fallbackRequestID: "") {
+            case .valid(let request) where request.requestID.isEmpty:
+                if requireRequestID {
+                    refused.append((input, RequestRejection(code: .missingField, field: "request_id", message: "is needed to wait for the result (--wait)")))
+                } else {
+                    valid.append((input.origin, input.bytes))
+                }
+            case .valid(let request):
+                if seen.insert(request.requestID).inserted {
+                    valid.append((request.requestID, input.bytes))
+                } else {
+                    refused.append((input, RequestRejection(code: .invalidField, field: "request_id", message: "'\(request.requestID)' appears twice in this batch")))
+                }
+            case .invalid(let rejection, _):
+                refused.append((input, rejection))
+            }
+        }
+        return (valid, refused)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Kafka
+import Logging
+import Synchronization
+
+/// Reads bounded offset ranges of partitions outside any consumer group, for `replay`.
+enum TopicScan {
+    /// The records of `ranges` (start inclusive, end exclusive). Stops when every range is read,
+    /// or when nothing arrived for `idle` (the last offsets of a range can be transaction
+    /// markers, which are never delivered).
+    static func read(
+        _ ranges: [TopicPartition: Range<Int64>],
+        properties: KafkaProperties,
+        idle: Duration = .seconds(5),
+        logger: Logger
+    ) async throws -> [KafkaMessage] {
+        var remaining = ranges.filter { !$0.value.isEmpty }
+        guard !remaining.isEmpty else { return [] }
+        let consumer = try KafkaConsumer(properties: properties, partitions: remaining.mapValues(\.lowerBound), logger: logger)
+        let lastArrival = Arrival()
+        let reader = Task { () -> [KafkaMessage] in
+            var messages: [KafkaMessage] = []
+            for try await message in consumer.messages {
+                lastArrival.touch()
+                let partition = TopicPartition(topic: message.topic, partition: message.partition)
+                guard let range = remaining[partition] else { continue }
+                if range.contains(message.offset) { messages.append(message) }
+                if message.offset >= range.upperBound - 1 { remaining[partition] = nil }
+                if remaining.isEmpty { break }
+            }
+            return messages
+        }
+        let watchdog = Task {
+            while !Task.isCancelled, ContinuousClock.now - lastArrival.last < idle {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            reader.cancel()
+        }
+        let result = await reader.result
+        watchdog.cancel()
+        await consumer.close()
+        return try result.get()
+    }
+}
+
+/// When the last record arrived, shared by a reader and its idle watchdog.
+private final class Arrival: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    func touch() { instant.withLock { $0 = .now } }
+    var last: ContinuousClock.Instant { instant.withLock { $0 } }
+}

@@ -1,0 +1,67 @@
+import Crdkafka
+import Foundation
+import Logging
+
+extension ClusterInspector {
+    /// The log start (low) and end (high) offsets of each partition, asked of the leaders.
+    public static func watermarkOffsets(
+        properties: KafkaProperties,
+        partitions: [TopicPartition],
+        timeout: Duration,
+        logger: Logger
+    ) async throws(KafkaError) -> [TopicPartition: (low: Int64, high: Int64)] {
+        var properties = properties
+        properties["allow.auto.create.topics"] = nil
+        let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
+        var offsets: [TopicPartition: (low: Int64, high: Int64)] = [:]
+        for partition in partitions {
+            let answer: Result<(low: Int64, high: Int64), KafkaError>? = await BlockingThread.run(name: "kafka-watermarks", deadline: timeout) {
+                var low: Int64 = 0
+                var high: Int64 = 0
+                let err = rd_kafka_query_watermark_offsets(client.pointer, partition.topic, partition.partition, &low, &high, timeout.milliseconds)
+                return err == RD_KAFKA_RESP_ERR_NO_ERROR ? .success((low, high)) : .failure(KafkaError(err))
+            }
+            guard let answer else {
+                // The abandoned call still uses the client: leave it, the caller is a short-lived command.
+                throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "no answer for the offsets of \(partition) within \(timeout)")
+            }
+            switch answer {
+            case .success(let pair): offsets[partition] = pair
+            case .failure(let error):
+                await BlockingThread.run(name: "kafka-destroy") { client.destroy() }
+                throw error
+            }
+        }
+        await BlockingThread.run(name: "kafka-destroy") { client.destroy() }
+        return offsets
+    }
+
+    /// For each partition, the offset of the first record at or after `time` (the end offset
+    /// when there is none), asked of the leaders within `timeout`.
+    public static func offsets(
+        at time: Date,
+        partitions: [TopicPartition],
+        properties: KafkaProperties,
+        timeout: Duration,
+        logger: Logger
+    ) async throws(KafkaError) -> [TopicPartition: Int64] {
+        var properties = properties
+        properties["allow.auto.create.topics"] = nil
+        let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
+        let milliseconds = Int64(time.timeIntervalSince1970 * 1000)
+        let answer: Result<[TopicPartition: Int64], KafkaError>? = await BlockingThread.run(name: "kafka-offsets-for-times", deadline: timeout) {
+            RDKafkaTopicPartitionList.withList(partitions.map { ($0, milliseconds) }) { list in
+                let err = rd_kafka_offsets_for_times(client.pointer, list, timeout.milliseconds)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err)) }
+                var offsets: [TopicPartition: Int64] = [:]
+                for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
+                return .success(offsets)
+            }
+        }
+        guard let answer else {
+            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "no answer for the offsets at \(time) within \(timeout)")
+        }
+        await BlockingThread.run(name: "kafka-destroy") { client.destroy() }
+        return try answer.get()
+    }
+}
