@@ -40,7 +40,7 @@ public final class WorkerRuntime: Sendable {
         let metrics = WorkerMetrics()
         let tokens = credentials.makeSource(client: chanjing, logger: logger) { metrics.tokenRefreshed(succeeded: $0) }
         let limiter = RateLimiter(maxQPS: configuration.maxQPS, poolMaxQPS: configuration.poolMaxQPS, totalPartitions: requestPartitions)
-        let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, logger: logger)
+        let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, metrics: metrics, logger: logger)
         let producer: KafkaProducer
         let consumer: KafkaConsumer
         do throws(KafkaError) {

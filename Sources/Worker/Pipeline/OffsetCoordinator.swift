@@ -19,20 +19,25 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     private let revokeTimeout: Duration
     private let limiter: RateLimiter
     private let logger: Logger
+    private let retention: RetentionGapDetector
 
-    init(revokeTimeout: Duration, limiter: RateLimiter, logger: Logger) {
+    init(revokeTimeout: Duration, limiter: RateLimiter, metrics: WorkerMetrics, logger: Logger) {
         self.revokeTimeout = revokeTimeout
         self.limiter = limiter
         self.logger = logger
+        self.retention = RetentionGapDetector(metrics: metrics, logger: logger)
     }
 
     /// Connects the consumer whose offsets this coordinator stores.
     func attach(_ consumer: KafkaConsumer) {
         state.withLock { $0.consumer = consumer }
+        retention.attach(consumer)
     }
 
     func begin(_ message: KafkaMessage) -> Bool {
-        state.withLock { $0.tracker.begin(message.topicPartition, offset: message.offset, generation: message.generation) }
+        let current = state.withLock { $0.tracker.begin(message.topicPartition, offset: message.offset, generation: message.generation) }
+        if current { retention.observe(message) }
+        return current
     }
 
     /// True while the record's partition is still owned by the assignment it was fetched under.
@@ -63,6 +68,7 @@ final class OffsetCoordinator: KafkaRebalanceListener {
             return state.tracker.ownedPartitions
         }
         limiter.partitionsOwned(owned)
+        retention.assigned(partitions, generation: generation)
     }
 
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
