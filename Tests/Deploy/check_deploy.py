@@ -90,6 +90,8 @@ class Contract:
             self.subcommands = set(data["subcommands"])
         except (KeyError, TypeError, ValueError) as error:
             raise ContractError(f"the contract lacks or garbles {error}") from error
+        if not isinstance(options, list) or not all(isinstance(o, dict) for o in options):
+            raise ContractError("options must be a list of objects")
         self.exit_codes = data.get("exit_codes") or {}
         self.env_names = set()
         self.env_patterns = []
@@ -993,12 +995,17 @@ def main(argv=None):
     for line in problems:
         print(line)
     stats = checker.stats
+
+    def count(key, singular, plural=None):
+        number = stats[key]
+        return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
     summary = (
-        f"checked {stats['manifests']} manifests in {stats['yaml files']} YAML files, "
-        f"{stats['environment variables']} env vars, {stats['ports']} ports, {stats['probes']} probes, "
-        f"{stats['alert rules']} alert rules ({stats['metric references']} worker metric references), "
-        f"{stats['KEDA triggers']} KEDA triggers, {stats['systemd units']} systemd units, "
-        f"{stats['env files']} env files, {stats['Dockerfiles']} Dockerfiles"
+        f"checked {count('manifests', 'manifest')} in {count('yaml files', 'YAML file')}, "
+        f"{count('environment variables', 'env var')}, {count('ports', 'port')}, {count('probes', 'probe')}, "
+        f"{count('alert rules', 'alert rule')} ({count('metric references', 'worker metric reference')}), "
+        f"{count('KEDA triggers', 'KEDA trigger')}, {count('systemd units', 'systemd unit')}, "
+        f"{count('env files', 'env file')}, {count('Dockerfiles', 'Dockerfile')}"
     )
     if problems:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}; {summary}", file=sys.stderr)
