@@ -33,6 +33,20 @@ public enum ClusterInspector {
         return try result.get()
     }
 
+    /// The partitions of `topic`; throws `UNKNOWN_TOPIC_OR_PART` naming the topic when it does
+    /// not exist.
+    public static func partitions(
+        of topic: String,
+        properties: KafkaProperties,
+        timeout: Duration,
+        logger: Logger
+    ) async throws(KafkaError) -> [TopicPartition] {
+        guard let count = try await topicPartitionCounts(properties: properties, timeout: timeout, logger: logger)[topic] else {
+            throw KafkaError(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, message: "the topic '\(topic)' does not exist")
+        }
+        return (0..<Int32(count)).map { TopicPartition(topic: topic, partition: $0) }
+    }
+
     /// The offsets `groupID` has committed for `partitions` (a negative value where none is
     /// committed). Reads them without joining the group, so a live pool is not rebalanced.
     public static func committedOffsets(

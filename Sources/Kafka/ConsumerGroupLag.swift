@@ -66,11 +66,7 @@ extension ClusterInspector {
         timeout: Duration,
         logger: Logger
     ) async throws(KafkaError) -> [PartitionLag] {
-        let counts = try await topicPartitionCounts(properties: properties, timeout: timeout, logger: logger)
-        guard let count = counts[topic] else {
-            throw KafkaError(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, message: "the topic '\(topic)' does not exist")
-        }
-        let partitions = (0..<Int32(count)).map { TopicPartition(topic: topic, partition: $0) }
+        let partitions = try await partitions(of: topic, properties: properties, timeout: timeout, logger: logger)
         let committed = try await committedOffsets(properties: properties, groupID: groupID, partitions: partitions, timeout: timeout, logger: logger)
         let watermarks = try await watermarkOffsets(properties: properties, partitions: partitions, timeout: timeout, logger: logger)
         return partitions.map { partition in

@@ -128,6 +128,7 @@ public final class WorkerRuntime: Sendable {
     }
 
     private func closeClients() async {
+        statusPort.close()  // a server that never listened must not leave httpPort() waiting
         await consumer.close()
         await producer.shutdown()
         do {
@@ -149,6 +150,10 @@ final class StatusPort: Sendable {
 
     func announce(_ port: Int) {
         continuation.yield(port)
+        continuation.finish()
+    }
+
+    func close() {
         continuation.finish()
     }
 

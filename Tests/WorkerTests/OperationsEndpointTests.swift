@@ -84,4 +84,27 @@ struct OperationsEndpointTests {
         }
         await harness.shutdown()
     }
+
+    @Test("a request's W3C traceparent reaches its result and the worker's log lines", .timeLimit(.minutes(2)))
+    func traceparentTravels() async throws {
+        let harness = try await WorkerHarness(partitions: 1)
+        let sink = LogSink()
+        try await withTimeout(100) {
+            let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            try await harness.kafka.produce([requestJSON(id: "traced")], headers: [KafkaHeader(name: "traceparent", text: traceparent)])
+            let runtime = try await WorkerRuntime(
+                configuration: harness.configuration, credentials: .app(appID: "sim-app", secretKey: "sim-secret"),
+                logger: TestLogging.capturing(sink, level: .info)
+            )
+            let run = Task { try await runtime.run() }
+            let results = try await harness.results(atLeast: 1, within: 40)
+            await runtime.shutdown()
+            try await run.value
+            let result = try #require(results.first)
+            #expect(result.1.status == .submitted)
+            #expect(result.0.headers.contains { $0.name == "traceparent" && $0.value == Array(traceparent.utf8) })
+            #expect(sink.all.contains { $0.contains("Request submitted") && $0.contains(traceparent) }, "the submit log line names the trace")
+        }
+        await harness.shutdown()
+    }
 }

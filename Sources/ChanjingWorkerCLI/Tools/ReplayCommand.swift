@@ -72,9 +72,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     /// Results produced since `start` (by Kafka timestamp) up to the current end of the topic.
     private func readResults(topic: String, from start: Date, properties: KafkaProperties, logger: Logger) async throws -> [VideoResult] {
-        let counts = try await ClusterInspector.topicPartitionCounts(properties: properties, timeout: cluster.callTimeout, logger: logger)
-        guard let count = counts[topic] else { throw KafkaError(code: 3, name: "UNKNOWN_TOPIC_OR_PART", message: "the results topic '\(topic)' does not exist") }
-        let partitions = (0..<Int32(count)).map { TopicPartition(topic: topic, partition: $0) }
+        let partitions = try await ClusterInspector.partitions(of: topic, properties: properties, timeout: cluster.callTimeout, logger: logger)
         let ends = try await ClusterInspector.watermarkOffsets(properties: properties, partitions: partitions, timeout: cluster.callTimeout, logger: logger)
         let starts = try await ClusterInspector.offsets(at: start, partitions: partitions, properties: properties, timeout: cluster.callTimeout, logger: logger)
         // No offset for `start` means no record since then, unless the cluster cannot look up

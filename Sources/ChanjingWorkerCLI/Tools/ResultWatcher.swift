@@ -10,11 +10,7 @@ struct ResultWatcher: Sendable {
 
     /// Starts reading every partition of `topic` from its end offset now.
     static func start(properties: KafkaProperties, topic: String, timeout: Duration, logger: Logger) async throws(KafkaError) -> ResultWatcher {
-        let counts = try await ClusterInspector.topicPartitionCounts(properties: properties, timeout: timeout, logger: logger)
-        guard let count = counts[topic] else {
-            throw KafkaError(code: 3, name: "UNKNOWN_TOPIC_OR_PART", message: "the results topic '\(topic)' does not exist")
-        }
-        let partitions = (0..<Int32(count)).map { TopicPartition(topic: topic, partition: $0) }
+        let partitions = try await ClusterInspector.partitions(of: topic, properties: properties, timeout: timeout, logger: logger)
         let ends = try await ClusterInspector.watermarkOffsets(properties: properties, partitions: partitions, timeout: timeout, logger: logger)
         return ResultWatcher(consumer: try KafkaConsumer(properties: properties, partitions: ends.mapValues(\.high), logger: logger))
     }
