@@ -32,6 +32,10 @@ public final class WorkerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     private let inFlightMeter: Meter
+    private let submitTimer: Timer
+    /// Counters by name and labels: looking a handle up in the registry on every event costs
+    /// more than the event itself at thousands of requests per second.
+    private let counters = Mutex<[String: Counter]>([:])
     private let lagGauges = Mutex<[TopicPartition: Gauge]>([:])
 
     public init() {
@@ -43,33 +47,44 @@ public final class WorkerMetrics: Sendable {
         ]
         self.factory = factory
         inFlightMeter = Meter(label: Self.inFlight, factory: factory)
+        submitTimer = Timer(label: Self.submitDuration, factory: factory)
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = ([label] + dimensions.map { "\($0.0)=\($0.1)" }).joined(separator: "\u{0}")
+        return counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: label, dimensions: dimensions, factory: factory)
+            counters[key] = counter
+            return counter
+        }
     }
 
     func consumed(topic: String) {
-        Counter(label: Self.requestsConsumed, dimensions: [("topic", topic)], factory: factory).increment()
+        counter(Self.requestsConsumed, [("topic", topic)]).increment()
     }
 
     func published(_ result: VideoResult) {
         let code = result.error?.code.rawValue ?? "none"
-        Counter(label: Self.results, dimensions: [("status", result.status.rawValue), ("code", code)], factory: factory).increment()
+        counter(Self.results, [("status", result.status.rawValue), ("code", code)]).increment()
     }
 
     /// One Chanjing submit call: `code` is Chanjing's code or the transport outcome.
     func chanjingCall(code: String, duration: Duration) {
-        Counter(label: Self.chanjingCalls, dimensions: [("code", code)], factory: factory).increment()
-        Timer(label: Self.submitDuration, factory: factory).recordNanoseconds(duration.nanoseconds)
+        counter(Self.chanjingCalls, [("code", code)]).increment()
+        submitTimer.recordNanoseconds(duration.nanoseconds)
     }
 
     func retried(ambiguous: Bool) {
-        Counter(label: Self.retries, dimensions: [("kind", ambiguous ? "ambiguous" : "safe")], factory: factory).increment()
+        counter(Self.retries, [("kind", ambiguous ? "ambiguous" : "safe")]).increment()
     }
 
     func tokenRefreshed(succeeded: Bool) {
-        Counter(label: Self.tokenRefreshes, dimensions: [("outcome", succeeded ? "success" : "failure")], factory: factory).increment()
+        counter(Self.tokenRefreshes, [("outcome", succeeded ? "success" : "failure")]).increment()
     }
 
     func lostToRetention(_ partition: TopicPartition, count: Int64) {
-        Counter(label: Self.lostToRetention, dimensions: Self.dimensions(partition), factory: factory).increment(by: count)
+        counter(Self.lostToRetention, Self.dimensions(partition)).increment(by: count)
     }
 
     func started() { inFlightMeter.increment() }
