@@ -84,6 +84,15 @@ public final class ChanjingClient: Sendable {
         }
     }
 
+    /// One page of the account's video tasks (`POST /open/v1/ai_creation/task/page`, type 4, no
+    /// `unique_ids` filter). The order is UNCONFIRMED; callers page until `create_time` is old enough.
+    public func taskPage(page: Int, pageSize: Int, tokens: any AccessTokenSource) async throws(ChanjingError) -> TaskPage {
+        let body = TaskPageRequest(uniqueIDs: [], type: 4, page: page, pageSize: pageSize, isSuccess: false)
+        return try await withToken(tokens) { token throws(ChanjingError) in
+            try await self.transport.post("/open/v1/ai_creation/task/page", body: body, accessToken: token, as: TaskPage.self).0
+        }
+    }
+
     private func withToken<T>(
         _ tokens: any AccessTokenSource,
         _ call: (String) async throws(ChanjingError) -> T

@@ -12,6 +12,44 @@ public struct CreationTask: Sendable, Codable, Equatable {
     public var modelCode: String?
     public var aspectRatio: String?
     public var referenceImageURLs: [String]?
+    /// The video parameters the task was created with.
+    public var motionInfo: MotionInfo?
+
+    /// The video parameters of a task (`motion_info`). Every field is optional: beyond the
+    /// documented example, what Chanjing fills in is UNCONFIRMED.
+    public struct MotionInfo: Sendable, Codable, Equatable {
+        public var prompt: String?
+        public var qualityMode: String?
+        public var videoDuration: Int?
+        public var aspectRatio: String?
+
+        public init(prompt: String? = nil, qualityMode: String? = nil, videoDuration: Int? = nil, aspectRatio: String? = nil) {
+            self.prompt = prompt
+            self.qualityMode = qualityMode
+            self.videoDuration = videoDuration
+            self.aspectRatio = aspectRatio
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case prompt = "ref_prompt"
+            case qualityMode = "quality_mode"
+            case videoDuration = "video_duration"
+            case aspectRatio = "aspect_ratio"
+        }
+    }
+
+    /// Whether this task could have been created by submitting `request`: the prompt must be
+    /// present and equal; every other parameter Chanjing reports must agree.
+    public func matches(_ request: SubmitTaskRequest) -> Bool {
+        guard let prompt = motionInfo?.prompt, prompt == request.prompt else { return false }
+        if let type, type != request.creationType { return false }
+        if let modelCode, modelCode != request.modelCode { return false }
+        if let aspect = aspectRatio ?? motionInfo?.aspectRatio, aspect != request.aspectRatio { return false }
+        if let quality = motionInfo?.qualityMode, quality != request.qualityMode { return false }
+        if let duration = motionInfo?.videoDuration, duration != request.videoDuration { return false }
+        if let images = referenceImageURLs, !(images.isEmpty && request.referenceImageURLs.isEmpty), images != request.referenceImageURLs { return false }
+        return true
+    }
 
     public init(
         uniqueID: String,
@@ -45,5 +83,6 @@ public struct CreationTask: Sendable, Codable, Equatable {
         case modelCode = "model_code"
         case aspectRatio = "aspect_ratio"
         case referenceImageURLs = "ref_img_url"
+        case motionInfo = "motion_info"
     }
 }

@@ -137,28 +137,6 @@ public final class KafkaConsumer: Sendable {
         )
     }
 
-    /// The offset the group has committed for `partition` (nil when none, or no answer within
-    /// `timeout`). Asks the group coordinator; never call it from the poll thread.
-    public func committedOffset(_ partition: TopicPartition, timeout: Duration) async -> Int64? {
-        let client = self.client
-        let offset: Int64? = await BlockingThread.run(name: "kafka-committed", deadline: timeout + .seconds(1)) {
-            RDKafkaTopicPartitionList.withList([(partition, Int64(RD_KAFKA_OFFSET_INVALID))]) { list -> Int64? in
-                guard rd_kafka_committed(client.pointer, list, timeout.milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-                return RDKafkaTopicPartitionList.entries(list).first.flatMap { $0.offset >= 0 ? $0.offset : nil }
-            }
-        } ?? nil
-        return offset
-    }
-
-    /// The first offset still in `partition`'s log as last seen by a fetch (no broker call), or
-    /// nil when not known yet.
-    public func cachedLogStart(_ partition: TopicPartition) -> Int64? {
-        var low: Int64 = -1
-        var high: Int64 = -1
-        let err = rd_kafka_get_watermark_offsets(client.pointer, partition.topic, partition.partition, &low, &high)
-        return err == RD_KAFKA_RESP_ERR_NO_ERROR && low >= 0 ? low : nil
-    }
-
     /// Records fetched but not yet taken from ``messages``.
     public var bufferedCount: Int { buffered.current }
 

@@ -17,10 +17,17 @@ enum StartupCheck {
             }
             throw .kafkaClient(error)
         }
-        for (role, topic) in [("requests", configuration.requestsTopic), ("results", configuration.resultsTopic)] {
+        var required = [("requests", configuration.requestsTopic), ("results", configuration.resultsTopic)]
+        if let ledger = configuration.ledger { required.append(("ledger", ledger.topic)) }
+        for (role, topic) in required {
             guard topics[topic] != nil else {
                 throw .missingTopic(role: role, topic: topic, brokers: configuration.brokers)
             }
+        }
+        if let ledger = configuration.ledger, topics[ledger.topic] != topics[configuration.requestsTopic] {
+            throw .ledgerTopicMismatch(
+                "the ledger topic '\(ledger.topic)' has \(topics[ledger.topic]!) partitions but the requests topic '\(configuration.requestsTopic)' has \(topics[configuration.requestsTopic]!); they must be equal (ledger partition p describes requests partition p)"
+            )
         }
         logger.info(
             "Kafka cluster reachable",

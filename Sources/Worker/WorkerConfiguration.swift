@@ -45,6 +45,8 @@ public struct WorkerConfiguration: Sendable {
     /// Port of the HTTP server for `/metrics`, `/healthz` and `/readyz` (0 picks a free one);
     /// nil runs no server.
     public var httpPort: Int?
+    /// The submission ledger that keeps a request from being submitted twice; nil turns it off.
+    public var ledger: LedgerSettings?
     /// How often librdkafka reports statistics (consumer lag, group state) unless
     /// `statistics.interval.ms` is set explicitly.
     public var statisticsInterval: Duration
@@ -68,8 +70,10 @@ public struct WorkerConfiguration: Sendable {
         limits: RequestLimits = .default,
         chanjing: ChanjingClient.Configuration,
         httpPort: Int? = nil,
-        statisticsInterval: Duration = .seconds(5)
+        statisticsInterval: Duration = .seconds(5),
+        ledger: LedgerSettings? = LedgerSettings()
     ) {
+        self.ledger = ledger
         self.httpPort = httpPort
         self.statisticsInterval = statisticsInterval
         self.brokers = brokers
@@ -118,5 +122,29 @@ public struct WorkerConfiguration: Sendable {
         properties["acks"] = "all"
         properties["enable.idempotence"] = "true"
         return properties
+    }
+}
+
+/// Settings of the submission ledger.
+public struct LedgerSettings: Sendable {
+    /// The compacted topic, with as many partitions as the requests topic.
+    public var topic: String
+    public var policy: ReconcilePolicy
+    /// How long after an intent a task it created may still appear; nil means the submit
+    /// timeout (the longest a call can take).
+    public var reconcileDelay: Duration?
+    /// Tasks created this long before an intent still count when reconciling (clocks differ).
+    public var clockSkew: Duration
+
+    public init(
+        topic: String = "chanjing.video.ledger",
+        policy: ReconcilePolicy = .adoptOrResubmit,
+        reconcileDelay: Duration? = nil,
+        clockSkew: Duration = .seconds(60)
+    ) {
+        self.topic = topic
+        self.policy = policy
+        self.reconcileDelay = reconcileDelay
+        self.clockSkew = clockSkew
     }
 }

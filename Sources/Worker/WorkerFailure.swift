@@ -14,6 +14,10 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
     case producerFailed(KafkaError)
     /// The consumer raised a fatal error.
     case consumerFailed(String)
+    /// The submission ledger cannot be read or written; requests wait uncommitted.
+    case ledgerUnavailable(String)
+    /// The ledger topic is missing or does not match the requests topic.
+    case ledgerTopicMismatch(String)
 
     public var description: String {
         switch self {
@@ -29,6 +33,10 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
             "the results producer failed fatally (\(error)); stopping without committing unacknowledged requests"
         case .consumerFailed(let detail):
             "the requests consumer failed fatally: \(detail)"
+        case .ledgerUnavailable(let detail):
+            "the submission ledger is unavailable: \(detail)"
+        case .ledgerTopicMismatch(let detail):
+            detail
         }
     }
 }

@@ -40,7 +40,8 @@ public final class WorkerRuntime: Sendable {
         let metrics = WorkerMetrics()
         let tokens = credentials.makeSource(client: chanjing, logger: logger) { metrics.tokenRefreshed(succeeded: $0) }
         let limiter = RateLimiter(maxQPS: configuration.maxQPS, poolMaxQPS: configuration.poolMaxQPS, totalPartitions: requestPartitions)
-        let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, metrics: metrics, logger: logger)
+        let retention = RetentionGapDetector(properties: configuration.commonProperties, groupID: configuration.groupID, metrics: metrics, logger: logger)
+        let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, retention: retention, logger: logger)
         let producer: KafkaProducer
         let consumer: KafkaConsumer
         do throws(KafkaError) {
@@ -61,8 +62,21 @@ public final class WorkerRuntime: Sendable {
             try? await chanjing.shutdown()
             throw .kafkaClient(error)
         }
-        coordinator.attach(consumer)
         let circuit = CircuitBreaker(logger: logger)
+        let duplicateGuard = configuration.ledger.map { settings in
+            DuplicateGuard(
+                ledger: SubmissionLedger(
+                    topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
+                    loadTimeout: configuration.startupTimeout, logger: logger
+                ),
+                reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: settings.clockSkew),
+                policy: settings.policy,
+                reconcileDelay: settings.reconcileDelay ?? configuration.chanjing.requestTimeout,
+                metrics: metrics,
+                logger: logger
+            )
+        }
+        coordinator.attach(consumer, ledger: duplicateGuard?.ledger)
 
         let processor = RequestProcessor(
             decoder: RequestDecoder(limits: configuration.limits),
@@ -72,6 +86,7 @@ public final class WorkerRuntime: Sendable {
             ),
             publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, metrics: metrics, logger: logger),
             coordinator: coordinator,
+            duplicateGuard: duplicateGuard,
             logger: logger
         )
         let service = WorkerService(

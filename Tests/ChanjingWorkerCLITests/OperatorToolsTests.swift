@@ -42,7 +42,8 @@ struct OperatorToolsTests {
                 kafkaProperties: KafkaProperties(["session.timeout.ms": "6000", "message.timeout.ms": "20000"]),
                 commitInterval: .milliseconds(200), drainTimeout: .seconds(10),
                 retry: RetryPolicy(maxAttempts: 1, maxElapsed: .seconds(5)),
-                chanjing: .init(baseURL: server.baseURL, requestTimeout: .seconds(5))
+                chanjing: .init(baseURL: server.baseURL, requestTimeout: .seconds(5)),
+                ledger: LedgerSettings(topic: kafka.ledgerTopic, reconcileDelay: .seconds(1), clockSkew: .seconds(5))
             )
             configuration.maxInFlight = 4
             try await runWorker(configuration, until: 11, kafka: kafka)

@@ -9,6 +9,8 @@ public final class KafkaTestCluster: Sendable {
     public let cluster: MockCluster
     public let requestsTopic: String
     public let resultsTopic: String
+    /// The submission ledger's topic, with the requests topic's partition count.
+    public let ledgerTopic: String
     public let partitions: Int
     private let logger: Logger
 
@@ -22,10 +24,12 @@ public final class KafkaTestCluster: Sendable {
         self.cluster = try MockCluster(brokers: brokers, logger: logger)
         self.requestsTopic = "requests"
         self.resultsTopic = "results"
+        self.ledgerTopic = "ledger"
         self.partitions = partitions
         self.logger = logger
         try cluster.createTopic(requestsTopic, partitions: partitions, replicationFactor: replicationFactor)
         try cluster.createTopic(resultsTopic, partitions: partitions, replicationFactor: replicationFactor)
+        try cluster.createTopic(ledgerTopic, partitions: partitions, replicationFactor: replicationFactor)
     }
 
     /// Produces request values (JSON text) to the requests topic, optionally to one partition.

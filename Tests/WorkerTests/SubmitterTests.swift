@@ -37,7 +37,7 @@ struct SubmitterTests {
     @Test("a submitted request carries the simulator's creation ID", .timeLimit(.minutes(1)))
     func submitted() async throws {
         try await withSubmitter { simulator, submitter in
-            let outcome = try #require(await submitter.submit(Self.request))
+            let outcome = try #require(try await submitter.submit(Self.request))
             #expect(outcome.status == .submitted)
             #expect(outcome.creationID == simulator.tasks.first?.uniqueID)
             #expect(outcome.attempts == 1)
@@ -47,7 +47,7 @@ struct SubmitterTests {
     @Test("ambiguous failures are retried up to the attempt bound, then fail with retries_exhausted", .timeLimit(.minutes(1)))
     func exhausted() async throws {
         try await withSubmitter(SimulatorConfiguration(failureRate: 1)) { simulator, submitter in
-            let outcome = try #require(await submitter.submit(Self.request))
+            let outcome = try #require(try await submitter.submit(Self.request))
             #expect(outcome.status == .failed)
             #expect(outcome.error?.code == .retriesExhausted)
             #expect(outcome.error?.chanjingCode == 50000)
@@ -61,7 +61,7 @@ struct SubmitterTests {
     func timeBound() async throws {
         let policy = RetryPolicy(maxAttempts: 100, maxElapsed: .milliseconds(400), initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(100))
         try await withSubmitter(SimulatorConfiguration(failureRate: 1), policy: policy) { _, submitter in
-            let outcome = try #require(await submitter.submit(Self.request))
+            let outcome = try #require(try await submitter.submit(Self.request))
             #expect(outcome.error?.code == .retriesExhausted)
             #expect(outcome.attempts < 100)
         }
@@ -71,8 +71,8 @@ struct SubmitterTests {
     func throttled() async throws {
         let patient = RetryPolicy(maxAttempts: 30, maxElapsed: .seconds(20), initialBackoff: .milliseconds(300), maxBackoff: .milliseconds(300))
         try await withSubmitter(SimulatorConfiguration(qpsLimit: 1), policy: patient) { simulator, submitter in
-            _ = await submitter.submit(Self.request)  // uses the burst
-            let outcome = try #require(await submitter.submit(Self.request))
+            _ = try await submitter.submit(Self.request)  // uses the burst
+            let outcome = try #require(try await submitter.submit(Self.request))
             #expect(outcome.status == .submitted)
             #expect(outcome.retries.safe >= 1)
             #expect(outcome.retries.ambiguous == 0)
@@ -83,9 +83,9 @@ struct SubmitterTests {
     @Test("an invalidated token is replaced and the request still goes through", .timeLimit(.minutes(1)))
     func invalidatedToken() async throws {
         try await withSubmitter { simulator, submitter in
-            _ = await submitter.submit(Self.request)
+            _ = try await submitter.submit(Self.request)
             _ = simulator.accessToken(body: Array(#"{"app_id":"sim-app","secret_key":"sim-secret"}"#.utf8))
-            let outcome = try #require(await submitter.submit(Self.request))
+            let outcome = try #require(try await submitter.submit(Self.request))
             #expect(outcome.status == .submitted)
             #expect(outcome.attempts == 2)
             #expect(outcome.retries.safe == 1)
@@ -97,7 +97,7 @@ struct SubmitterTests {
         try await withSubmitter { simulator, submitter in
             var bad = Self.request
             bad.videoDuration = 7  // passes nothing of ours, but Chanjing refuses it
-            let rejected = try #require(await submitter.submit(bad))
+            let rejected = try #require(try await submitter.submit(bad))
             #expect(rejected.status == .rejected)
             #expect(rejected.error?.code == .chanjingRejected)
             #expect(rejected.error?.chanjingCode == 40000)
@@ -108,12 +108,12 @@ struct SubmitterTests {
     @Test("an exhausted balance opens the circuit: the request waits, then goes through once topped up", .timeLimit(.minutes(1)))
     func balanceCircuit() async throws {
         try await withSubmitter(SimulatorConfiguration(balance: 0)) { simulator, submitter in
-            let pending = Task { await submitter.submit(Self.request) }
+            let pending = Task { try await submitter.submit(Self.request) }
             try await eventually(10, "a balance refusal") { simulator.stats.balanceRefusals >= 1 }
             try await Task.sleep(for: .milliseconds(400))
             #expect(simulator.tasks.isEmpty)
             simulator.configure { $0.balance = nil }
-            let outcome = try #require(await pending.value)
+            let outcome = try #require(try await pending.value)
             #expect(outcome.status == .submitted)
             #expect(outcome.attempts >= 2)
         }
@@ -122,10 +122,10 @@ struct SubmitterTests {
     @Test("refused credentials open the circuit instead of failing; shutdown leaves the request unfinished", .timeLimit(.minutes(1)))
     func refusedCredentials() async throws {
         try await withSubmitter(credentials: .app(appID: "sim-app", secretKey: "wrong")) { simulator, submitter in
-            let pending = Task { await submitter.submit(Self.request) }
+            let pending = Task { try await submitter.submit(Self.request) }
             try await Task.sleep(for: .milliseconds(700))
             pending.cancel()
-            #expect(await pending.value == nil)
+            #expect(try await pending.value == nil)
             #expect(simulator.stats.submitCalls == 0)
         }
     }
@@ -134,11 +134,11 @@ struct SubmitterTests {
     func outageCircuit() async throws {
         let circuit = CircuitState(failureThreshold: 3, initialOpen: .milliseconds(300))
         try await withSubmitter(SimulatorConfiguration(failureRate: 1), circuit: circuit) { simulator, submitter in
-            let pending = Task { await submitter.submit(Self.request) }
+            let pending = Task { try await submitter.submit(Self.request) }
             try await eventually(10, "the circuit to open") { simulator.stats.submitCalls >= 3 }
             try await Task.sleep(for: .milliseconds(800))
             simulator.configure { $0.failureRate = 0 }
-            let outcome = try #require(await pending.value)
+            let outcome = try #require(try await pending.value)
             #expect(outcome.status == .submitted)
         }
     }
@@ -146,10 +146,10 @@ struct SubmitterTests {
     @Test("a request older than --max-request-age ends expired without a call", .timeLimit(.minutes(1)))
     func expired() async throws {
         try await withSubmitter(maxRequestAge: .seconds(60)) { simulator, submitter in
-            let old = try #require(await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-61)))
+            let old = try #require(try await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-61)))
             #expect(old.status == .failed)
             #expect(old.error?.code == .expired)
-            let fresh = try #require(await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-30)))
+            let fresh = try #require(try await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-30)))
             #expect(fresh.status == .submitted)
             #expect(simulator.stats.submitCalls == 1)
         }
@@ -158,10 +158,10 @@ struct SubmitterTests {
     @Test("a call in flight is not cancelled halfway: its outcome is reported", .timeLimit(.minutes(1)))
     func callNotCancelled() async throws {
         try await withSubmitter(SimulatorConfiguration(submitLatency: 0.6...0.6)) { simulator, submitter in
-            let task = Task { await submitter.submit(Self.request) }
+            let task = Task { try await submitter.submit(Self.request) }
             try await Task.sleep(for: .milliseconds(200))
             task.cancel()
-            let outcome = await task.value
+            let outcome = try await task.value
             #expect(outcome?.status == .submitted)
             #expect(outcome?.creationID == simulator.tasks.first?.uniqueID)
         }
@@ -170,10 +170,10 @@ struct SubmitterTests {
     @Test("a submission cancelled while backing off produces no outcome (it is redelivered, not failed)", .timeLimit(.minutes(1)))
     func cancelled() async throws {
         try await withSubmitter(SimulatorConfiguration(failureRate: 1), policy: RetryPolicy(maxAttempts: 50, maxElapsed: .seconds(60), initialBackoff: .seconds(1), maxBackoff: .seconds(1))) { _, submitter in
-            let task = Task { await submitter.submit(Self.request) }
+            let task = Task { try await submitter.submit(Self.request) }
             try await Task.sleep(for: .milliseconds(300))
             task.cancel()
-            #expect(await task.value == nil)
+            #expect(try await task.value == nil)
         }
     }
 }

@@ -29,7 +29,8 @@ final class WorkerHarness: Sendable {
             commitInterval: .milliseconds(200),
             drainTimeout: .seconds(10),
             retry: RetryPolicy(maxAttempts: 5, maxElapsed: .seconds(20), initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)),
-            chanjing: .init(baseURL: server.baseURL, requestTimeout: .seconds(8))
+            chanjing: .init(baseURL: server.baseURL, requestTimeout: .seconds(8)),
+            ledger: LedgerSettings(topic: kafka.ledgerTopic, reconcileDelay: .seconds(1), clockSkew: .seconds(5))
         )
     }
 
@@ -57,8 +58,9 @@ final class WorkerHarness: Sendable {
             "KAFKA_PROP_MESSAGE_TIMEOUT_MS": "20000",
             "COMMIT_INTERVAL": "0.2",
             "HTTP_PORT": "0",
+            "LEDGER_TOPIC": kafka.ledgerTopic,
             "DRAIN_TIMEOUT": "10",
-            "CHANJING_SUBMIT_TIMEOUT": "8",
+            "CHANJING_SUBMIT_TIMEOUT": "4",
             "LOG_LEVEL": "warning",
         ]
         environment.merge(extraEnvironment) { $1 }

@@ -30,6 +30,7 @@ struct DemoCommand: AsyncParsableCommand {
         let cluster = try MockCluster(brokers: 1, logger: logger)
         try cluster.createTopic(requestsTopic, partitions: 3)
         try cluster.createTopic(resultsTopic, partitions: 3)
+        try cluster.createTopic(LedgerSettings().topic, partitions: 3)
         let simulator = ChanjingSimulator(
             configuration: SimulatorConfiguration(submitLatency: 0.1...max(0.1, maxLatencyMs / 1000), failureRate: failureRate)
         )

@@ -63,7 +63,8 @@ public struct ConfigurationResolver {
                 maxReferenceImages: try integer("--max-reference-images", minimum: 0)
             ),
             chanjing: chanjing,
-            httpPort: try integer("--http-port", minimum: 0, maximum: 65_535)
+            httpPort: try integer("--http-port", minimum: 0, maximum: 65_535),
+            ledger: try ledger(submitTimeout: submitTimeout)
         )
         guard worker.requestsTopic != worker.resultsTopic else {
             throw ConfigurationError("--requests-topic and --results-topic are both '\(worker.requestsTopic)'; results must go to their own topic")
@@ -77,6 +78,27 @@ public struct ConfigurationResolver {
             throw ConfigurationError("invalid --log-format '\(formatText)' (\(env("--log-format"))): use text or json")
         }
         return ResolvedConfiguration(worker: worker, credentials: try credentials(), logLevel: logLevel, logFormat: logFormat)
+    }
+
+    // MARK: Ledger
+
+    private func ledger(submitTimeout: Duration) throws(ConfigurationError) -> LedgerSettings? {
+        switch value("--ledger").lowercased() {
+        case "off": return nil
+        case "on": break
+        case let other: throw ConfigurationError("invalid --ledger '\(other)' (\(env("--ledger"))): use on or off")
+        }
+        let policyText = value("--reconcile-policy")
+        guard let policy = ReconcilePolicy(rawValue: policyText) else {
+            throw ConfigurationError(
+                "invalid --reconcile-policy '\(policyText)' (\(env("--reconcile-policy"))): use \(ReconcilePolicy.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        let delay = value("--reconcile-delay").trimmingCharacters(in: .whitespaces).isEmpty ? nil : try seconds("--reconcile-delay")
+        if let delay, delay < submitTimeout {
+            throw ConfigurationError("--reconcile-delay (\(delay)) must be at least --submit-timeout (\(submitTimeout)): an interrupted call may land that late")
+        }
+        return LedgerSettings(topic: try nonEmpty("--ledger-topic"), policy: policy, reconcileDelay: delay)
     }
 
     // MARK: Credentials

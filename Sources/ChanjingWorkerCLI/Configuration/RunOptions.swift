@@ -51,6 +51,14 @@ public struct RunOptions: ParsableArguments {
     var tokenFileWait: String?
     @Option(name: .customLong("log-level"), help: .init(OptionCatalog.help("--log-level")))
     var logLevel: String?
+    @Option(name: .customLong("ledger"), help: .init(OptionCatalog.help("--ledger")))
+    var ledger: String?
+    @Option(name: .customLong("ledger-topic"), help: .init(OptionCatalog.help("--ledger-topic")))
+    var ledgerTopic: String?
+    @Option(name: .customLong("reconcile-policy"), help: .init(OptionCatalog.help("--reconcile-policy")))
+    var reconcilePolicy: String?
+    @Option(name: .customLong("reconcile-delay"), help: .init(OptionCatalog.help("--reconcile-delay")))
+    var reconcileDelay: String?
     @Option(name: .customLong("log-format"), help: .init(OptionCatalog.help("--log-format")))
     var logFormat: String?
     @Option(name: .customLong("http-port"), help: .init(OptionCatalog.help("--http-port")))
@@ -84,6 +92,10 @@ public struct RunOptions: ParsableArguments {
         case "--max-reference-images": maxReferenceImages
         case "--token-file-wait": tokenFileWait
         case "--log-level": logLevel
+        case "--ledger": ledger
+        case "--ledger-topic": ledgerTopic
+        case "--reconcile-policy": reconcilePolicy
+        case "--reconcile-delay": reconcileDelay
         case "--log-format": logFormat
         case "--http-port": httpPort
         default: nil

@@ -87,7 +87,7 @@ struct ReplayCommand: AsyncParsableCommand {
             if from < 0 { from = (earliest[partition] ?? -1) < 0 && high > logStart ? logStart : high }
             ranges[partition] = from..<max(from, high)
         }
-        return try await TopicScan.read(ranges, properties: properties, logger: logger).compactMap { try? VideoResult.decode($0.value) }
+        return try await PartitionReader.read(ranges, properties: properties, logger: logger).compactMap { try? VideoResult.decode($0.value) }
     }
 
     /// Reads the request records the selected results point at.
@@ -105,7 +105,7 @@ struct ReplayCommand: AsyncParsableCommand {
             let low = max(range.lowerBound, logStarts[partition]?.low ?? 0)
             ranges[partition] = low..<max(low, range.upperBound)
         }
-        return try await TopicScan.read(ranges, properties: properties, logger: logger)
+        return try await PartitionReader.read(ranges, properties: properties, logger: logger)
             .filter { wanted.contains(VideoResult.Source(topic: $0.topic, partition: $0.partition, offset: $0.offset)) }
     }
 

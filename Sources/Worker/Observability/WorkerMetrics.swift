@@ -12,7 +12,7 @@ public final class WorkerMetrics: Sendable {
     /// against this list.
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
-        circuitOpen, tokenRefreshes, tokenAvailable, consumerLag, lostToRetention,
+        circuitOpen, tokenRefreshes, tokenAvailable, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
     ]
 
     static let requestsConsumed = "chanjing_worker_requests_consumed_total"
@@ -27,6 +27,23 @@ public final class WorkerMetrics: Sendable {
     static let tokenAvailable = "chanjing_worker_token_available"
     static let consumerLag = "chanjing_worker_consumer_lag_messages"
     static let lostToRetention = "chanjing_worker_requests_lost_to_retention_total"
+    static let duplicatesAvoided = "chanjing_worker_duplicates_avoided_total"
+    static let reconciliations = "chanjing_worker_reconciliations_total"
+
+    /// How a duplicate submit was avoided.
+    enum DuplicateAvoided: String {
+        /// A redelivered request was answered from the ledger.
+        case replayed
+        /// A task an earlier submit created was found and adopted.
+        case adopted
+    }
+
+    /// How a reconciliation with Chanjing's task list ended.
+    enum Reconciliation: String {
+        case adopted
+        case notFound = "not_found"
+        case failed
+    }
 
     /// The registry `GET /metrics` renders.
     public let registry = PrometheusCollectorRegistry()
@@ -85,6 +102,14 @@ public final class WorkerMetrics: Sendable {
 
     func lostToRetention(_ partition: TopicPartition, count: Int64) {
         counter(Self.lostToRetention, Self.dimensions(partition)).increment(by: count)
+    }
+
+    func duplicateAvoided(_ how: DuplicateAvoided) {
+        counter(Self.duplicatesAvoided, [("how", how.rawValue)]).increment()
+    }
+
+    func reconciled(_ outcome: Reconciliation) {
+        counter(Self.reconciliations, [("outcome", outcome.rawValue)]).increment()
     }
 
     func started() { inFlightMeter.increment() }

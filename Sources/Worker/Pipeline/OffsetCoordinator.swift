@@ -11,6 +11,7 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     private struct State {
         var tracker = OffsetTracker()
         var consumer: KafkaConsumer?
+        var ledger: SubmissionLedger?
         /// Set once the pipeline has stopped: whatever is unfinished then was abandoned and will
         /// never finish, so revocation must not wait for it.
         var processingStopped = false
@@ -21,17 +22,20 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     private let logger: Logger
     private let retention: RetentionGapDetector
 
-    init(revokeTimeout: Duration, limiter: RateLimiter, metrics: WorkerMetrics, logger: Logger) {
+    init(revokeTimeout: Duration, limiter: RateLimiter, retention: RetentionGapDetector, logger: Logger) {
         self.revokeTimeout = revokeTimeout
         self.limiter = limiter
         self.logger = logger
-        self.retention = RetentionGapDetector(metrics: metrics, logger: logger)
+        self.retention = retention
     }
 
-    /// Connects the consumer whose offsets this coordinator stores.
-    func attach(_ consumer: KafkaConsumer) {
-        state.withLock { $0.consumer = consumer }
-        retention.attach(consumer)
+    /// Connects the consumer whose offsets this coordinator stores, and the ledger whose
+    /// partitions follow the assignment.
+    func attach(_ consumer: KafkaConsumer, ledger: SubmissionLedger?) {
+        state.withLock {
+            $0.consumer = consumer
+            $0.ledger = ledger
+        }
     }
 
     func begin(_ message: KafkaMessage) -> Bool {
@@ -63,11 +67,12 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     }
 
     func partitionsAssigned(_ partitions: [TopicPartition], generation: Int) {
-        let owned = state.withLock { state in
+        let (owned, ledger) = state.withLock { state in
             state.tracker.assign(partitions, generation: generation)
-            return state.tracker.ownedPartitions
+            return (state.tracker.ownedPartitions, state.ledger)
         }
         limiter.partitionsOwned(owned)
+        ledger?.assigned(partitions.map(\.partition))
         retention.assigned(partitions, generation: generation)
     }
 
@@ -87,10 +92,11 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         if unfinished > 0 {
             logger.warning("Releasing revoked partitions with \(unfinished) requests unfinished; the next owner redelivers them")
         }
-        let owned = state.withLock { state in
+        let (owned, ledger) = state.withLock { state in
             state.tracker.remove(partitions)
-            return state.tracker.ownedPartitions
+            return (state.tracker.ownedPartitions, state.ledger)
         }
         limiter.partitionsOwned(owned)
+        ledger?.revoked(partitions.map(\.partition))
     }
 }

@@ -11,13 +11,40 @@ struct RequestProcessor: Sendable {
     let submitter: Submitter
     let publisher: ResultPublisher
     let coordinator: OffsetCoordinator
+    /// Nil when the submission ledger is off (`--ledger off`).
+    let duplicateGuard: DuplicateGuard?
     let logger: Logger
 
-    /// True when the result was acknowledged and the record may be committed. `consumedAt` is
-    /// when the worker took the record from the consumer.
-    func process(_ message: KafkaMessage, consumedAt: Date) async throws(WorkerFailure) -> Bool {
-        let source = VideoResult.Source(topic: message.topic, partition: message.partition, offset: message.offset)
+    /// A record decoded, with its turn among copies of the same request reserved.
+    struct Prepared: Sendable {
+        let message: KafkaMessage
+        let decoded: DecodedRequest
+        /// With the ledger on: the turn of this copy among copies of the same request.
+        let turn: KeyedSequencer.Ticket?
+    }
+
+    /// Decodes `message` and, with the ledger on, reserves its turn. Call it in consume order so
+    /// that the first copy of a request is the one submitted.
+    func prepare(_ message: KafkaMessage) -> Prepared {
         let decoded = decoder.decode(message.value, fallbackRequestID: "\(message.topic)-\(message.partition)-\(message.offset)")
+        var turn: KeyedSequencer.Ticket?
+        if let duplicateGuard, case .valid(let request) = decoded {
+            turn = duplicateGuard.inFlight.reserve(Array("\(message.partition)/\(request.requestID)".utf8))
+        }
+        return Prepared(message: message, decoded: decoded, turn: turn)
+    }
+
+    /// Ends the record's turn, whether or not it was processed: the next copy may go.
+    func release(_ prepared: Prepared) {
+        if let turn = prepared.turn { duplicateGuard?.inFlight.finish(turn) }
+    }
+
+    /// True when the result was acknowledged and the record may be committed. `consumedAt` is
+    /// when the worker took the record from the consumer. Call ``release(_:)`` afterwards.
+    func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) -> Bool {
+        let message = prepared.message
+        let decoded = prepared.decoded
+        let source = VideoResult.Source(topic: message.topic, partition: message.partition, offset: message.offset)
         var metadata: Logger.Metadata = [
             "request_id": "\(decoded.requestID)", "partition": "\(message.partition)", "offset": "\(message.offset)",
         ]
@@ -38,10 +65,7 @@ struct RequestProcessor: Sendable {
             metadata["error"] = "\(rejection.code.rawValue)"
             logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
         case .valid(let request):
-            let coordinator = self.coordinator
-            guard let outcome = await submitter.submit(request, timestamp: message.timestamp, stillWanted: { coordinator.isCurrent(message) }) else {
-                return false
-            }
+            guard let outcome = try await outcome(of: request, message: message, turn: prepared.turn) else { return false }
             result = VideoResult(
                 requestID: request.requestID,
                 status: outcome.status,
@@ -50,7 +74,9 @@ struct RequestProcessor: Sendable {
                 source: source,
                 attempts: outcome.attempts,
                 retries: outcome.retries,
-                chanjingTraceID: outcome.traceID
+                chanjingTraceID: outcome.traceID,
+                replayed: outcome.replayed ? true : nil,
+                reconciled: outcome.reconciled ? true : nil
             )
             if let creationID = outcome.creationID {
                 metadata["creation_id"] = "\(creationID)"
@@ -61,5 +87,42 @@ struct RequestProcessor: Sendable {
             }
         }
         return try await publisher.publish(result, for: message, consumedAt: consumedAt)
+    }
+
+    /// How a valid request ends: submitted once (guarded by the ledger when it is on), answered
+    /// from the ledger, or nil when it must stay unfinished to be redelivered.
+    private func outcome(of request: VideoRequest, message: KafkaMessage, turn: KeyedSequencer.Ticket?) async throws(WorkerFailure) -> SubmissionOutcome? {
+        let coordinator = self.coordinator
+        let stillWanted: @Sendable () -> Bool = { coordinator.isCurrent(message) }
+        guard let duplicateGuard, let turn else {
+            return try await submitter.submit(request, timestamp: message.timestamp, stillWanted: stillWanted)
+        }
+        // Copies of one request in flight at once take turns: the first records its outcome,
+        // the others are then answered from the ledger.
+        do {
+            try await duplicateGuard.inFlight.waitForTurn(turn)
+        } catch {
+            return nil  // shutdown while waiting: left unfinished
+        }
+        switch try await duplicateGuard.before(request, partition: message.partition) {
+        case .unfinished:
+            return nil
+        case .answer(let outcome):
+            return outcome
+        case .conflict(let detail):
+            return SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
+        case .submit(let intentAt):
+            let partition = message.partition
+            guard
+                let outcome = try await submitter.submit(
+                    request, timestamp: message.timestamp, stillWanted: stillWanted,
+                    afterAmbiguousFailure: { error throws(WorkerFailure) in
+                        try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intentAt)
+                    }
+                )
+            else { return nil }  // nothing was sent after the intent, or the call's outcome is reconciled on redelivery
+            try await duplicateGuard.recordOutcome(outcome, for: request, partition: partition)
+            return outcome
+        }
     }
 }

@@ -17,23 +17,19 @@ final class RetentionGapDetector: Sendable {
         var firstOffset: Int64?
     }
 
+    private let properties: KafkaProperties
+    private let groupID: String
     private let metrics: WorkerMetrics
     private let logger: Logger
     private let entries = Mutex<[TopicPartition: Entry]>([:])
-    private let attached = Mutex<KafkaConsumer?>(nil)
 
-    init(metrics: WorkerMetrics, logger: Logger) {
+    /// `properties` reach the cluster; the checks use clients of their own, never the worker's
+    /// consumer, which may be closed while a check still runs.
+    init(properties: KafkaProperties, groupID: String, metrics: WorkerMetrics, logger: Logger) {
+        self.properties = properties
+        self.groupID = groupID
         self.metrics = metrics
         self.logger = logger
-    }
-
-    /// Connects the consumer to ask (set before it joins the group).
-    func attach(_ consumer: KafkaConsumer) {
-        attached.withLock { $0 = consumer }
-    }
-
-    private func consumer() -> KafkaConsumer? {
-        attached.withLock { $0 }
     }
 
     /// Reads the committed offsets of newly assigned partitions, before any of their records is
@@ -42,11 +38,13 @@ final class RetentionGapDetector: Sendable {
         entries.withLock { entries in
             for partition in partitions { entries[partition] = Entry(generation: generation) }
         }
-        guard let consumer = consumer() else { return }
-        for partition in partitions {
-            Task {
-                let committed = await consumer.committedOffset(partition, timeout: .seconds(10))
-                update(partition, generation: generation) { $0.committed = .some(committed) }
+        Task {
+            let committed = try? await ClusterInspector.committedOffsets(
+                properties: properties, groupID: groupID, partitions: partitions, timeout: .seconds(10), logger: logger
+            )
+            for partition in partitions {
+                let offset = committed?[partition].flatMap { $0 >= 0 ? $0 : nil }
+                update(partition, generation: generation) { $0.committed = .some(offset) }
             }
         }
     }
@@ -60,6 +58,21 @@ final class RetentionGapDetector: Sendable {
 
     /// Applies `change`, then checks the partition once both facts are known.
     private func update(_ partition: TopicPartition, generation: Int, _ change: (inout Entry) -> Void) {
+        guard let (committed, first) = takeReady(partition, generation: generation, change), first > committed else { return }
+        Task {
+            let offsets = try? await ClusterInspector.watermarkOffsets(properties: properties, partitions: [partition], timeout: .seconds(10), logger: logger)
+            guard let logStart = offsets?[partition]?.low, logStart > committed else { return }
+            let lost = min(logStart, first) - committed
+            metrics.lostToRetention(partition, count: lost)
+            logger.warning(
+                "Requests were deleted by retention before this group read them",
+                metadata: ["partition": "\(partition)", "committed": "\(committed)", "log_start": "\(logStart)", "lost": "\(lost)"]
+            )
+        }
+    }
+
+    /// Applies `change`; returns the committed and first offsets the first time both are known.
+    private func takeReady(_ partition: TopicPartition, generation: Int, _ change: (inout Entry) -> Void) -> (Int64, Int64)? {
         let ready: (committed: Int64, first: Int64)? = entries.withLock { entries in
             guard var entry = entries[partition], entry.generation == generation else { return nil }
             let wasComplete = entry.committed != nil && entry.firstOffset != nil
@@ -68,12 +81,6 @@ final class RetentionGapDetector: Sendable {
             guard !wasComplete, case .some(.some(let committed)) = entry.committed, let first = entry.firstOffset else { return nil }
             return (committed, first)
         }
-        guard let ready, ready.first > ready.committed, let logStart = consumer()?.cachedLogStart(partition), logStart > ready.committed else { return }
-        let lost = min(logStart, ready.first) - ready.committed
-        metrics.lostToRetention(partition, count: lost)
-        logger.warning(
-            "Requests were deleted by retention before this group read them",
-            metadata: ["partition": "\(partition)", "committed": "\(ready.committed)", "log_start": "\(logStart)", "lost": "\(lost)"]
-        )
+        return ready.map { ($0.committed, $0.first) }
     }
 }

@@ -11,6 +11,10 @@ struct SubmissionOutcome: Sendable, Equatable {
     var attempts: Int
     var retries: VideoResult.Retries
     var traceID: String?
+    /// Answered from the submission ledger, without calling Chanjing.
+    var replayed = false
+    /// The task was found by reconciling with Chanjing's task list.
+    var reconciled = false
 }
 
 /// Submits a validated request to Chanjing, retrying transient failures within the policy's
@@ -31,16 +35,17 @@ struct Submitter: Sendable {
     /// The outcome, or nil when the request must stay unfinished to be redelivered: the task
     /// was cancelled (shutdown) or `stillWanted` turned false (its partition was revoked) before
     /// a call was sent.
-    func submit(_ request: VideoRequest, timestamp: Date? = nil, stillWanted: @escaping @Sendable () -> Bool = { true }) async -> SubmissionOutcome? {
-        let body = SubmitTaskRequest(
-            prompt: request.prompt,
-            referenceImageURLs: request.referenceImageURLs,
-            creationType: request.creationType,
-            aspectRatio: request.aspectRatio,
-            qualityMode: request.qualityMode,
-            videoDuration: request.videoDuration,
-            modelCode: request.modelCode
-        )
+    ///
+    /// `afterAmbiguousFailure`, when given, runs after a failure that may have created a task
+    /// and before anything is sent again: it may adopt the task (the outcome is then
+    /// `submitted`), give up, or let the retry go ahead.
+    func submit(
+        _ request: VideoRequest,
+        timestamp: Date? = nil,
+        stillWanted: @escaping @Sendable () -> Bool = { true },
+        afterAmbiguousFailure: (@Sendable (ChanjingError) async throws(WorkerFailure) -> DuplicateGuard.Reconciliation)? = nil
+    ) async throws(WorkerFailure) -> SubmissionOutcome? {
+        let body = request.submitBody
         var started = ContinuousClock.now
         var attempts = 0
         var retries = VideoResult.Retries()
@@ -96,6 +101,17 @@ struct Submitter: Sendable {
             case .refreshToken, .retrySafe, .retryAmbiguous:
                 if disposition != .refreshToken { circuit.failedTransiently("\(error)") }
                 if Task.isCancelled { return nil }
+                if disposition == .retryAmbiguous, let afterAmbiguousFailure {
+                    switch try await afterAmbiguousFailure(error) {
+                    case .adopted(let creationID):
+                        retries.ambiguous += 1
+                        return SubmissionOutcome(status: .submitted, creationID: creationID, attempts: attempts, retries: retries, reconciled: true)
+                    case .giveUp(let message):
+                        return outcome(.failed, .outcomeUnknown, message)
+                    case .retry:
+                        break
+                    }
+                }
                 // A refused token is replaced at once; other failures back off.
                 let delay = disposition == .refreshToken ? Duration.zero : policy.backoff(afterAttempt: attempts)
                 let elapsed = ContinuousClock.now - started

@@ -85,11 +85,13 @@ final class WorkerService: Service {
                 metrics.consumed(topic: message.topic)
                 metrics.started()
                 let consumedAt = Date()
+                let prepared = processor.prepare(message)
                 // Reserved here, in consume order, so same-key requests keep their order.
                 let ticket = message.key.flatMap { key in sequencer?.reserve(key) }
                 group.addTask { [processor, coordinator, sequencer, metrics] in
                     defer {
                         if let ticket { sequencer?.finish(ticket) }
+                        processor.release(prepared)
                         metrics.finished()
                     }
                     if let ticket {
@@ -100,7 +102,7 @@ final class WorkerService: Service {
                         }
                     }
                     do {
-                        if try await processor.process(message, consumedAt: consumedAt) { coordinator.finish(message) }
+                        if try await processor.process(prepared, consumedAt: consumedAt) { coordinator.finish(message) }
                     } catch {
                         failure.report(error)
                         throw error

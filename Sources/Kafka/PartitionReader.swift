@@ -1,25 +1,30 @@
+import Crdkafka
 import Foundation
-import Kafka
 import Logging
 import Synchronization
 
-/// Reads bounded offset ranges of partitions outside any consumer group, for `replay`.
-enum TopicScan {
+/// Reads bounded offset ranges of partitions outside any consumer group: the submission ledger
+/// at assignment, `replay` on the results and requests topics.
+public enum PartitionReader {
     /// The records of `ranges` (start inclusive, end exclusive). Stops when every range is read,
     /// or when nothing arrived for `idle` (the last offsets of a range can be transaction
-    /// markers, which are never delivered).
-    static func read(
+    /// markers, which are never delivered); with `requireEnd`, stopping short of a range's end
+    /// throws instead (a topic whose every offset carries a record, such as the ledger).
+    public static func read(
         _ ranges: [TopicPartition: Range<Int64>],
         properties: KafkaProperties,
         idle: Duration = .seconds(5),
+        requireEnd: Bool = false,
         logger: Logger
     ) async throws -> [KafkaMessage] {
         var remaining = ranges.filter { !$0.value.isEmpty }
         guard !remaining.isEmpty else { return [] }
         let consumer = try KafkaConsumer(properties: properties, partitions: remaining.mapValues(\.lowerBound), logger: logger)
         let lastArrival = Arrival()
+        let unfinished = SharedCount()
         let reader = Task { () -> [KafkaMessage] in
             var messages: [KafkaMessage] = []
+            defer { if requireEnd, !remaining.isEmpty { unfinished.set(remaining.count) } }
             for try await message in consumer.messages {
                 lastArrival.touch()
                 let partition = TopicPartition(topic: message.topic, partition: message.partition)
@@ -39,7 +44,11 @@ enum TopicScan {
         let result = await reader.result
         watchdog.cancel()
         await consumer.close()
-        return try result.get()
+        let messages = try result.get()
+        if unfinished.current > 0 {
+            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "\(unfinished.current) partition(s) were not read to their end: nothing arrived for \(idle)")
+        }
+        return messages
     }
 }
 

@@ -1,0 +1,145 @@
+import Chanjing
+import Foundation
+import Logging
+import VideoContract
+
+/// Keeps a request from being submitted to Chanjing twice, using the submission ledger: a
+/// request whose outcome is known is answered from the ledger; one whose earlier submit may have
+/// created a task is reconciled with Chanjing's task list first; every submit is preceded by an
+/// acknowledged intent and followed by an acknowledged outcome.
+struct DuplicateGuard: Sendable {
+    /// What to do with a request before submitting it.
+    enum Decision: Sendable {
+        /// Publish this outcome without calling Chanjing.
+        case answer(SubmissionOutcome)
+        /// The same `request_id` arrived with another body.
+        case conflict(String)
+        /// Submit it (an intent has been recorded).
+        case submit(intentAt: Date)
+        /// Its partition is no longer assigned here: leave it for the next owner.
+        case unfinished
+    }
+
+    /// How a search after an ambiguous failure ended.
+    enum Reconciliation: Sendable {
+        case adopted(String)
+        case giveUp(String)
+        case retry
+    }
+
+    let ledger: SubmissionLedger
+    let reconciler: Reconciler
+    let policy: ReconcilePolicy
+    /// How long after an intent a task it may have created can still appear: at least the
+    /// submit timeout, since a dead worker's request may still land.
+    let reconcileDelay: Duration
+    let metrics: WorkerMetrics
+    let logger: Logger
+    /// Serialises the copies of one request (same partition and `request_id`) in this worker.
+    let inFlight = KeyedSequencer()
+
+    func before(_ request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> Decision {
+        guard let state = try await ledger.state(of: partition) else { return .unfinished }
+        let body = request.submitBody
+        let hash = LedgerRecord.hash(of: body)
+        let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
+        if let record = state.requests[request.requestID] {
+            guard record.bodyHash == hash else {
+                return .conflict("request_id '\(request.requestID)' was already used for a request with different parameters")
+            }
+            if record.kind == .outcome, let status = record.status {
+                metrics.duplicateAvoided(.replayed)
+                logger.info("Answered from the ledger; not submitted again", metadata: metadata.merging(["creation_id": "\(record.creationID ?? "")"]) { $1 })
+                return .answer(
+                    SubmissionOutcome(
+                        status: status, creationID: record.creationID, error: record.error, attempts: record.attempts ?? 0,
+                        retries: record.retries ?? .init(), traceID: record.chanjingTraceID, replayed: true, reconciled: record.reconciled ?? false
+                    )
+                )
+            }
+            // An intent without an outcome: a worker stopped during the call.
+            logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
+            switch try await reconcile(body, request: request, partition: partition, since: record.date, waitUntil: record.date.addingTimeInterval(delaySeconds)) {
+            case .adopted(let creationID):
+                return .answer(try await recordAdopted(creationID, request: request, partition: partition, hash: hash))
+            case .giveUp(let message):
+                let outcome = SubmissionOutcome(status: .failed, error: .init(code: .outcomeUnknown, message: message), attempts: 0, retries: .init())
+                try await recordOutcome(outcome, for: request, partition: partition)
+                return .answer(outcome)
+            case .retry:
+                break
+            }
+        }
+        let intent = LedgerRecord(kind: .intent, requestID: request.requestID, bodyHash: hash, at: LedgerRecord.now())
+        try await ledger.write(intent, partition: partition)
+        return .submit(intentAt: intent.date)
+    }
+
+    /// After an ambiguous failure: looks for the task the failed call may have created before
+    /// anything is submitted again. An answer (HTTP 5xx, 50000) means the call is over; a
+    /// timeout after sending may still land, so the search waits the reconcile delay first.
+    func afterAmbiguousFailure(_ error: ChanjingError, request: VideoRequest, partition: Int32, intentAt: Date) async throws(WorkerFailure) -> Reconciliation {
+        var waitUntil = Date()
+        if case .transport(_, requestSent: true) = error { waitUntil = Date().addingTimeInterval(delaySeconds) }
+        return try await reconcile(request.submitBody, request: request, partition: partition, since: intentAt, waitUntil: waitUntil)
+    }
+
+    /// Records how the request ended, before its result is published.
+    func recordOutcome(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32) async throws(WorkerFailure) {
+        let record = LedgerRecord(
+            kind: .outcome, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: request.submitBody), at: LedgerRecord.now(),
+            status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
+            retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil
+        )
+        try await ledger.write(record, partition: partition)
+    }
+
+    private var delaySeconds: TimeInterval { Double(reconcileDelay.components.seconds) + Double(reconcileDelay.components.attoseconds) / 1e18 }
+
+    private func recordAdopted(_ creationID: String, request: VideoRequest, partition: Int32, hash: String) async throws(WorkerFailure) -> SubmissionOutcome {
+        let outcome = SubmissionOutcome(status: .submitted, creationID: creationID, attempts: 0, retries: .init(), reconciled: true)
+        try await recordOutcome(outcome, for: request, partition: partition)
+        return outcome
+    }
+
+    private func reconcile(
+        _ body: SubmitTaskRequest, request: VideoRequest, partition: Int32, since: Date, waitUntil: Date
+    ) async throws(WorkerFailure) -> Reconciliation {
+        guard policy != .resubmit else { return .retry }
+        let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
+        let wait = waitUntil.timeIntervalSinceNow
+        if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+        var found: CreationTask?
+        var attempt = 0
+        while true {
+            guard let state = try await ledger.state(of: partition) else { return .retry }
+            do {
+                found = try await reconciler.find(body, since: since) { state.claimed.contains($0) }
+                break
+            } catch {
+                attempt += 1
+                logger.warning("Cannot search Chanjing's task list: \(error)", metadata: metadata)
+                guard attempt < 5, !Task.isCancelled else {
+                    metrics.reconciled(.failed)
+                    return policy == .adoptOrFail
+                        ? .giveUp("an earlier submit may have created a task, and Chanjing's task list could not be searched: \(error)")
+                        : .retry
+                }
+                try? await Task.sleep(for: .seconds(attempt))
+            }
+        }
+        guard let task = found else {
+            metrics.reconciled(.notFound)
+            logger.notice("Reconciled: no task from an earlier submit", metadata: metadata)
+            return policy == .adoptOrFail
+                ? .giveUp("an earlier submit may have created a task and none was found in Chanjing's task list (--reconcile-policy adopt-or-fail)")
+                : .retry
+        }
+        let adoption = LedgerRecord(kind: .adoption, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: body), at: LedgerRecord.now(), creationID: task.uniqueID)
+        try await ledger.write(adoption, partition: partition)
+        metrics.reconciled(.adopted)
+        metrics.duplicateAvoided(.adopted)
+        logger.notice("Reconciled: adopted the task an earlier submit created", metadata: metadata.merging(["creation_id": "\(task.uniqueID)"]) { $1 })
+        return .adopted(task.uniqueID)
+    }
+}

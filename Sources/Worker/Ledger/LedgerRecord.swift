@@ -1,0 +1,87 @@
+import Chanjing
+import Foundation
+import VideoContract
+
+/// One record of the submission ledger: a compacted Kafka topic whose partition p describes the
+/// requests of requests-topic partition p. The latest record per key wins.
+///
+/// - key `request/<request_id>`: an `intent` (a submit is about to be sent) or an `outcome`
+///   (how the request ended: the result, without its source and time).
+/// - key `adoption/<creation_id>`: a task found by reconciliation and adopted by one request.
+struct LedgerRecord: Codable, Sendable, Equatable {
+    enum Kind: String, Codable, Sendable {
+        case intent, outcome, adoption
+    }
+
+    var kind: Kind
+    var requestID: String
+    /// ``LedgerRecord/hash(of:)`` of the submit body: the same `request_id` with another body is
+    /// a conflict, never answered with this request's outcome.
+    var bodyHash: String
+    /// Unix milliseconds when the record was written.
+    var at: Int64
+    /// For outcomes.
+    var status: VideoResult.Status?
+    var creationID: String?
+    var error: VideoResult.ErrorDetail?
+    var attempts: Int?
+    var retries: VideoResult.Retries?
+    var chanjingTraceID: String?
+    var reconciled: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, at, status, error, attempts, retries, reconciled
+        case requestID = "request_id"
+        case bodyHash = "body_hash"
+        case creationID = "creation_id"
+        case chanjingTraceID = "chanjing_trace_id"
+    }
+
+    var key: String {
+        kind == .adoption ? "adoption/\(creationID ?? "")" : "request/\(requestID)"
+    }
+
+    var date: Date { Date(timeIntervalSince1970: Double(at) / 1000) }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Strings, numbers and nested structs of them: encoding cannot fail.
+        return Array(try! encoder.encode(self))
+    }
+
+    static func decode(_ bytes: [UInt8]) -> LedgerRecord? {
+        try? JSONDecoder().decode(LedgerRecord.self, from: Data(bytes))
+    }
+
+    /// A stable 64-bit FNV-1a hash of the submit body's canonical JSON (sorted keys), in hex.
+    /// It detects a different body under the same `request_id`; it is not a security measure.
+    static func hash(of body: SubmitTaskRequest) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let bytes = (try? encoder.encode(body)) ?? Data()
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+extension VideoRequest {
+    /// The Chanjing submit body for this request.
+    var submitBody: SubmitTaskRequest {
+        SubmitTaskRequest(
+            prompt: prompt,
+            referenceImageURLs: referenceImageURLs,
+            creationType: creationType,
+            aspectRatio: aspectRatio,
+            qualityMode: qualityMode,
+            videoDuration: videoDuration,
+            modelCode: modelCode
+        )
+    }
+}
