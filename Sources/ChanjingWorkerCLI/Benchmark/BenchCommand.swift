@@ -16,6 +16,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Scenarios to run, comma-separated (1-5).") var scenarios = "1,2,3,4,5"
     @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
     @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
+    @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel)
@@ -26,7 +27,7 @@ struct BenchCommand: AsyncParsableCommand {
             printLine("warning: this is a debug build; figures are only meaningful from `swift run -c release chanjing-worker bench`")
         #endif
         for scenario in BenchScenario.all where selected.contains(scenario.number) {
-            try await BenchRun(scenario: scenario, partitions: partitions, logLevel: logLevel, logger: logger).run()
+            try await BenchRun(scenario: scenario, partitions: partitions, ledger: ledger, logLevel: logLevel, logger: logger).run()
         }
     }
 }
@@ -35,13 +36,14 @@ struct BenchCommand: AsyncParsableCommand {
 struct BenchRun {
     let scenario: BenchScenario
     let partitions: Int
+    let ledger: String
     let logLevel: Logger.Level
     let logger: Logger
 
     func run() async throws {
-        printLine("\n## Scenario \(scenario.number): \(scenario.title)\ntarget: \(scenario.target)")
+        printLine("\n## Scenario \(scenario.number): \(scenario.title) (ledger \(ledger))\ntarget: \(scenario.target)")
         let cluster = try MockCluster(brokers: 1, logger: logger)
-        for topic in ["requests", "results", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
+        for topic in ["requests", "results", "ledger", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
         let simulator = ChanjingSimulator(configuration: SimulatorConfiguration(
             submitLatency: scenario.latency...scenario.latency, qpsLimit: scenario.qpsQuota
         ))
@@ -62,6 +64,7 @@ struct BenchRun {
                 "KAFKA_BROKERS": cluster.bootstrapServers, "REQUESTS_TOPIC": "requests", "RESULTS_TOPIC": "results",
                 "KAFKA_GROUP_ID": "bench-worker", "CHANJING_BASE_URL": server.baseURL, "CHANJING_APP_ID": "sim-app",
                 "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000", "HTTP_PORT": "0",
+                "LEDGER": ledger, "LEDGER_TOPIC": "ledger",
             ]
         )
         let started = ContinuousClock.now

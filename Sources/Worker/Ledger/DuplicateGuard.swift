@@ -39,11 +39,11 @@ struct DuplicateGuard: Sendable {
     let inFlight = KeyedSequencer()
 
     func before(_ request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> Decision {
-        guard let state = try await ledger.state(of: partition) else { return .unfinished }
+        guard case .found(let existing) = try await ledger.lookup(request.requestID, partition: partition) else { return .unfinished }
         let body = request.submitBody
         let hash = LedgerRecord.hash(of: body)
         let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
-        if let record = state.requests[request.requestID] {
+        if let record = existing {
             guard record.bodyHash == hash else {
                 return .conflict("request_id '\(request.requestID)' was already used for a request with different parameters")
             }
@@ -112,9 +112,8 @@ struct DuplicateGuard: Sendable {
         var found: CreationTask?
         var attempt = 0
         while true {
-            guard let state = try await ledger.state(of: partition) else { return .retry }
             do {
-                found = try await reconciler.find(body, since: since) { state.claimed.contains($0) }
+                found = try await reconciler.find(body, since: since) { ledger.isClaimed($0, partition: partition) }
                 break
             } catch {
                 attempt += 1

@@ -56,17 +56,27 @@ struct LedgerRecord: Codable, Sendable, Equatable {
         try? JSONDecoder().decode(LedgerRecord.self, from: Data(bytes))
     }
 
-    /// A stable 64-bit FNV-1a hash of the submit body's canonical JSON (sorted keys), in hex.
-    /// It detects a different body under the same `request_id`; it is not a security measure.
+    /// A stable 64-bit FNV-1a hash of the submit body's fields, in hex. It detects a different
+    /// body under the same `request_id`; it is not a security measure. (Hashed field by field,
+    /// each ended by a 0 byte, rather than through a JSON encoder: this runs for every request.)
     static func hash(of body: SubmitTaskRequest) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let bytes = (try? encoder.encode(body)) ?? Data()
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
+        func mix(_ text: String) {
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01b3
+            }
+            hash ^= 0
             hash = hash &* 0x0000_0100_0000_01b3
         }
+        mix(body.prompt)
+        mix(String(body.referenceImageURLs.count))
+        body.referenceImageURLs.forEach(mix)
+        mix(String(body.creationType))
+        mix(body.aspectRatio)
+        mix(body.qualityMode)
+        mix(String(body.videoDuration))
+        mix(body.modelCode)
         return String(hash, radix: 16)
     }
 }

@@ -64,17 +64,32 @@ final class SubmissionLedger: Sendable {
         for slot in gone { slot.load.cancel() }
     }
 
-    /// The ledger's state for `partition`, once it has been read; nil when the partition is no
-    /// longer assigned here. Throws when it cannot be read: the worker stops rather than submit
-    /// blind, and its requests are redelivered.
-    func state(of partition: Int32) async throws(WorkerFailure) -> PartitionState? {
-        guard let load = slots.withLock({ $0[partition]?.load }) else { return nil }
+    /// What the ledger says of a request.
+    enum Lookup: Sendable {
+        /// Its partition is no longer assigned here.
+        case notAssigned
+        /// Its latest intent or outcome, if any.
+        case found(LedgerRecord?)
+    }
+
+    /// The latest record of `requestID` in `partition`, once the partition has been read.
+    /// Throws when it cannot be read: the worker stops rather than submit blind, and its
+    /// requests are redelivered.
+    func lookup(_ requestID: String, partition: Int32) async throws(WorkerFailure) -> Lookup {
+        guard let load = slots.withLock({ $0[partition]?.load }) else { return .notAssigned }
         do {
             try await load.value
         } catch {
             throw .ledgerUnavailable("cannot read ledger partition \(topic)[\(partition)]: \(error)")
         }
-        return slots.withLock { $0[partition]?.state }
+        // Only the one record leaves the lock: copying the partition's state would make every
+        // later write copy it again.
+        return slots.withLock { slots in slots[partition].map { .found($0.state.requests[requestID]) } ?? .notAssigned }
+    }
+
+    /// Whether `creationID` already belongs to a request of `partition` (an outcome or adoption).
+    func isClaimed(_ creationID: String, partition: Int32) -> Bool {
+        slots.withLock { $0[partition]?.state.claimed.contains(creationID) ?? false }
     }
 
     /// Writes `record` to ledger partition `partition` and waits for the acknowledgement.

@@ -43,30 +43,30 @@ struct RequestProcessor: Sendable {
     /// when the worker took the record from the consumer. Call ``release(_:)`` afterwards.
     func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) -> Bool {
         let message = prepared.message
-        let decoded = prepared.decoded
         let source = VideoResult.Source(topic: message.topic, partition: message.partition, offset: message.offset)
         var metadata: Logger.Metadata = [
-            "request_id": "\(decoded.requestID)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+            "request_id": "\(prepared.decoded.requestID)", "partition": "\(message.partition)", "offset": "\(message.offset)",
         ]
         // The W3C trace context travels to the result with the other headers; logs name it too.
         if let traceparent = message.headers.first(where: { $0.name == "traceparent" })?.value, traceparent.count <= 256 {
             metadata["traceparent"] = "\(String(decoding: traceparent, as: UTF8.self))"
         }
-        let result: VideoResult
-        switch decoded {
+        switch prepared.decoded {
         case .invalid(let rejection, let requestID):
-            result = VideoResult(
+            metadata["error"] = "\(rejection.code.rawValue)"
+            logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
+            let result = VideoResult(
                 requestID: requestID,
                 status: .rejected,
                 error: .init(code: rejection.code, message: rejection.message, field: rejection.field),
                 source: source,
                 attempts: 0
             )
-            metadata["error"] = "\(rejection.code.rawValue)"
-            logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
+            return try await publisher.publish(result, for: message, consumedAt: consumedAt)
+
         case .valid(let request):
-            guard let outcome = try await outcome(of: request, message: message, turn: prepared.turn) else { return false }
-            result = VideoResult(
+            guard let (outcome, unrecorded) = try await outcome(of: request, message: message, turn: prepared.turn) else { return false }
+            let result = VideoResult(
                 requestID: request.requestID,
                 status: outcome.status,
                 creationID: outcome.creationID,
@@ -85,17 +85,34 @@ struct RequestProcessor: Sendable {
                 metadata["error"] = "\(outcome.error?.code.rawValue ?? "")"
                 logger.warning("Request \(outcome.status.rawValue): \(outcome.error?.message ?? "")", metadata: metadata)
             }
+            guard unrecorded, let duplicateGuard else { return try await publisher.publish(result, for: message, consumedAt: consumedAt) }
+            // The outcome and the result are written at once, and both are acknowledged before the
+            // offset can be committed; a crash between the two is reconciled on redelivery.
+            let partition = message.partition
+            let recording = Task { () -> Result<Void, WorkerFailure> in
+                do throws(WorkerFailure) {
+                    try await duplicateGuard.recordOutcome(outcome, for: request, partition: partition)
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let published = try await publisher.publish(result, for: message, consumedAt: consumedAt)
+            try await recording.value.get()
+            return published
         }
-        return try await publisher.publish(result, for: message, consumedAt: consumedAt)
     }
 
     /// How a valid request ends: submitted once (guarded by the ledger when it is on), answered
-    /// from the ledger, or nil when it must stay unfinished to be redelivered.
-    private func outcome(of request: VideoRequest, message: KafkaMessage, turn: KeyedSequencer.Ticket?) async throws(WorkerFailure) -> SubmissionOutcome? {
+    /// from the ledger, or nil when it must stay unfinished to be redelivered. `unrecorded` says
+    /// the ledger has yet to be told the outcome.
+    private func outcome(
+        of request: VideoRequest, message: KafkaMessage, turn: KeyedSequencer.Ticket?
+    ) async throws(WorkerFailure) -> (SubmissionOutcome, unrecorded: Bool)? {
         let coordinator = self.coordinator
         let stillWanted: @Sendable () -> Bool = { coordinator.isCurrent(message) }
         guard let duplicateGuard, let turn else {
-            return try await submitter.submit(request, timestamp: message.timestamp, stillWanted: stillWanted)
+            return try await submitter.submit(request, timestamp: message.timestamp, stillWanted: stillWanted).map { ($0, false) }
         }
         // Copies of one request in flight at once take turns: the first records its outcome,
         // the others are then answered from the ledger.
@@ -108,9 +125,10 @@ struct RequestProcessor: Sendable {
         case .unfinished:
             return nil
         case .answer(let outcome):
-            return outcome
+            return (outcome, false)
         case .conflict(let detail):
-            return SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
+            let rejection = SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
+            return (rejection, false)
         case .submit(let intentAt):
             let partition = message.partition
             guard
@@ -121,8 +139,7 @@ struct RequestProcessor: Sendable {
                     }
                 )
             else { return nil }  // nothing was sent after the intent, or the call's outcome is reconciled on redelivery
-            try await duplicateGuard.recordOutcome(outcome, for: request, partition: partition)
-            return outcome
+            return (outcome, true)
         }
     }
 }
