@@ -59,7 +59,10 @@ struct ReplayCommand: AsyncParsableCommand {
             do {
                 for request in requests {
                     let origin = KafkaHeader(name: "chanjing-worker-replayed-from", text: "\(request.topic)/\(request.partition)/\(request.offset)")
-                    try await producer.send(OutgoingMessage(topic: requestsTopic, key: request.key, value: request.value, headers: request.headers + [origin]))
+                    // Back to its own partition, where the worker's ledger knows the request.
+                    try await producer.send(
+                        OutgoingMessage(topic: requestsTopic, partition: request.partition, key: request.key, value: request.value, headers: request.headers + [origin])
+                    )
                 }
             } catch {
                 await producer.shutdown()

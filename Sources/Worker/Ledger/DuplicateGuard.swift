@@ -47,7 +47,17 @@ struct DuplicateGuard: Sendable {
             guard record.bodyHash == hash else {
                 return .conflict("request_id '\(request.requestID)' was already used for a request with different parameters")
             }
-            if record.kind == .outcome, let status = record.status {
+            if record.kind == .outcome, record.status == .failed {
+                // A failure is not final: after an outage `replay` sends the request again. Only
+                // a failure that may have created a task needs a search first.
+                let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
+                if mayHaveCreated {
+                    let since = Date(timeIntervalSince1970: Double(record.intentAt ?? record.at) / 1000)
+                    if case .adopted(let creationID) = try await reconcile(body, request: request, partition: partition, since: since, waitUntil: Date(), policy: policy == .resubmit ? .resubmit : .adoptOrResubmit) {
+                        return .answer(try await recordAdopted(creationID, request: request, partition: partition, hash: hash))
+                    }
+                }
+            } else if record.kind == .outcome, let status = record.status {
                 metrics.duplicateAvoided(.replayed)
                 logger.info("Answered from the ledger; not submitted again", metadata: metadata.merging(["creation_id": "\(record.creationID ?? "")"]) { $1 })
                 return .answer(
@@ -85,11 +95,12 @@ struct DuplicateGuard: Sendable {
     }
 
     /// Records how the request ended, before its result is published.
-    func recordOutcome(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32) async throws(WorkerFailure) {
+    func recordOutcome(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32, intentAt: Date? = nil) async throws(WorkerFailure) {
         let record = LedgerRecord(
             kind: .outcome, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: request.submitBody), at: LedgerRecord.now(),
             status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
-            retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil
+            retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil,
+            intentAt: intentAt.map { Int64($0.timeIntervalSince1970 * 1000) }
         )
         try await ledger.write(record, partition: partition)
     }
@@ -103,8 +114,9 @@ struct DuplicateGuard: Sendable {
     }
 
     private func reconcile(
-        _ body: SubmitTaskRequest, request: VideoRequest, partition: Int32, since: Date, waitUntil: Date
+        _ body: SubmitTaskRequest, request: VideoRequest, partition: Int32, since: Date, waitUntil: Date, policy: ReconcilePolicy? = nil
     ) async throws(WorkerFailure) -> Reconciliation {
+        let policy = policy ?? self.policy
         guard policy != .resubmit else { return .retry }
         let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
         let wait = waitUntil.timeIntervalSinceNow

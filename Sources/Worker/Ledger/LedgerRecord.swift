@@ -28,9 +28,12 @@ struct LedgerRecord: Codable, Sendable, Equatable {
     var retries: VideoResult.Retries?
     var chanjingTraceID: String?
     var reconciled: Bool?
+    /// For outcomes: when the intent before the first submit was written (Unix milliseconds).
+    var intentAt: Int64?
 
     enum CodingKeys: String, CodingKey {
         case kind, at, status, error, attempts, retries, reconciled
+        case intentAt = "intent_at"
         case requestID = "request_id"
         case bodyHash = "body_hash"
         case creationID = "creation_id"

@@ -65,7 +65,7 @@ struct RequestProcessor: Sendable {
             return try await publisher.publish(result, for: message, consumedAt: consumedAt)
 
         case .valid(let request):
-            guard let (outcome, unrecorded) = try await outcome(of: request, message: message, turn: prepared.turn) else { return false }
+            guard let (outcome, pendingIntent) = try await outcome(of: request, message: message, turn: prepared.turn) else { return false }
             let result = VideoResult(
                 requestID: request.requestID,
                 status: outcome.status,
@@ -85,13 +85,13 @@ struct RequestProcessor: Sendable {
                 metadata["error"] = "\(outcome.error?.code.rawValue ?? "")"
                 logger.warning("Request \(outcome.status.rawValue): \(outcome.error?.message ?? "")", metadata: metadata)
             }
-            guard unrecorded, let duplicateGuard else { return try await publisher.publish(result, for: message, consumedAt: consumedAt) }
+            guard let pendingIntent, let duplicateGuard else { return try await publisher.publish(result, for: message, consumedAt: consumedAt) }
             // The outcome and the result are written at once, and both are acknowledged before the
             // offset can be committed; a crash between the two is reconciled on redelivery.
             let partition = message.partition
             let recording = Task { () -> Result<Void, WorkerFailure> in
                 do throws(WorkerFailure) {
-                    try await duplicateGuard.recordOutcome(outcome, for: request, partition: partition)
+                    try await duplicateGuard.recordOutcome(outcome, for: request, partition: partition, intentAt: pendingIntent)
                     return .success(())
                 } catch {
                     return .failure(error)
@@ -104,15 +104,15 @@ struct RequestProcessor: Sendable {
     }
 
     /// How a valid request ends: submitted once (guarded by the ledger when it is on), answered
-    /// from the ledger, or nil when it must stay unfinished to be redelivered. `unrecorded` says
-    /// the ledger has yet to be told the outcome.
+    /// from the ledger, or nil when it must stay unfinished to be redelivered. `pendingIntent`,
+    /// when set, is the time of the intent whose outcome the ledger has yet to be told.
     private func outcome(
         of request: VideoRequest, message: KafkaMessage, turn: KeyedSequencer.Ticket?
-    ) async throws(WorkerFailure) -> (SubmissionOutcome, unrecorded: Bool)? {
+    ) async throws(WorkerFailure) -> (SubmissionOutcome, pendingIntent: Date?)? {
         let coordinator = self.coordinator
         let stillWanted: @Sendable () -> Bool = { coordinator.isCurrent(message) }
         guard let duplicateGuard, let turn else {
-            return try await submitter.submit(request, timestamp: message.timestamp, stillWanted: stillWanted).map { ($0, false) }
+            return try await submitter.submit(request, timestamp: message.timestamp, stillWanted: stillWanted).map { ($0, nil) }
         }
         // Copies of one request in flight at once take turns: the first records its outcome,
         // the others are then answered from the ledger.
@@ -125,10 +125,10 @@ struct RequestProcessor: Sendable {
         case .unfinished:
             return nil
         case .answer(let outcome):
-            return (outcome, false)
+            return (outcome, nil)
         case .conflict(let detail):
             let rejection = SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
-            return (rejection, false)
+            return (rejection, nil)
         case .submit(let intentAt):
             let partition = message.partition
             guard
@@ -139,7 +139,7 @@ struct RequestProcessor: Sendable {
                     }
                 )
             else { return nil }  // nothing was sent after the intent, or the call's outcome is reconciled on redelivery
-            return (outcome, true)
+            return (outcome, intentAt)
         }
     }
 }
