@@ -25,10 +25,10 @@ public enum ResultErrorCode: String, Sendable, Codable, CaseIterable {
     case quotaExhausted = "quota_exhausted"
     /// Transient failures went on past the retry bounds.
     case retriesExhausted = "retries_exhausted"
-    /// Reserved: a submission whose outcome could not be determined.
+    /// An earlier submit may have created a task and none was found (`--reconcile-policy adopt-or-fail`).
     case outcomeUnknown = "outcome_unknown"
-    /// Reserved: the request was older than the configured maximum age.
+    /// The request was older than `--max-request-age`; it was not submitted.
     case expired = "expired"
-    /// Reserved: the same `request_id` arrived with a different body.
+    /// The same `request_id` arrived with different parameters.
     case requestIDConflict = "request_id_conflict"
 }

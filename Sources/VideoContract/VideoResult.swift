@@ -73,9 +73,9 @@ public struct VideoResult: Sendable, Codable, Equatable {
     public var chanjingTraceID: String?
     /// When the worker produced this result, RFC 3339 in UTC.
     public var producedAt: String
-    /// Reserved: the outcome was answered from the submission ledger.
+    /// True when the outcome was answered from the submission ledger (nil otherwise).
     public var replayed: Bool?
-    /// Reserved: the outcome was found by reconciling with Chanjing's task list.
+    /// True when the task was found by reconciling with Chanjing's task list (nil otherwise).
     public var reconciled: Bool?
 
     public init(

@@ -100,7 +100,7 @@ ensure_topic "$REQUESTS_TOPIC" "$PARTITIONS" \
     "cleanup.policy=delete,retention.ms=$REQUESTS_RETENTION_MS,$common"
 ensure_topic "$RESULTS_TOPIC" "$RESULTS_PARTITIONS" \
     "cleanup.policy=delete,retention.ms=$RESULTS_RETENTION_MS,$common"
-# The ledger (planned): the latest state per request, keyed like the requests, so it has exactly
+# The submission ledger: the latest state per request, keyed like the requests, so it has exactly
 # the requests topic's partition count.
 ensure_topic "$LEDGER_TOPIC" "$PARTITIONS" \
     "cleanup.policy=compact,min.compaction.lag.ms=$LEDGER_MIN_COMPACTION_LAG_MS,delete.retention.ms=$LEDGER_DELETE_RETENTION_MS,segment.ms=$LEDGER_SEGMENT_MS,$common"

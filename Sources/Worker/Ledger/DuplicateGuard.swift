@@ -47,17 +47,19 @@ struct DuplicateGuard: Sendable {
             guard record.bodyHash == hash else {
                 return .conflict("request_id '\(request.requestID)' was already used for a request with different parameters")
             }
-            if record.kind == .outcome, record.status == .failed {
+            switch (record.kind, record.status) {
+            case (.outcome, .failed?):
                 // A failure is not final: after an outage `replay` sends the request again. Only
                 // a failure that may have created a task needs a search first.
                 let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
                 if mayHaveCreated {
                     let since = Date(timeIntervalSince1970: Double(record.intentAt ?? record.at) / 1000)
-                    if case .adopted(let creationID) = try await reconcile(body, request: request, partition: partition, since: since, waitUntil: Date(), policy: policy == .resubmit ? .resubmit : .adoptOrResubmit) {
-                        return .answer(try await recordAdopted(creationID, request: request, partition: partition, hash: hash))
+                    let searchPolicy: ReconcilePolicy = policy == .resubmit ? .resubmit : .adoptOrResubmit
+                    if case .adopted(let creationID) = try await reconcile(body, request: request, partition: partition, since: since, waitUntil: Date(), policy: searchPolicy) {
+                        return .answer(try await recordAdopted(creationID, request: request, partition: partition))
                     }
                 }
-            } else if record.kind == .outcome, let status = record.status {
+            case (.outcome, let status?):
                 metrics.duplicateAvoided(.replayed)
                 logger.info("Answered from the ledger; not submitted again", metadata: metadata.merging(["creation_id": "\(record.creationID ?? "")"]) { $1 })
                 return .answer(
@@ -66,18 +68,19 @@ struct DuplicateGuard: Sendable {
                         retries: record.retries ?? .init(), traceID: record.chanjingTraceID, replayed: true, reconciled: record.reconciled ?? false
                     )
                 )
-            }
-            // An intent without an outcome: a worker stopped during the call.
-            logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
-            switch try await reconcile(body, request: request, partition: partition, since: record.date, waitUntil: record.date.addingTimeInterval(delaySeconds)) {
-            case .adopted(let creationID):
-                return .answer(try await recordAdopted(creationID, request: request, partition: partition, hash: hash))
-            case .giveUp(let message):
-                let outcome = SubmissionOutcome(status: .failed, error: .init(code: .outcomeUnknown, message: message), attempts: 0, retries: .init())
-                try await recordOutcome(outcome, for: request, partition: partition)
-                return .answer(outcome)
-            case .retry:
-                break
+            default:
+                // An intent without an outcome: a worker stopped during the call.
+                logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
+                switch try await reconcile(body, request: request, partition: partition, since: record.date, waitUntil: record.date.addingTimeInterval(delaySeconds)) {
+                case .adopted(let creationID):
+                    return .answer(try await recordAdopted(creationID, request: request, partition: partition))
+                case .giveUp(let message):
+                    let outcome = SubmissionOutcome(status: .failed, error: .init(code: .outcomeUnknown, message: message), attempts: 0, retries: .init())
+                    try await recordOutcome(outcome, for: request, partition: partition, intentAt: record.date)
+                    return .answer(outcome)
+                case .retry:
+                    break
+                }
             }
         }
         let intent = LedgerRecord(kind: .intent, requestID: request.requestID, bodyHash: hash, at: LedgerRecord.now())
@@ -107,7 +110,7 @@ struct DuplicateGuard: Sendable {
 
     private var delaySeconds: TimeInterval { Double(reconcileDelay.components.seconds) + Double(reconcileDelay.components.attoseconds) / 1e18 }
 
-    private func recordAdopted(_ creationID: String, request: VideoRequest, partition: Int32, hash: String) async throws(WorkerFailure) -> SubmissionOutcome {
+    private func recordAdopted(_ creationID: String, request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> SubmissionOutcome {
         let outcome = SubmissionOutcome(status: .submitted, creationID: creationID, attempts: 0, retries: .init(), reconciled: true)
         try await recordOutcome(outcome, for: request, partition: partition)
         return outcome

@@ -27,6 +27,8 @@ final class SubmissionLedger: Sendable {
 
     private struct Slot {
         var load: Task<Void, any Error>
+        /// Which load fills this slot: a slot replaced meanwhile ignores an older load.
+        var loadID: UInt64
         var state = PartitionState()
         var loaded = false
     }
@@ -37,6 +39,7 @@ final class SubmissionLedger: Sendable {
     private let loadTimeout: Duration
     private let logger: Logger
     private let slots = Mutex<[Int32: Slot]>([:])
+    private let nextLoadID = Mutex<UInt64>(0)
 
     init(topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, logger: Logger) {
         self.topic = topic
@@ -46,22 +49,25 @@ final class SubmissionLedger: Sendable {
         self.logger = logger
     }
 
-    /// Starts reading the ledger partitions of newly assigned requests partitions.
+    /// Starts reading the ledger partitions of newly assigned requests partitions, all in one
+    /// pass (one client for the offsets, one reader for the records).
     func assigned(_ partitions: [Int32]) {
-        for partition in partitions {
-            let load = Task { try await self.load(partition) }
-            let previous = slots.withLock { slots in
-                defer { slots[partition] = Slot(load: load) }
-                return slots[partition]
-            }
-            previous?.load.cancel()
+        guard !partitions.isEmpty else { return }
+        let id = nextLoadID.withLock { id in
+            id += 1
+            return id
+        }
+        let load = Task { try await self.load(partitions, id: id) }
+        slots.withLock { slots in
+            for partition in partitions { slots[partition] = Slot(load: load, loadID: id) }
         }
     }
 
     /// Forgets revoked partitions: their next owner reads them again.
     func revoked(_ partitions: [Int32]) {
-        let gone = slots.withLock { slots in partitions.compactMap { slots.removeValue(forKey: $0) } }
-        for slot in gone { slot.load.cancel() }
+        slots.withLock { slots in
+            for partition in partitions { slots[partition] = nil }
+        }
     }
 
     /// What the ledger says of a request.
@@ -114,32 +120,35 @@ final class SubmissionLedger: Sendable {
         }
     }
 
-    private func load(_ partition: Int32) async throws {
+    private func load(_ partitions: [Int32], id: UInt64) async throws {
         let started = ContinuousClock.now
-        let ledgerPartition = TopicPartition(topic: topic, partition: partition)
+        let ledgerPartitions = partitions.map { TopicPartition(topic: topic, partition: $0) }
         let offsets = try await ClusterInspector.watermarkOffsets(
-            properties: readerProperties, partitions: [ledgerPartition], timeout: loadTimeout, logger: logger
+            properties: readerProperties, partitions: ledgerPartitions, timeout: loadTimeout, logger: logger
         )
-        let (low, high) = offsets[ledgerPartition] ?? (0, 0)
-        let records = try await PartitionReader.read(
-            [ledgerPartition: low..<high], properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger
-        )
-        var state = PartitionState()
+        var ranges: [TopicPartition: Range<Int64>] = [:]
+        for partition in ledgerPartitions {
+            let (low, high) = offsets[partition] ?? (0, 0)
+            ranges[partition] = low..<max(low, high)
+        }
+        let records = try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
+        var states: [Int32: PartitionState] = Dictionary(uniqueKeysWithValues: partitions.map { ($0, PartitionState()) })
         for message in records {
             guard let record = LedgerRecord.decode(message.value) else {
-                logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(partition)", "offset": "\(message.offset)"])
+                logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
                 continue
             }
-            state.apply(record)
+            states[message.partition]?.apply(record)
         }
-        try Task.checkCancellation()
         slots.withLock { slots in
-            slots[partition]?.state = state
-            slots[partition]?.loaded = true
+            for (partition, state) in states where slots[partition]?.loadID == id {
+                slots[partition]?.state = state
+                slots[partition]?.loaded = true
+            }
         }
         logger.info(
-            "Ledger partition read",
-            metadata: ["partition": "\(partition)", "records": "\(records.count)", "requests": "\(state.requests.count)", "took": "\(ContinuousClock.now - started)"]
+            "Ledger partitions read",
+            metadata: ["partitions": "\(partitions.sorted())", "records": "\(records.count)", "took": "\(ContinuousClock.now - started)"]
         )
     }
 }
