@@ -116,6 +116,15 @@ public struct WorkerConfiguration: Sendable {
         return properties
     }
 
+    /// The ledger producer's properties: the results producer's, but lingering 1 ms, because
+    /// every submit waits for its intent's acknowledgement.
+    var ledgerProducerProperties: KafkaProperties {
+        var properties = KafkaProperties(["linger.ms": "1"]).merging(commonProperties)
+        properties["acks"] = "all"
+        properties["enable.idempotence"] = "true"
+        return properties
+    }
+
     /// The results producer's properties.
     var producerProperties: KafkaProperties {
         var properties = KafkaProperties(["linger.ms": "5"]).merging(commonProperties)

@@ -16,6 +16,8 @@ public final class WorkerRuntime: Sendable {
     private let statusPort: StatusPort
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
+    /// The submission ledger's own producer (nil with the ledger off).
+    private let ledgerProducer: KafkaProducer?
     private let chanjing: ChanjingClient
     private let serviceGroup: ServiceGroup
     private let logger: Logger
@@ -43,9 +45,16 @@ public final class WorkerRuntime: Sendable {
         let retention = RetentionGapDetector(properties: configuration.commonProperties, groupID: configuration.groupID, metrics: metrics, logger: logger)
         let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, retention: retention, logger: logger)
         let producer: KafkaProducer
+        let ledgerProducer: KafkaProducer?
         let consumer: KafkaConsumer
         do throws(KafkaError) {
             producer = try KafkaProducer(properties: configuration.producerProperties, logger: logger)
+            do {
+                ledgerProducer = configuration.ledger == nil ? nil : try KafkaProducer(properties: configuration.ledgerProducerProperties, logger: logger)
+            } catch {
+                await producer.shutdown(flushTimeout: .zero)
+                throw error
+            }
             do {
                 consumer = try KafkaConsumer(
                     properties: configuration.consumerProperties,
@@ -56,6 +65,7 @@ public final class WorkerRuntime: Sendable {
                 )
             } catch {
                 await producer.shutdown(flushTimeout: .zero)
+                await ledgerProducer?.shutdown(flushTimeout: .zero)
                 throw error
             }
         } catch {
@@ -63,10 +73,11 @@ public final class WorkerRuntime: Sendable {
             throw .kafkaClient(error)
         }
         let circuit = CircuitBreaker(logger: logger)
-        let duplicateGuard = configuration.ledger.map { settings in
-            DuplicateGuard(
+        var duplicateGuard: DuplicateGuard?
+        if let settings = configuration.ledger, let ledgerProducer {
+            duplicateGuard = DuplicateGuard(
                 ledger: SubmissionLedger(
-                    topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
+                    topic: settings.topic, producer: ledgerProducer, readerProperties: configuration.commonProperties,
                     loadTimeout: configuration.startupTimeout, logger: logger
                 ),
                 reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: settings.clockSkew),
@@ -114,6 +125,7 @@ public final class WorkerRuntime: Sendable {
         self.statusPort = statusPort
         self.consumer = consumer
         self.producer = producer
+        self.ledgerProducer = ledgerProducer
         self.chanjing = chanjing
         self.logger = logger
     }
@@ -146,6 +158,7 @@ public final class WorkerRuntime: Sendable {
         statusPort.close()  // a server that never listened must not leave httpPort() waiting
         await consumer.close()
         await producer.shutdown()
+        await ledgerProducer?.shutdown()
         do {
             try await chanjing.shutdown()
         } catch {

@@ -20,7 +20,7 @@ private func expectOneTaskPerRequest(_ ids: [String], results: [(KafkaMessage, V
     #expect(absent.isEmpty, "\(absent.count) requests have no task, e.g. \(absent.prefix(5))")
     for (id, results) in byRequest {
         let task = simulator.tasks.first { $0.prompt == "prompt for \(id)" }
-        #expect(results.allSatisfy { $0.status == .submitted && $0.creationID == task?.uniqueID }, "\(id): \(results.map(\.status))")
+        #expect(results.allSatisfy { $0.status == .submitted && $0.creationID == task?.uniqueID }, "\(id): \(results.map { "\($0.status) \($0.error?.code.rawValue ?? "") \($0.error?.message ?? "") replayed=\($0.replayed ?? false)" })")
     }
 }
 
@@ -88,13 +88,15 @@ struct LedgerTests {
             configuration.maxInFlight = 16
             configuration.chanjing.requestTimeout = .seconds(1)
             configuration.retry = RetryPolicy(maxAttempts: 10, maxElapsed: .seconds(60), initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
-            let (first, firstRun) = try await harness.startWorker(configuration)
+            // One token for the three workers, as a real pool shares one (see "One token for the pool").
+            let credentials = try harness.sharedToken()
+            let (first, firstRun) = try await harness.startWorker(configuration, credentials: credentials)
             _ = try await harness.results(atLeast: 30, within: 40)
-            let (second, secondRun) = try await harness.startWorker(configuration)  // joins
+            let (second, secondRun) = try await harness.startWorker(configuration, credentials: credentials)  // joins
             _ = try await harness.results(atLeast: 120, within: 60)
             await first.shutdown()  // leaves
             try await firstRun.value
-            let (third, thirdRun) = try await harness.startWorker(configuration)  // joins again
+            let (third, thirdRun) = try await harness.startWorker(configuration, credentials: credentials)  // joins again
             let results = try await harness.results(atLeast: ids.count, within: 100)
             try await eventually(30, "all offsets committed") {
                 try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) } == Int64(ids.count)

@@ -35,13 +35,25 @@ final class WorkerHarness: Sendable {
     }
 
     /// Starts an in-process worker; returns it and the task running it.
-    func startWorker(_ configuration: WorkerConfiguration? = nil) async throws -> (WorkerRuntime, Task<Void, any Error>) {
+    func startWorker(
+        _ configuration: WorkerConfiguration? = nil,
+        credentials: ChanjingCredentials = .app(appID: "sim-app", secretKey: "sim-secret")
+    ) async throws -> (WorkerRuntime, Task<Void, any Error>) {
         let runtime = try await WorkerRuntime(
             configuration: configuration ?? self.configuration,
-            credentials: .app(appID: "sim-app", secretKey: "sim-secret"),
+            credentials: credentials,
             logger: TestLogging.logger("worker")
         )
         return (runtime, Task { try await runtime.run() })
+    }
+
+    /// A token issued by the simulator, for workers that share one (as a pool sharing a token
+    /// file does): workers with their own app credentials would invalidate each other's tokens.
+    func sharedToken() throws -> ChanjingCredentials {
+        let reply = simulator.accessToken(body: Array(#"{"app_id":"sim-app","secret_key":"sim-secret"}"#.utf8))
+        let json = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
+        let token = (json?["data"] as? [String: Any])?["access_token"] as? String
+        return .accessToken(token ?? "")
     }
 
     /// Starts `chanjing-worker run` as a child process against this harness.
