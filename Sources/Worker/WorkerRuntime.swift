@@ -42,7 +42,11 @@ public final class WorkerRuntime: Sendable {
         let metrics = WorkerMetrics()
         let tokens = credentials.makeSource(client: chanjing, logger: logger) { metrics.tokenRefreshed(succeeded: $0) }
         let limiter = RateLimiter(maxQPS: configuration.maxQPS, poolMaxQPS: configuration.poolMaxQPS, totalPartitions: requestPartitions)
-        let retention = RetentionGapDetector(properties: configuration.commonProperties, groupID: configuration.groupID, metrics: metrics, logger: logger)
+        let retention = RetentionGapDetector(
+            offsets: .cluster(properties: configuration.commonProperties, groupID: configuration.groupID, logger: logger),
+            newGroupStartsAtZero: ["earliest", "smallest", "beginning"].contains(configuration.autoOffsetReset),
+            metrics: metrics, logger: logger
+        )
         let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, retention: retention, logger: logger)
         let producer: KafkaProducer
         let ledgerProducer: KafkaProducer?

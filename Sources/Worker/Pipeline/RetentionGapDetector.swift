@@ -4,10 +4,9 @@ import Synchronization
 
 /// Notices requests that retention deleted before the group read them: when the first record
 /// of a newly assigned partition lies beyond the offset the group had committed at assignment
-/// and the log now starts past that offset, the records in between are gone. They are logged
-/// and counted (`chanjing_worker_requests_lost_to_retention_total`); nothing else can be done.
-///
-/// A group with no committed offset starts at the log start and has nothing to compare with.
+/// (offset 0 for a new group that starts at the earliest record) and the log now starts past
+/// that offset, the records in between are gone. They are logged and counted
+/// (`chanjing_worker_requests_lost_to_retention_total`); nothing else can be done for them.
 final class RetentionGapDetector: Sendable {
     /// What is known of one partition's current assignment.
     private struct Entry {
@@ -17,17 +16,39 @@ final class RetentionGapDetector: Sendable {
         var firstOffset: Int64?
     }
 
-    private let properties: KafkaProperties
-    private let groupID: String
+    /// Where the offsets come from: the cluster, asked with clients of their own (never the
+    /// worker's consumer, which may be closed while a check still runs).
+    struct Offsets: Sendable {
+        /// The group's committed offsets of the partitions (negative or absent where none).
+        var committed: @Sendable ([TopicPartition]) async -> [TopicPartition: Int64]
+        /// The first offset still in the partition's log.
+        var logStart: @Sendable (TopicPartition) async -> Int64?
+
+        static func cluster(properties: KafkaProperties, groupID: String, logger: Logger) -> Offsets {
+            Offsets(
+                committed: { partitions in
+                    (try? await ClusterInspector.committedOffsets(
+                        properties: properties, groupID: groupID, partitions: partitions, timeout: .seconds(10), logger: logger
+                    )) ?? [:]
+                },
+                logStart: { partition in
+                    try? await ClusterInspector.watermarkOffsets(properties: properties, partitions: [partition], timeout: .seconds(10), logger: logger)[partition]?.low
+                }
+            )
+        }
+    }
+
+    private let offsets: Offsets
+    /// A group without a committed offset starts at the earliest record, so whatever lies
+    /// below the log start was deleted before its first read (`auto.offset.reset=earliest`).
+    private let newGroupStartsAtZero: Bool
     private let metrics: WorkerMetrics
     private let logger: Logger
     private let entries = Mutex<[TopicPartition: Entry]>([:])
 
-    /// `properties` reach the cluster; the checks use clients of their own, never the worker's
-    /// consumer, which may be closed while a check still runs.
-    init(properties: KafkaProperties, groupID: String, metrics: WorkerMetrics, logger: Logger) {
-        self.properties = properties
-        self.groupID = groupID
+    init(offsets: Offsets, newGroupStartsAtZero: Bool, metrics: WorkerMetrics, logger: Logger) {
+        self.offsets = offsets
+        self.newGroupStartsAtZero = newGroupStartsAtZero
         self.metrics = metrics
         self.logger = logger
     }
@@ -38,12 +59,10 @@ final class RetentionGapDetector: Sendable {
         entries.withLock { entries in
             for partition in partitions { entries[partition] = Entry(generation: generation) }
         }
-        Task {
-            let committed = try? await ClusterInspector.committedOffsets(
-                properties: properties, groupID: groupID, partitions: partitions, timeout: .seconds(10), logger: logger
-            )
+        Task { [offsets] in
+            let committed = await offsets.committed(partitions)
             for partition in partitions {
-                let offset = committed?[partition].flatMap { $0 >= 0 ? $0 : nil }
+                let offset = committed[partition].flatMap { $0 >= 0 ? $0 : nil } ?? (newGroupStartsAtZero ? 0 : nil)
                 update(partition, generation: generation) { $0.committed = .some(offset) }
             }
         }
@@ -59,9 +78,8 @@ final class RetentionGapDetector: Sendable {
     /// Applies `change`, then checks the partition once both facts are known.
     private func update(_ partition: TopicPartition, generation: Int, _ change: (inout Entry) -> Void) {
         guard let (committed, first) = takeReady(partition, generation: generation, change), first > committed else { return }
-        Task {
-            let offsets = try? await ClusterInspector.watermarkOffsets(properties: properties, partitions: [partition], timeout: .seconds(10), logger: logger)
-            guard let logStart = offsets?[partition]?.low, logStart > committed else { return }
+        Task { [offsets] in
+            guard let logStart = await offsets.logStart(partition), logStart > committed else { return }
             let lost = min(logStart, first) - committed
             metrics.lostToRetention(partition, count: lost)
             logger.warning(
