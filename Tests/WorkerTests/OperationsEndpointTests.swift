@@ -13,7 +13,12 @@ struct OperationsEndpointTests {
         let harness = try await WorkerHarness(partitions: 3, simulator: SimulatorConfiguration(submitLatency: 0.005...0.01))
         try await withTimeout(110) {
             let valid = 18
-            try await harness.kafka.produce((0..<valid).map { requestJSON(id: "ops-\($0)") } + [#"{"request_id":"bad-1"}"#, "not json"])
+            // Every partition gets requests (keyless records may all land on one), so every
+            // partition has a committed offset and a known lag.
+            for partition in 0..<3 {
+                try await harness.kafka.produce((0..<valid / 3).map { requestJSON(id: "ops-\(partition)-\($0)") }, partition: Int32(partition))
+            }
+            try await harness.kafka.produce([#"{"request_id":"bad-1"}"#, "not json"], partition: 0)
             var configuration = harness.configuration
             configuration.httpPort = 0
             configuration.statisticsInterval = .milliseconds(300)
