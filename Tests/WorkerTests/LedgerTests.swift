@@ -112,4 +112,37 @@ struct LedgerTests {
         }
         await harness.shutdown()
     }
+
+    @Test("two worker binaries, SIGKILLed in turn, with 20% of submits answered ambiguously after creating: one task per request", .timeLimit(.minutes(4)))
+    func twoBinariesKilledWithAmbiguousAnswers() async throws {
+        let faults = SimulatedFaults(http502AfterCreating: 0.1, hangAfterCreating: 0.1, hangSeconds: 6)
+        let harness = try await WorkerHarness(partitions: 4, simulator: SimulatorConfiguration(submitLatency: 0.2...0.8, faults: faults))
+        try await withTimeout(230) {
+            let ids = (0..<400).map { "both-\($0)" }
+            try await harness.kafka.produce(ids.map { requestJSON(id: $0) })
+            // One token for both, as a pool shares one; app credentials would make them fight.
+            guard case .accessToken(let token) = try harness.sharedToken() else { return }
+            let environment = ["MAX_IN_FLIGHT": "50", "CHANJING_APP_ID": "", "CHANJING_SECRET_KEY": "", "CHANJING_ACCESS_TOKEN": token]
+            var workers = [try harness.startWorkerProcess(extraEnvironment: environment), try harness.startWorkerProcess(extraEnvironment: environment)]
+            defer { for worker in workers { worker.signal(SIGKILL) } }
+            for round in 0..<4 {
+                let created = harness.simulator.tasks.count
+                try await eventually(40, "the pool submits") { harness.simulator.tasks.count >= min(ids.count, created + 20) }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_500)))
+                let victim = round % 2
+                workers[victim].signal(SIGKILL)
+                _ = await workers[victim].waitForExit(within: 10)
+                workers[victim] = try harness.startWorkerProcess(extraEnvironment: environment)
+            }
+            try await eventually(150, "all offsets committed") {
+                try await harness.kafka.committedOffsets(group: harness.group).values.reduce(0) { $0 + max(0, $1) } == Int64(ids.count)
+            }
+            for worker in workers { worker.signal(SIGTERM) }
+            for worker in workers { _ = await worker.waitForExit(within: 30) }
+            let results = try await harness.results(atLeast: ids.count, within: 30, settle: .seconds(1))
+            expectOneTaskPerRequest(ids, results: results, simulator: harness.simulator)
+            #expect(harness.simulator.stats.injectedFailures > 0)
+        }
+        await harness.shutdown()
+    }
 }
