@@ -3,7 +3,7 @@ import Logging
 
 /// Where a consumer group stands on one partition: what `kafka-consumer-groups --describe`
 /// shows, read without joining the group (joining would rebalance the live pool).
-public struct PartitionLag: Sendable, Equatable, Codable {
+public struct PartitionLag: Sendable, Equatable, Encodable {
     public var topic: String
     public var partition: Int32
     /// The group's committed offset; nil when the group has committed nothing there.
@@ -35,6 +35,7 @@ public struct PartitionLag: Sendable, Equatable, Codable {
         case lostToRetention = "lost_to_retention"
     }
 
+    /// Encodes the stored offsets and the derived `lag` and `lost_to_retention`.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(topic, forKey: .topic)
@@ -44,15 +45,6 @@ public struct PartitionLag: Sendable, Equatable, Codable {
         try container.encode(end, forKey: .end)
         try container.encode(lag, forKey: .lag)
         try container.encode(lostToRetention, forKey: .lostToRetention)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        topic = try container.decode(String.self, forKey: .topic)
-        partition = try container.decode(Int32.self, forKey: .partition)
-        committed = try container.decodeIfPresent(Int64.self, forKey: .committed)
-        logStart = try container.decode(Int64.self, forKey: .logStart)
-        end = try container.decode(Int64.self, forKey: .end)
     }
 }
 

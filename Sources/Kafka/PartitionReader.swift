@@ -21,10 +21,9 @@ public enum PartitionReader {
         guard !remaining.isEmpty else { return [] }
         let consumer = try KafkaConsumer(properties: properties, partitions: remaining.mapValues(\.lowerBound), logger: logger)
         let lastArrival = Arrival()
-        let unfinished = SharedCount()
-        let reader = Task { () -> [KafkaMessage] in
+        // Returns what it read and how many ranges it did not finish (the watchdog stops it).
+        let reader = Task { () -> (messages: [KafkaMessage], unfinished: Int) in
             var messages: [KafkaMessage] = []
-            defer { if requireEnd, !remaining.isEmpty { unfinished.set(remaining.count) } }
             for try await message in consumer.messages {
                 lastArrival.touch()
                 let partition = TopicPartition(topic: message.topic, partition: message.partition)
@@ -33,7 +32,7 @@ public enum PartitionReader {
                 if message.offset >= range.upperBound - 1 { remaining[partition] = nil }
                 if remaining.isEmpty { break }
             }
-            return messages
+            return (messages, remaining.count)
         }
         let watchdog = Task {
             while !Task.isCancelled, ContinuousClock.now - lastArrival.last < idle {
@@ -44,9 +43,9 @@ public enum PartitionReader {
         let result = await reader.result
         watchdog.cancel()
         await consumer.close()
-        let messages = try result.get()
-        if unfinished.current > 0 {
-            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "\(unfinished.current) partition(s) were not read to their end: nothing arrived for \(idle)")
+        let (messages, unfinished) = try result.get()
+        if requireEnd, unfinished > 0 {
+            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "\(unfinished) partition(s) were not read to their end: nothing arrived for \(idle)")
         }
         return messages
     }

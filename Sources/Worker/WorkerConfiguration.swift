@@ -118,16 +118,14 @@ public struct WorkerConfiguration: Sendable {
 
     /// The ledger producer's properties: the results producer's, but lingering 1 ms, because
     /// every submit waits for its intent's acknowledgement.
-    var ledgerProducerProperties: KafkaProperties {
-        var properties = KafkaProperties(["linger.ms": "1"]).merging(commonProperties)
-        properties["acks"] = "all"
-        properties["enable.idempotence"] = "true"
-        return properties
-    }
+    var ledgerProducerProperties: KafkaProperties { idempotentProducerProperties(lingerMilliseconds: 1) }
 
     /// The results producer's properties.
-    var producerProperties: KafkaProperties {
-        var properties = KafkaProperties(["linger.ms": "5"]).merging(commonProperties)
+    var producerProperties: KafkaProperties { idempotentProducerProperties(lingerMilliseconds: 5) }
+
+    /// `acks=all` with idempotence, lingering `lingerMilliseconds` unless the user set `linger.ms`.
+    private func idempotentProducerProperties(lingerMilliseconds: Int) -> KafkaProperties {
+        var properties = KafkaProperties(["linger.ms": "\(lingerMilliseconds)"]).merging(commonProperties)
         properties["acks"] = "all"
         properties["enable.idempotence"] = "true"
         return properties

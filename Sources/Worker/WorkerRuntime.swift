@@ -13,7 +13,8 @@ public final class WorkerRuntime: Sendable {
     public let tokens: any AccessTokenSource
     /// The worker's metrics, as served on `/metrics`.
     public let metrics: WorkerMetrics
-    private let statusPort: StatusPort
+    /// The status server's bound port, sent once it listens.
+    private let statusPort: OneShot<Int>
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
     /// The submission ledger's own producer (nil with the ledger off).
@@ -108,7 +109,7 @@ public final class WorkerRuntime: Sendable {
             consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, metrics: metrics, logger: logger
         )
         var services: [any Service] = [service]
-        let statusPort = StatusPort()
+        let statusPort = OneShot<Int>()
         if let port = configuration.httpPort {
             let statisticsInterval = configuration.consumerProperties["statistics.interval.ms"].flatMap(Int.init) ?? 0
             let probes = StatusServer.Probes(
@@ -117,7 +118,7 @@ public final class WorkerRuntime: Sendable {
                 maxStatisticsAge: statisticsInterval > 0 ? max(.milliseconds(3 * statisticsInterval), .seconds(10)) : nil,
                 sample: { metrics.sample(consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken) }
             )
-            let server = StatusServer(port: port, registry: metrics.registry, probes: probes, logger: logger) { statusPort.announce($0) }
+            let server = StatusServer(port: port, registry: metrics.registry, probes: probes, logger: logger) { statusPort.send($0) }
             services.append(server.application())
         }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
@@ -150,7 +151,7 @@ public final class WorkerRuntime: Sendable {
     /// nil when no server was configured or it stopped before listening.
     public func httpPort() async -> Int? {
         guard configuration.httpPort != nil else { return nil }
-        return await statusPort.port()
+        return await statusPort.first()
     }
 
     /// Starts a graceful shutdown: no new requests, in-flight ones finish, offsets committed.
@@ -168,28 +169,5 @@ public final class WorkerRuntime: Sendable {
         } catch {
             logger.debug("Chanjing client shutdown: \(error)")
         }
-    }
-}
-
-/// The status server's bound port, announced once it listens.
-final class StatusPort: Sendable {
-    private let stream: AsyncStream<Int>
-    private let continuation: AsyncStream<Int>.Continuation
-
-    init() {
-        (stream, continuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
-    }
-
-    func announce(_ port: Int) {
-        continuation.yield(port)
-        continuation.finish()
-    }
-
-    func close() {
-        continuation.finish()
-    }
-
-    func port() async -> Int? {
-        await stream.first { _ in true }
     }
 }

@@ -169,7 +169,13 @@ public struct ConfigurationResolver {
 
     /// The flag's value, else its environment variable's, else its default.
     func value(_ flag: String) -> String {
-        if let given = options.commandLineValue(flag) { return given }
+        Self.value(flag, given: options.commandLineValue(flag), environment: environment)
+    }
+
+    /// `given` (the flag's value), else the flag's environment variable, else its catalogued
+    /// default: the precedence every command shares.
+    static func value(_ flag: String, given: String?, environment: [String: String]) -> String {
+        if let given { return given }
         let entry = OptionCatalog.entry(flag)
         if let fromEnvironment = environment[entry.environment], !fromEnvironment.isEmpty { return fromEnvironment }
         return entry.defaultValue

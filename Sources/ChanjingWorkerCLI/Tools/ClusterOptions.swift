@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kafka
+import Logging
 
 /// The cluster settings shared by the operator tools (`lag`, `enqueue`, `replay`). Like
 /// `run`, each falls back to the worker's environment variable, so the tools work inside a
@@ -16,16 +17,30 @@ struct ClusterOptions: ParsableArguments {
     /// The client properties, with the brokers; a bad setting is one line for the operator.
     func properties(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> KafkaProperties {
         var properties = try ConfigurationResolver.kafkaProperties(environment: environment, flags: kafka)
-        properties["bootstrap.servers"] = brokers ?? environment["KAFKA_BROKERS"].flatMap { $0.isEmpty ? nil : $0 } ?? "localhost:9092"
+        properties["bootstrap.servers"] = ConfigurationResolver.value("--brokers", given: brokers, environment: environment)
         return properties
     }
 
     var callTimeout: Duration { .milliseconds(Int64(max(0.1, timeout) * 1000)) }
 }
 
-/// A topic setting of a tool, falling back to the worker's environment variable and default.
-func topicName(_ given: String?, environment variable: String, default fallback: String) -> String {
-    given ?? ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+/// A setting of a tool that `run` has too (`--group`, `--requests-topic` …): the tool's flag,
+/// else `run`'s environment variable, else `run`'s default.
+func setting(_ flag: String, given: String?) -> String {
+    ConfigurationResolver.value(flag, given: given, environment: ProcessInfo.processInfo.environment)
+}
+
+/// Produces `messages` in order with `acks=all` and idempotence, each acknowledged before the
+/// next is sent, then closes the producer.
+func produceAcknowledged(_ messages: [OutgoingMessage], properties: KafkaProperties, logger: Logger) async throws(KafkaError) {
+    let producer = try KafkaProducer(properties: properties.merging(KafkaProperties(["enable.idempotence": "true", "acks": "all"])), logger: logger)
+    do {
+        for message in messages { try await producer.send(message) }
+    } catch {
+        await producer.shutdown()
+        throw error
+    }
+    await producer.shutdown()
 }
 
 /// Runs a tool's body, turning configuration and Kafka errors into one line and the exit codes

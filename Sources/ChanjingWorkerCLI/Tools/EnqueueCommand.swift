@@ -31,8 +31,8 @@ struct EnqueueCommand: AsyncParsableCommand {
             LogSetup.bootstrap(level: .warning)
             let logger = Logger(label: "enqueue")
             let properties = try cluster.properties()
-            let requestsTopic = topicName(requestsTopic, environment: "REQUESTS_TOPIC", default: "chanjing.video.requests")
-            let resultsTopic = topicName(resultsTopic, environment: "RESULTS_TOPIC", default: "chanjing.video.results")
+            let requestsTopic = setting("--requests-topic", given: requestsTopic)
+            let resultsTopic = setting("--results-topic", given: resultsTopic)
 
             let (valid, refused) = Self.validate(try readInputs(), requireRequestID: wait)
             for (input, rejection) in refused {
@@ -41,20 +41,14 @@ struct EnqueueCommand: AsyncParsableCommand {
             let watcher = wait && !valid.isEmpty
                 ? try await ResultWatcher.start(properties: properties, topic: resultsTopic, timeout: cluster.callTimeout, logger: logger)
                 : nil
-            let producer = try KafkaProducer(properties: properties.merging(KafkaProperties(["enable.idempotence": "true", "acks": "all"])), logger: logger)
-            var sent = 0
             do {
-                for request in valid {
-                    try await producer.send(OutgoingMessage(topic: requestsTopic, key: key.map { Array($0.utf8) }, value: request.bytes))
-                    sent += 1
-                }
+                let messages = valid.map { OutgoingMessage(topic: requestsTopic, key: key.map { Array($0.utf8) }, value: $0.bytes) }
+                try await produceAcknowledged(messages, properties: properties, logger: logger)
             } catch {
-                await producer.shutdown()
                 await watcher?.stop()
                 throw error
             }
-            await producer.shutdown()
-            printError("sent \(sent) request(s) to \(requestsTopic); refused \(refused.count)")
+            printError("sent \(valid.count) request(s) to \(requestsTopic); refused \(refused.count)")
             if let watcher {
                 let missing = await watcher.waitFor(Set(valid.map(\.requestID)), within: .seconds(waitTimeout)) { printLine($0) }
                 await watcher.stop()

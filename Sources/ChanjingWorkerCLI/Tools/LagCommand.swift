@@ -20,8 +20,8 @@ struct LagCommand: AsyncParsableCommand {
     func run() async throws {
         try await runTool("lag") {
             LogSetup.bootstrap(level: .warning)
-            let groupID = group ?? ProcessInfo.processInfo.environment["KAFKA_GROUP_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? "chanjing-worker"
-            let topicName = topicName(topic, environment: "REQUESTS_TOPIC", default: "chanjing.video.requests")
+            let groupID = setting("--group", given: group)
+            let topicName = setting("--requests-topic", given: topic)
             let partitions = try await ClusterInspector.groupLag(
                 properties: try cluster.properties(), groupID: groupID, topic: topicName, timeout: cluster.callTimeout,
                 logger: Logger(label: "lag")

@@ -40,8 +40,8 @@ struct ReplayCommand: AsyncParsableCommand {
                 return code
             })
             let properties = try cluster.properties()
-            let requestsTopic = topicName(requestsTopic, environment: "REQUESTS_TOPIC", default: "chanjing.video.requests")
-            let resultsTopic = topicName(resultsTopic, environment: "RESULTS_TOPIC", default: "chanjing.video.results")
+            let requestsTopic = setting("--requests-topic", given: requestsTopic)
+            let resultsTopic = setting("--results-topic", given: resultsTopic)
 
             let results = try await readResults(topic: resultsTopic, from: start, properties: properties, logger: logger)
             let selection = Self.select(results, requestsTopic: requestsTopic, from: start, to: end, codes: codes)
@@ -55,20 +55,12 @@ struct ReplayCommand: AsyncParsableCommand {
                 printError("dry run: \(requests.count) request(s) would be replayed")
                 return
             }
-            let producer = try KafkaProducer(properties: properties.merging(KafkaProperties(["enable.idempotence": "true", "acks": "all"])), logger: logger)
-            do {
-                for request in requests {
-                    let origin = KafkaHeader(name: "chanjing-worker-replayed-from", text: "\(request.topic)/\(request.partition)/\(request.offset)")
-                    // Back to its own partition, where the worker's ledger knows the request.
-                    try await producer.send(
-                        OutgoingMessage(topic: requestsTopic, partition: request.partition, key: request.key, value: request.value, headers: request.headers + [origin])
-                    )
-                }
-            } catch {
-                await producer.shutdown()
-                throw error
+            let copies = requests.map { request in
+                let origin = KafkaHeader(name: "chanjing-worker-replayed-from", text: "\(request.topic)/\(request.partition)/\(request.offset)")
+                // Back to its own partition, where the worker's ledger knows the request.
+                return OutgoingMessage(topic: requestsTopic, partition: request.partition, key: request.key, value: request.value, headers: request.headers + [origin])
             }
-            await producer.shutdown()
+            try await produceAcknowledged(copies, properties: properties, logger: logger)
             printError("replayed \(requests.count) request(s) to \(requestsTopic); \(selection.count - requests.count) no longer available")
         }
     }

@@ -40,8 +40,7 @@ struct DuplicateGuard: Sendable {
 
     func before(_ request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> Decision {
         guard case .found(let existing) = try await ledger.lookup(request.requestID, partition: partition) else { return .unfinished }
-        let body = request.submitBody
-        let hash = LedgerRecord.hash(of: body)
+        let hash = LedgerRecord.hash(of: request.submitBody)
         let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
         if let record = existing {
             guard record.bodyHash == hash else {
@@ -53,9 +52,8 @@ struct DuplicateGuard: Sendable {
                 // a failure that may have created a task needs a search first.
                 let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
                 if mayHaveCreated {
-                    let since = Date(timeIntervalSince1970: Double(record.intentAt ?? record.at) / 1000)
                     let searchPolicy: ReconcilePolicy = policy == .resubmit ? .resubmit : .adoptOrResubmit
-                    if case .adopted(let creationID) = try await reconcile(body, request: request, partition: partition, since: since, waitUntil: Date(), policy: searchPolicy) {
+                    if case .adopted(let creationID) = try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: Date(), policy: searchPolicy) {
                         return .answer(try await recordAdopted(creationID, request: request, partition: partition))
                     }
                 }
@@ -71,7 +69,7 @@ struct DuplicateGuard: Sendable {
             default:
                 // An intent without an outcome: a worker stopped during the call.
                 logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
-                switch try await reconcile(body, request: request, partition: partition, since: record.date, waitUntil: record.date.addingTimeInterval(delaySeconds)) {
+                switch try await reconcile(request, partition: partition, since: record.date, waitUntil: record.date.addingTimeInterval(reconcileDelay / .seconds(1))) {
                 case .adopted(let creationID):
                     return .answer(try await recordAdopted(creationID, request: request, partition: partition))
                 case .giveUp(let message):
@@ -93,8 +91,8 @@ struct DuplicateGuard: Sendable {
     /// timeout after sending may still land, so the search waits the reconcile delay first.
     func afterAmbiguousFailure(_ error: ChanjingError, request: VideoRequest, partition: Int32, intentAt: Date) async throws(WorkerFailure) -> Reconciliation {
         var waitUntil = Date()
-        if case .transport(_, requestSent: true) = error { waitUntil = Date().addingTimeInterval(delaySeconds) }
-        return try await reconcile(request.submitBody, request: request, partition: partition, since: intentAt, waitUntil: waitUntil)
+        if case .transport(_, requestSent: true) = error { waitUntil = Date().addingTimeInterval(reconcileDelay / .seconds(1)) }
+        return try await reconcile(request, partition: partition, since: intentAt, waitUntil: waitUntil)
     }
 
     /// Records how the request ended, before its result is published.
@@ -103,12 +101,10 @@ struct DuplicateGuard: Sendable {
             kind: .outcome, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: request.submitBody), at: LedgerRecord.now(),
             status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
             retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil,
-            intentAt: intentAt.map { Int64($0.timeIntervalSince1970 * 1000) }
+            intentAt: intentAt.map(LedgerRecord.milliseconds)
         )
         try await ledger.write(record, partition: partition)
     }
-
-    private var delaySeconds: TimeInterval { Double(reconcileDelay.components.seconds) + Double(reconcileDelay.components.attoseconds) / 1e18 }
 
     private func recordAdopted(_ creationID: String, request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> SubmissionOutcome {
         let outcome = SubmissionOutcome(status: .submitted, creationID: creationID, attempts: 0, retries: .init(), reconciled: true)
@@ -117,8 +113,9 @@ struct DuplicateGuard: Sendable {
     }
 
     private func reconcile(
-        _ body: SubmitTaskRequest, request: VideoRequest, partition: Int32, since: Date, waitUntil: Date, policy: ReconcilePolicy? = nil
+        _ request: VideoRequest, partition: Int32, since: Date, waitUntil: Date, policy: ReconcilePolicy? = nil
     ) async throws(WorkerFailure) -> Reconciliation {
+        let body = request.submitBody
         let policy = policy ?? self.policy
         guard policy != .resubmit else { return .retry }
         let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]

@@ -44,9 +44,17 @@ struct LedgerRecord: Codable, Sendable, Equatable {
         kind == .adoption ? "adoption/\(creationID ?? "")" : "request/\(requestID)"
     }
 
-    var date: Date { Date(timeIntervalSince1970: Double(at) / 1000) }
+    /// When the record was written.
+    var date: Date { Self.date(at) }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// When the intent before the first submit was written: an outcome's `intent_at`, else `at`.
+    var intentDate: Date { Self.date(intentAt ?? at) }
+
+    static func now() -> Int64 { milliseconds(Date()) }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
+
+    private static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
     func encoded() -> [UInt8] {
         let encoder = JSONEncoder()

@@ -26,7 +26,7 @@ struct Reconciler: Sendable {
     /// The newest task that matches `body`, was created since `since` (minus the clock skew),
     /// and for which `isClaimed` is false.
     func find(_ body: SubmitTaskRequest, since: Date, isClaimed: (String) -> Bool) async throws(ChanjingError) -> CreationTask? {
-        let oldest = Int64((since.timeIntervalSince1970 - Double(clockSkew.components.seconds)).rounded(.down))
+        let oldest = Int64((since.timeIntervalSince1970 - clockSkew / .seconds(1)).rounded(.down))
         for page in 1...maxPages {
             let tasks = try await client.taskPage(page: page, pageSize: pageSize, tokens: tokens).list
             if let match = tasks.first(where: { ($0.createTime ?? .max) >= oldest && $0.matches(body) && !isClaimed($0.uniqueID) }) {

@@ -48,7 +48,7 @@ final class WorkerService: Service {
         do {
             // A request that fails the worker (the producer's fatal error) must stop it at once,
             // even while the loop below waits for the next record rather than for its children.
-            let failure = FailureSignal()
+            let failure = OneShot<any Error>()
             try await withThrowingTaskGroup(of: Void.self) { outer in
                 outer.addTask { try await self.consume(reportingTo: failure) }
                 outer.addTask { if let error = await failure.first() { throw error } }
@@ -65,7 +65,7 @@ final class WorkerService: Service {
     }
 
     /// Takes records until the stream ends (graceful shutdown), then drains.
-    private func consume(reportingTo failure: FailureSignal) async throws {
+    private func consume(reportingTo failure: OneShot<any Error>) async throws {
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask { [consumer, commitInterval] in
                 while (try? await Task.sleep(for: commitInterval)) != nil { consumer.commit() }
@@ -104,7 +104,7 @@ final class WorkerService: Service {
                     do {
                         if try await processor.process(prepared, consumedAt: consumedAt) { coordinator.finish(message) }
                     } catch {
-                        failure.report(error)
+                        failure.send(error)
                         throw error
                     }
                     return .processed
@@ -134,26 +134,5 @@ final class WorkerService: Service {
             }
         }
         group.cancelAll()
-    }
-}
-
-/// The first error that must stop the worker, awaited by a watcher task.
-final class FailureSignal: Sendable {
-    private let stream: AsyncStream<any Error>
-    private let continuation: AsyncStream<any Error>.Continuation
-
-    init() {
-        (stream, continuation) = AsyncStream.makeStream(of: (any Error).self, bufferingPolicy: .bufferingOldest(1))
-    }
-
-    /// Reports `error`; only the first report counts.
-    func report(_ error: any Error) {
-        continuation.yield(error)
-        continuation.finish()
-    }
-
-    /// The first reported error; nil when the waiting task is cancelled.
-    func first() async -> (any Error)? {
-        await stream.first { _ in true }
     }
 }
