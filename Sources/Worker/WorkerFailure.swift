@@ -25,7 +25,7 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
             "cannot reach the Kafka cluster at \(brokers) within \(timeout) (\(error)); check --brokers and the security settings"
         case .missingTopic(let role, let topic, let brokers):
             "the \(role) topic '\(topic)' does not exist on the cluster at \(brokers); create it first (the worker never creates topics)"
-                + (role == "ledger" ? ", compacted and with the requests topic's partition count, or run with --ledger off (duplicate submits become possible)" : "")
+                + (role == "ledger" ? ", with the requests topic's partition count, or run with --ledger off (duplicate submits become possible)" : "")
         case .kafkaClient(let error):
             "cannot create the Kafka client: \(error)"
         case .chanjingClient(let detail):

@@ -32,8 +32,7 @@ MIN_INSYNC_REPLICAS=${MIN_INSYNC_REPLICAS:-2}
 
 REQUESTS_RETENTION_MS=${REQUESTS_RETENTION_MS:-604800000}   # 7 days
 RESULTS_RETENTION_MS=${RESULTS_RETENTION_MS:-1209600000}    # 14 days
-LEDGER_MIN_COMPACTION_LAG_MS=${LEDGER_MIN_COMPACTION_LAG_MS:-3600000}   # 1 hour
-LEDGER_DELETE_RETENTION_MS=${LEDGER_DELETE_RETENTION_MS:-604800000}     # 7 days
+LEDGER_RETENTION_MS=${LEDGER_RETENTION_MS:-$REQUESTS_RETENTION_MS}      # as long as a request can be redelivered
 LEDGER_SEGMENT_MS=${LEDGER_SEGMENT_MS:-86400000}                        # 1 day
 
 # The pool's principal (the SASL user of KAFKA_PROP_SASL_USERNAME), e.g. User:video-worker.
@@ -46,7 +45,7 @@ die() { echo "provision-topics: $*" >&2; exit 1; }
 say() { echo "provision-topics: $*" >&2; }
 
 for number in PARTITIONS RESULTS_PARTITIONS REPLICATION_FACTOR MIN_INSYNC_REPLICAS \
-    REQUESTS_RETENTION_MS RESULTS_RETENTION_MS LEDGER_MIN_COMPACTION_LAG_MS LEDGER_DELETE_RETENTION_MS LEDGER_SEGMENT_MS; do
+    REQUESTS_RETENTION_MS RESULTS_RETENTION_MS LEDGER_RETENTION_MS LEDGER_SEGMENT_MS; do
     [[ ${!number} =~ ^[1-9][0-9]*$ ]] || die "$number must be a positive whole number, got '${!number}'"
 done
 (( MIN_INSYNC_REPLICAS <= REPLICATION_FACTOR )) \
@@ -100,10 +99,11 @@ ensure_topic "$REQUESTS_TOPIC" "$PARTITIONS" \
     "cleanup.policy=delete,retention.ms=$REQUESTS_RETENTION_MS,$common"
 ensure_topic "$RESULTS_TOPIC" "$RESULTS_PARTITIONS" \
     "cleanup.policy=delete,retention.ms=$RESULTS_RETENTION_MS,$common"
-# The submission ledger: the latest state per request, keyed like the requests, so it has exactly
-# the requests topic's partition count.
+# The submission ledger: partition p describes requests partition p, so it has exactly the
+# requests topic's partition count. Its records batch many requests' entries under unique keys,
+# so retention (not compaction) bounds it.
 ensure_topic "$LEDGER_TOPIC" "$PARTITIONS" \
-    "cleanup.policy=compact,min.compaction.lag.ms=$LEDGER_MIN_COMPACTION_LAG_MS,delete.retention.ms=$LEDGER_DELETE_RETENTION_MS,segment.ms=$LEDGER_SEGMENT_MS,$common"
+    "cleanup.policy=delete,retention.ms=$LEDGER_RETENTION_MS,segment.ms=$LEDGER_SEGMENT_MS,$common"
 
 # --if-not-exists leaves an existing topic's partitions alone: say when they differ.
 if [[ $DRY_RUN != 1 ]]; then

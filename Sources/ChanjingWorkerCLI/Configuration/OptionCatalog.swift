@@ -35,7 +35,7 @@ public enum OptionCatalog {
         .init(flag: "--max-prompt-length", environment: "MAX_PROMPT_LENGTH", defaultValue: "2500", meaning: "Most Unicode scalars in `ref_prompt`."),
         .init(flag: "--max-reference-images", environment: "MAX_REFERENCE_IMAGES", defaultValue: "4", meaning: "Most entries in `ref_img_url`."),
         .init(flag: "--ledger", environment: "LEDGER", defaultValue: "on", meaning: "`on`: the submission ledger keeps a redelivered or retried request from being submitted twice; `off`: at-least-once submits (a crash or an ambiguous failure can create and bill a task twice)."),
-        .init(flag: "--ledger-topic", environment: "LEDGER_TOPIC", defaultValue: "chanjing.video.ledger", meaning: "The ledger's compacted topic; it must have the requests topic's partition count."),
+        .init(flag: "--ledger-topic", environment: "LEDGER_TOPIC", defaultValue: "chanjing.video.ledger", meaning: "The ledger's topic; it must have the requests topic's partition count."),
         .init(flag: "--reconcile-policy", environment: "RECONCILE_POLICY", defaultValue: "adopt-or-resubmit", meaning: "For a request whose earlier submit may have created a task: `adopt-or-resubmit` (adopt a matching task from Chanjing's task list, else submit), `adopt-or-fail` (else result `failed`, `outcome_unknown`) or `resubmit` (no search)."),
         .init(flag: "--reconcile-delay", environment: "RECONCILE_DELAY", defaultValue: "", meaning: "Seconds after an interrupted submit before Chanjing's task list is searched (a dead worker's call may still land); unset means the submit timeout."),
         .init(flag: "--log-level", environment: "LOG_LEVEL", defaultValue: "info", meaning: "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`."),

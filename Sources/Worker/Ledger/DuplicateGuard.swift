@@ -82,7 +82,7 @@ struct DuplicateGuard: Sendable {
             }
         }
         let intent = LedgerRecord(kind: .intent, requestID: request.requestID, bodyHash: hash, at: LedgerRecord.now())
-        try await ledger.write(intent, partition: partition)
+        try await ledger.write(intent, partition: partition).acknowledged()
         return .submit(intentAt: intent.date)
     }
 
@@ -95,15 +95,21 @@ struct DuplicateGuard: Sendable {
         return try await reconcile(request, partition: partition, since: intentAt, waitUntil: waitUntil)
     }
 
-    /// Records how the request ended, before its result is published.
+    /// Records how the request ended.
     func recordOutcome(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32, intentAt: Date? = nil) async throws(WorkerFailure) {
+        try await startRecording(outcome, for: request, partition: partition, intentAt: intentAt).acknowledged()
+    }
+
+    /// Starts recording how the request ended, so that its result can be published meanwhile;
+    /// the offset may be committed only once both are acknowledged.
+    func startRecording(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32, intentAt: Date? = nil) -> SubmissionLedger.Write {
         let record = LedgerRecord(
             kind: .outcome, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: request.submitBody), at: LedgerRecord.now(),
             status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
             retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil,
             intentAt: intentAt.map(LedgerRecord.milliseconds)
         )
-        try await ledger.write(record, partition: partition)
+        return ledger.write(record, partition: partition)
     }
 
     private func recordAdopted(_ creationID: String, request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> SubmissionOutcome {
@@ -147,7 +153,7 @@ struct DuplicateGuard: Sendable {
                 : .retry
         }
         let adoption = LedgerRecord(kind: .adoption, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: body), at: LedgerRecord.now(), creationID: task.uniqueID)
-        try await ledger.write(adoption, partition: partition)
+        try await ledger.write(adoption, partition: partition).acknowledged()
         metrics.reconciled(.adopted)
         metrics.duplicateAvoided(.adopted)
         logger.notice("Reconciled: adopted the task an earlier submit created", metadata: metadata.merging(["creation_id": "\(task.uniqueID)"]) { $1 })

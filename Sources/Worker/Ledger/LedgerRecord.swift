@@ -2,12 +2,13 @@ import Chanjing
 import Foundation
 import VideoContract
 
-/// One record of the submission ledger: a compacted Kafka topic whose partition p describes the
-/// requests of requests-topic partition p. The latest record per key wins.
+/// One entry of the submission ledger, a Kafka topic whose partition p describes the requests of
+/// requests-topic partition p. Entries are written in batches (one Kafka record holds the entries
+/// of one round trip); read in order, the latest entry of a request wins.
 ///
-/// - key `request/<request_id>`: an `intent` (a submit is about to be sent) or an `outcome`
-///   (how the request ended: the result, without its source and time).
-/// - key `adoption/<creation_id>`: a task found by reconciliation and adopted by one request.
+/// - `intent`: a submit is about to be sent.
+/// - `outcome`: how the request ended (the result, without its source and time).
+/// - `adoption`: a task found by reconciliation and adopted by this request.
 struct LedgerRecord: Codable, Sendable, Equatable {
     enum Kind: String, Codable, Sendable {
         case intent, outcome, adoption
@@ -40,10 +41,6 @@ struct LedgerRecord: Codable, Sendable, Equatable {
         case chanjingTraceID = "chanjing_trace_id"
     }
 
-    var key: String {
-        kind == .adoption ? "adoption/\(creationID ?? "")" : "request/\(requestID)"
-    }
-
     /// When the record was written.
     var date: Date { Self.date(at) }
 
@@ -56,15 +53,23 @@ struct LedgerRecord: Codable, Sendable, Equatable {
 
     private static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
-    func encoded() -> [UInt8] {
+    /// One Kafka record of the ledger: the entries of one partition written in one round trip.
+    private struct Batch: Codable {
+        var entries: [LedgerRecord]
+    }
+
+    /// The Kafka record value holding `entries`.
+    static func encode(_ entries: [LedgerRecord]) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Strings, numbers and nested structs of them: encoding cannot fail.
-        return Array(try! encoder.encode(self))
+        return Array(try! encoder.encode(Batch(entries: entries)))
     }
 
-    static func decode(_ bytes: [UInt8]) -> LedgerRecord? {
-        try? JSONDecoder().decode(LedgerRecord.self, from: Data(bytes))
+    /// The entries of one Kafka record value, in the order they were written; nil when it is
+    /// not a ledger record.
+    static func decode(_ bytes: [UInt8]) -> [LedgerRecord]? {
+        try? JSONDecoder().decode(Batch.self, from: Data(bytes)).entries
     }
 
     /// A stable 64-bit FNV-1a hash of the submit body's fields, in hex. It detects a different

@@ -3,7 +3,7 @@ import Kafka
 import Logging
 import Synchronization
 
-/// The submission ledger of the partitions this worker owns, kept in a compacted Kafka topic.
+/// The submission ledger of the partitions this worker owns, kept in a Kafka topic.
 ///
 /// On assignment of requests partition p, ledger partition p is read from its start to its end
 /// before any request of p is processed; from then on this worker is p's only writer and keeps
@@ -34,7 +34,7 @@ final class SubmissionLedger: Sendable {
     }
 
     let topic: String
-    private let producer: KafkaProducer
+    private let writer: LedgerWriter
     private let readerProperties: KafkaProperties
     private let loadTimeout: Duration
     private let logger: Logger
@@ -43,10 +43,10 @@ final class SubmissionLedger: Sendable {
 
     init(topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, logger: Logger) {
         self.topic = topic
-        self.producer = producer
         self.readerProperties = readerProperties
         self.loadTimeout = loadTimeout
         self.logger = logger
+        writer = LedgerWriter(topic: topic, producer: producer, logger: logger)
     }
 
     /// Starts reading the ledger partitions of newly assigned requests partitions, all in one
@@ -98,25 +98,27 @@ final class SubmissionLedger: Sendable {
         slots.withLock { $0[partition]?.state.claimed.contains(creationID) ?? false }
     }
 
-    /// Writes `record` to ledger partition `partition` and waits for the acknowledgement.
-    func write(_ record: LedgerRecord, partition: Int32) async throws(WorkerFailure) {
-        let message = OutgoingMessage(topic: topic, partition: partition, key: Array(record.key.utf8), value: record.encoded())
-        var failures = 0
-        while true {
-            do {
-                try await producer.send(message)
-                break
-            } catch {
-                if let fatal = producer.fatalError { throw .producerFailed(fatal) }
-                failures += 1
-                if Task.isCancelled || failures >= 5 { throw .ledgerUnavailable("cannot write to \(topic)[\(partition)]: \(error)") }
-                logger.warning("Ledger write failed; writing again", metadata: ["partition": "\(partition)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(100 * (1 << failures)))
+    /// Starts writing `entry` to ledger partition `partition`; concurrent writes to one
+    /// partition share a round trip (``LedgerWriter``). The entry counts once acknowledged.
+    func write(_ entry: LedgerRecord, partition: Int32) -> Write {
+        Write(pending: writer.write(entry, partition: partition), entry: entry, partition: partition, ledger: self)
+    }
+
+    /// A ledger entry being written.
+    struct Write: Sendable {
+        fileprivate let pending: PendingWrite
+        fileprivate let entry: LedgerRecord
+        fileprivate let partition: Int32
+        fileprivate let ledger: SubmissionLedger
+
+        /// Returns once Kafka has acknowledged the entry, which this worker's copy of the ledger
+        /// then holds; throws when it could not be written.
+        func acknowledged() async throws(WorkerFailure) {
+            try await pending.acknowledged()
+            ledger.slots.withLock { slots in
+                guard slots[partition]?.loaded == true else { return }
+                slots[partition]?.state.apply(entry)
             }
-        }
-        slots.withLock { slots in
-            guard slots[partition]?.loaded == true else { return }
-            slots[partition]?.state.apply(record)
         }
     }
 
@@ -134,11 +136,11 @@ final class SubmissionLedger: Sendable {
         let records = try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
         var states: [Int32: PartitionState] = Dictionary(uniqueKeysWithValues: partitions.map { ($0, PartitionState()) })
         for message in records {
-            guard let record = LedgerRecord.decode(message.value) else {
+            guard let entries = LedgerRecord.decode(message.value) else {
                 logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
                 continue
             }
-            states[message.partition]?.apply(record)
+            for entry in entries { states[message.partition]?.apply(entry) }
         }
         slots.withLock { slots in
             for (partition, state) in states where slots[partition]?.loadID == id {

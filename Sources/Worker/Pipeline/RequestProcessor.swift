@@ -88,17 +88,9 @@ struct RequestProcessor: Sendable {
             guard let pendingIntent, let duplicateGuard else { return try await publisher.publish(result, for: message, consumedAt: consumedAt) }
             // The outcome and the result are written at once, and both are acknowledged before the
             // offset can be committed; a crash between the two is reconciled on redelivery.
-            let partition = message.partition
-            let recording = Task { () -> Result<Void, WorkerFailure> in
-                do throws(WorkerFailure) {
-                    try await duplicateGuard.recordOutcome(outcome, for: request, partition: partition, intentAt: pendingIntent)
-                    return .success(())
-                } catch {
-                    return .failure(error)
-                }
-            }
+            let recording = duplicateGuard.startRecording(outcome, for: request, partition: message.partition, intentAt: pendingIntent)
             let published = try await publisher.publish(result, for: message, consumedAt: consumedAt)
-            try await recording.value.get()
+            try await recording.acknowledged()
             return published
         }
     }
