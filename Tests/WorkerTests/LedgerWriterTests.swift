@@ -16,11 +16,11 @@ struct LedgerWriterTests {
         writer.assigned([1])
         let ids = (0..<300).map { "request-\($0)" }
         // Intents all at once, then an outcome for every other request.
-        let intents = ids.map { writer.write(LedgerRecord(kind: .intent, requestID: $0, bodyHash: "h", at: LedgerRecord.now()), partition: 1) }
+        let intents = ids.map { writer.write(LedgerEntry(kind: .intent, requestID: $0, bodyHash: "h", at: LedgerEntry.now()), partition: 1) }
         for intent in intents { try await intent.acknowledged() }
         let outcomes = ids.enumerated().filter { $0.offset.isMultiple(of: 2) }.map { index, id in
             writer.write(
-                LedgerRecord(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerRecord.now(), status: .submitted, creationID: "task-\(index)", attempts: 1),
+                LedgerEntry(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerEntry.now(), status: .submitted, creationID: "task-\(index)", attempts: 1),
                 partition: 1
             )
         }
@@ -29,7 +29,7 @@ struct LedgerWriterTests {
         let records = try await PartitionReader.read(
             [TopicPartition(topic: kafka.ledgerTopic, partition: 1): 0..<Int64.max], properties: kafka.clientProperties, idle: .seconds(2), logger: logger
         )
-        let entries = records.flatMap { LedgerRecord.decode($0.value) ?? [] }
+        let entries = records.flatMap { LedgerEntry.decode($0.value) ?? [] }
         #expect(entries.count == 450)
         #expect(records.count < 100, "\(records.count) Kafka records for 450 entries: writes in flight together should share records")
         #expect(Set(records.compactMap(\.key)).count == records.count, "every ledger record has a key of its own")

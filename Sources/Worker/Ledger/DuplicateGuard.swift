@@ -40,7 +40,7 @@ struct DuplicateGuard: Sendable {
 
     func before(_ request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> Decision {
         guard case .found(let existing) = try await ledger.lookup(request.requestID, partition: partition) else { return .unfinished }
-        let hash = LedgerRecord.hash(of: request.submitBody)
+        let hash = LedgerEntry.hash(of: request.submitBody)
         let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
         if let record = existing {
             guard record.bodyHash == hash else {
@@ -81,7 +81,7 @@ struct DuplicateGuard: Sendable {
                 }
             }
         }
-        let intent = LedgerRecord(kind: .intent, requestID: request.requestID, bodyHash: hash, at: LedgerRecord.now())
+        let intent = LedgerEntry(kind: .intent, requestID: request.requestID, bodyHash: hash, at: LedgerEntry.now())
         try await ledger.write(intent, partition: partition).acknowledged()
         return .submit(intentAt: intent.date)
     }
@@ -103,11 +103,11 @@ struct DuplicateGuard: Sendable {
     /// Starts recording how the request ended, so that its result can be published meanwhile;
     /// the offset may be committed only once both are acknowledged.
     func startRecording(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32, intentAt: Date? = nil) -> SubmissionLedger.Write {
-        let record = LedgerRecord(
-            kind: .outcome, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: request.submitBody), at: LedgerRecord.now(),
+        let record = LedgerEntry(
+            kind: .outcome, requestID: request.requestID, bodyHash: LedgerEntry.hash(of: request.submitBody), at: LedgerEntry.now(),
             status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
             retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil,
-            intentAt: intentAt.map(LedgerRecord.milliseconds)
+            intentAt: intentAt.map(LedgerEntry.milliseconds)
         )
         return ledger.write(record, partition: partition)
     }
@@ -152,7 +152,7 @@ struct DuplicateGuard: Sendable {
                 ? .giveUp("an earlier submit may have created a task and none was found in Chanjing's task list (--reconcile-policy adopt-or-fail)")
                 : .retry
         }
-        let adoption = LedgerRecord(kind: .adoption, requestID: request.requestID, bodyHash: LedgerRecord.hash(of: body), at: LedgerRecord.now(), creationID: task.uniqueID)
+        let adoption = LedgerEntry(kind: .adoption, requestID: request.requestID, bodyHash: LedgerEntry.hash(of: body), at: LedgerEntry.now(), creationID: task.uniqueID)
         try await ledger.write(adoption, partition: partition).acknowledged()
         metrics.reconciled(.adopted)
         metrics.duplicateAvoided(.adopted)

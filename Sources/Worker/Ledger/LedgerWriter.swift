@@ -8,7 +8,7 @@ import Synchronization
 /// trip. A quiet partition's entry is written at once; on a busy one an entry waits at most one
 /// round trip, and the records (and produce calls) per request fall as the load rises.
 final class LedgerWriter: Sendable {
-    private typealias Queued = (entry: LedgerRecord, write: PendingWrite)
+    private typealias Queued = (entry: LedgerEntry, write: PendingWrite)
 
     private struct Queue {
         var waiting: [Queued] = []
@@ -36,7 +36,7 @@ final class LedgerWriter: Sendable {
 
     /// Queues `entry` for ledger partition `partition`; the returned write completes when Kafka
     /// has acknowledged it.
-    func write(_ entry: LedgerRecord, partition: Int32) -> PendingWrite {
+    func write(_ entry: LedgerEntry, partition: Int32) -> PendingWrite {
         let write = PendingWrite()
         let startWriting = queues.withLock { queues in
             queues[partition, default: Queue()].waiting.append((entry, write))
@@ -72,9 +72,9 @@ final class LedgerWriter: Sendable {
         }
     }
 
-    private func send(_ entries: [LedgerRecord], partition: Int32) async throws(WorkerFailure) {
+    private func send(_ entries: [LedgerEntry], partition: Int32) async throws(WorkerFailure) {
         let key = "\(writerID)/\(sequence.add(1, ordering: .relaxed).newValue)"
-        let message = OutgoingMessage(topic: topic, partition: partition, key: Array(key.utf8), value: LedgerRecord.encode(entries))
+        let message = OutgoingMessage(topic: topic, partition: partition, key: Array(key.utf8), value: LedgerEntry.encode(entries))
         var failures = 0
         while true {
             do {

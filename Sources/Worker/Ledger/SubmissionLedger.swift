@@ -12,16 +12,16 @@ final class SubmissionLedger: Sendable {
     /// What the ledger knows of one partition.
     struct PartitionState: Sendable {
         /// The latest intent or outcome per request ID.
-        var requests: [String: LedgerRecord] = [:]
+        var requests: [String: LedgerEntry] = [:]
         /// Creation IDs that belong to a request: outcomes and adoptions.
         var claimed: Set<String> = []
 
-        mutating func apply(_ record: LedgerRecord) {
-            switch record.kind {
-            case .intent, .outcome: requests[record.requestID] = record
+        mutating func apply(_ entry: LedgerEntry) {
+            switch entry.kind {
+            case .intent, .outcome: requests[entry.requestID] = entry
             case .adoption: break
             }
-            if let creationID = record.creationID { claimed.insert(creationID) }
+            if let creationID = entry.creationID { claimed.insert(creationID) }
         }
     }
 
@@ -75,7 +75,7 @@ final class SubmissionLedger: Sendable {
         /// Its partition is no longer assigned here.
         case notAssigned
         /// Its latest intent or outcome, if any.
-        case found(LedgerRecord?)
+        case found(LedgerEntry?)
     }
 
     /// The latest record of `requestID` in `partition`, once the partition has been read.
@@ -100,14 +100,14 @@ final class SubmissionLedger: Sendable {
 
     /// Starts writing `entry` to ledger partition `partition`; concurrent writes to one
     /// partition share a round trip (``LedgerWriter``). The entry counts once acknowledged.
-    func write(_ entry: LedgerRecord, partition: Int32) -> Write {
+    func write(_ entry: LedgerEntry, partition: Int32) -> Write {
         Write(pending: writer.write(entry, partition: partition), entry: entry, partition: partition, ledger: self)
     }
 
     /// A ledger entry being written.
     struct Write: Sendable {
         fileprivate let pending: PendingWrite
-        fileprivate let entry: LedgerRecord
+        fileprivate let entry: LedgerEntry
         fileprivate let partition: Int32
         fileprivate let ledger: SubmissionLedger
 
@@ -135,12 +135,14 @@ final class SubmissionLedger: Sendable {
         }
         let records = try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
         var states: [Int32: PartitionState] = Dictionary(uniqueKeysWithValues: partitions.map { ($0, PartitionState()) })
+        var entries = 0
         for message in records {
-            guard let entries = LedgerRecord.decode(message.value) else {
+            guard let decoded = LedgerEntry.decode(message.value) else {
                 logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
                 continue
             }
-            for entry in entries { states[message.partition]?.apply(entry) }
+            entries += decoded.count
+            for entry in decoded { states[message.partition]?.apply(entry) }
         }
         slots.withLock { slots in
             for (partition, state) in states where slots[partition]?.loadID == id {
@@ -150,7 +152,7 @@ final class SubmissionLedger: Sendable {
         }
         logger.info(
             "Ledger partitions read",
-            metadata: ["partitions": "\(partitions.sorted())", "records": "\(records.count)", "took": "\(ContinuousClock.now - started)"]
+            metadata: ["partitions": "\(partitions.sorted())", "records": "\(records.count)", "entries": "\(entries)", "took": "\(ContinuousClock.now - started)"]
         )
     }
 }

@@ -9,17 +9,17 @@ import VideoContract
 /// - `intent`: a submit is about to be sent.
 /// - `outcome`: how the request ended (the result, without its source and time).
 /// - `adoption`: a task found by reconciliation and adopted by this request.
-struct LedgerRecord: Codable, Sendable, Equatable {
+struct LedgerEntry: Codable, Sendable, Equatable {
     enum Kind: String, Codable, Sendable {
         case intent, outcome, adoption
     }
 
     var kind: Kind
     var requestID: String
-    /// ``LedgerRecord/hash(of:)`` of the submit body: the same `request_id` with another body is
+    /// ``LedgerEntry/hash(of:)`` of the submit body: the same `request_id` with another body is
     /// a conflict, never answered with this request's outcome.
     var bodyHash: String
-    /// Unix milliseconds when the record was written.
+    /// Unix milliseconds when the entry was written.
     var at: Int64
     /// For outcomes.
     var status: VideoResult.Status?
@@ -41,7 +41,7 @@ struct LedgerRecord: Codable, Sendable, Equatable {
         case chanjingTraceID = "chanjing_trace_id"
     }
 
-    /// When the record was written.
+    /// When the entry was written.
     var date: Date { Self.date(at) }
 
     /// When the intent before the first submit was written: an outcome's `intent_at`, else `at`.
@@ -55,11 +55,11 @@ struct LedgerRecord: Codable, Sendable, Equatable {
 
     /// One Kafka record of the ledger: the entries of one partition written in one round trip.
     private struct Batch: Codable {
-        var entries: [LedgerRecord]
+        var entries: [LedgerEntry]
     }
 
     /// The Kafka record value holding `entries`.
-    static func encode(_ entries: [LedgerRecord]) -> [UInt8] {
+    static func encode(_ entries: [LedgerEntry]) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Strings, numbers and nested structs of them: encoding cannot fail.
@@ -68,7 +68,7 @@ struct LedgerRecord: Codable, Sendable, Equatable {
 
     /// The entries of one Kafka record value, in the order they were written; nil when it is
     /// not a ledger record.
-    static func decode(_ bytes: [UInt8]) -> [LedgerRecord]? {
+    static func decode(_ bytes: [UInt8]) -> [LedgerEntry]? {
         try? JSONDecoder().decode(Batch.self, from: Data(bytes)).entries
     }
 
