@@ -5,8 +5,8 @@ import Synchronization
 
 /// Writes ledger entries with group commit: the entries of one partition that arrive while a
 /// write to that partition is in flight go together, as one Kafka record, in the next round
-/// trip. A quiet partition's entry is written at once; on a busy one an entry waits at most one
-/// round trip, and the records (and produce calls) per request fall as the load rises.
+/// trip. A quiet partition's entry is written at once; on a busy one an entry waits at most for
+/// the write in flight, and the records (and produce calls) per request fall as the load rises.
 final class LedgerWriter: Sendable {
     private typealias Queued = (entry: LedgerEntry, write: PendingWrite)
 
