@@ -14,8 +14,8 @@ struct DuplicateGuard: Sendable {
         case answer(SubmissionOutcome)
         /// The same `request_id` arrived with another body.
         case conflict(String)
-        /// Submit it (an intent has been recorded).
-        case submit(intentAt: Date)
+        /// Submit it (this intent has been recorded).
+        case submit(intent: LedgerEntry)
         /// Its partition is no longer assigned here: leave it for the next owner.
         case unfinished
     }
@@ -83,7 +83,7 @@ struct DuplicateGuard: Sendable {
         }
         let intent = LedgerEntry(kind: .intent, requestID: request.requestID, bodyHash: hash, at: LedgerEntry.now())
         try await ledger.write(intent, partition: partition).acknowledged()
-        return .submit(intentAt: intent.date)
+        return .submit(intent: intent)
     }
 
     /// After an ambiguous failure: looks for the task the failed call may have created before
@@ -95,21 +95,25 @@ struct DuplicateGuard: Sendable {
         return try await reconcile(request, partition: partition, since: intentAt, waitUntil: waitUntil)
     }
 
-    /// Records how the request ended.
-    func recordOutcome(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32, intentAt: Date? = nil) async throws(WorkerFailure) {
-        try await startRecording(outcome, for: request, partition: partition, intentAt: intentAt).acknowledged()
+    /// Records how a request ended without a submit of its own (given up or adopted).
+    private func recordOutcome(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32, intentAt: Date? = nil) async throws(WorkerFailure) {
+        let entry = Self.outcomeEntry(outcome, requestID: request.requestID, bodyHash: LedgerEntry.hash(of: request.submitBody), intentAt: intentAt)
+        try await ledger.write(entry, partition: partition).acknowledged()
     }
 
-    /// Starts recording how the request ended, so that its result can be published meanwhile;
-    /// the offset may be committed only once both are acknowledged.
-    func startRecording(_ outcome: SubmissionOutcome, for request: VideoRequest, partition: Int32, intentAt: Date? = nil) -> SubmissionLedger.Write {
-        let record = LedgerEntry(
-            kind: .outcome, requestID: request.requestID, bodyHash: LedgerEntry.hash(of: request.submitBody), at: LedgerEntry.now(),
+    /// Starts recording how the request submitted after `intent` ended, so that its result can
+    /// be published meanwhile; the offset may be committed only once both are acknowledged.
+    func startRecording(_ outcome: SubmissionOutcome, after intent: LedgerEntry, partition: Int32) -> SubmissionLedger.Write {
+        ledger.write(Self.outcomeEntry(outcome, requestID: intent.requestID, bodyHash: intent.bodyHash, intentAt: intent.date), partition: partition)
+    }
+
+    private static func outcomeEntry(_ outcome: SubmissionOutcome, requestID: String, bodyHash: String, intentAt: Date?) -> LedgerEntry {
+        LedgerEntry(
+            kind: .outcome, requestID: requestID, bodyHash: bodyHash, at: LedgerEntry.now(),
             status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
             retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil,
             intentAt: intentAt.map(LedgerEntry.milliseconds)
         )
-        return ledger.write(record, partition: partition)
     }
 
     private func recordAdopted(_ creationID: String, request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> SubmissionOutcome {

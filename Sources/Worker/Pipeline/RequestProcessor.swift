@@ -88,7 +88,7 @@ struct RequestProcessor: Sendable {
             guard let pendingIntent, let duplicateGuard else { return try await publisher.publish(result, for: message, consumedAt: consumedAt) }
             // The outcome and the result are written at once, and both are acknowledged before the
             // offset can be committed; a crash between the two is reconciled on redelivery.
-            let recording = duplicateGuard.startRecording(outcome, for: request, partition: message.partition, intentAt: pendingIntent)
+            let recording = duplicateGuard.startRecording(outcome, after: pendingIntent, partition: message.partition)
             let published = try await publisher.publish(result, for: message, consumedAt: consumedAt)
             try await recording.acknowledged()
             return published
@@ -97,10 +97,10 @@ struct RequestProcessor: Sendable {
 
     /// How a valid request ends: submitted once (guarded by the ledger when it is on), answered
     /// from the ledger, or nil when it must stay unfinished to be redelivered. `pendingIntent`,
-    /// when set, is the time of the intent whose outcome the ledger has yet to be told.
+    /// when set, is the intent whose outcome the ledger has yet to be told.
     private func outcome(
         of request: VideoRequest, message: KafkaMessage, turn: KeyedSequencer.Ticket?
-    ) async throws(WorkerFailure) -> (SubmissionOutcome, pendingIntent: Date?)? {
+    ) async throws(WorkerFailure) -> (SubmissionOutcome, pendingIntent: LedgerEntry?)? {
         let coordinator = self.coordinator
         let stillWanted: @Sendable () -> Bool = { coordinator.isCurrent(message) }
         guard let duplicateGuard, let turn else {
@@ -121,17 +121,17 @@ struct RequestProcessor: Sendable {
         case .conflict(let detail):
             let rejection = SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
             return (rejection, nil)
-        case .submit(let intentAt):
+        case .submit(let intent):
             let partition = message.partition
             guard
                 let outcome = try await submitter.submit(
                     request, timestamp: message.timestamp, stillWanted: stillWanted,
                     afterAmbiguousFailure: { error throws(WorkerFailure) in
-                        try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intentAt)
+                        try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intent.date)
                     }
                 )
             else { return nil }  // nothing was sent after the intent, or the call's outcome is reconciled on redelivery
-            return (outcome, intentAt)
+            return (outcome, intent)
         }
     }
 }
