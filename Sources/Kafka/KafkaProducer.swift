@@ -45,11 +45,8 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func send(_ message: OutgoingMessage) async throws(KafkaError) -> DeliveryReport {
         while true {
-            let outcome: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-                let box = DeliveryBox(topic: message.topic, continuation: continuation, pending: pending)
-                if let error = pending.register(box) ?? enqueue(message, box: box) {
-                    box.complete(.failure(error))
-                }
+            let outcome = await withCheckedContinuation { continuation in
+                send(message) { continuation.resume(returning: $0) }
             }
             switch outcome {
             case .success(let report):
@@ -64,6 +61,18 @@ public final class KafkaProducer: Sendable {
             case .failure(let error):
                 throw error
             }
+        }
+    }
+
+    /// Produces `message` and calls `onDelivery` once with its delivery report: on the producer's
+    /// poll thread, so it must be brief (other reports wait meanwhile) and may produce again at
+    /// once, without a hop to the task executor. When librdkafka does not accept the message
+    /// (its queue is full, or the producer has failed), `onDelivery` is called before this
+    /// returns.
+    public func send(_ message: OutgoingMessage, onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void) {
+        let box = DeliveryBox(topic: message.topic, completion: onDelivery, pending: pending)
+        if let error = pending.register(box) ?? enqueue(message, box: box) {
+            box.complete(.failure(error))
         }
     }
 
@@ -123,24 +132,24 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// Carries one send's continuation through librdkafka's per-message opaque pointer. Completed
+/// Carries one send's completion through librdkafka's per-message opaque pointer. Completed
 /// once, by its delivery report or by a fatal error, whichever comes first.
 final class DeliveryBox: Sendable {
-    typealias Continuation = CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>
+    typealias Completion = @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     let topic: String
-    private let continuation: Mutex<Continuation?>
+    private let completion: Mutex<Completion?>
     private let pending: PendingDeliveries
 
-    init(topic: String, continuation: Continuation, pending: PendingDeliveries) {
+    init(topic: String, completion: @escaping Completion, pending: PendingDeliveries) {
         self.topic = topic
-        self.continuation = Mutex(continuation)
+        self.completion = Mutex(completion)
         self.pending = pending
     }
 
-    /// Resumes the send, unless it was already resumed.
+    /// Completes the send, unless it was already completed.
     func complete(_ outcome: Result<DeliveryReport, KafkaError>) {
         pending.remove(self)
-        continuation.withLock { $0.take() }?.resume(returning: outcome)
+        completion.withLock { $0.take() }?(outcome)
     }
 }
 

@@ -109,6 +109,11 @@ public final class WorkerRuntime: Sendable {
             consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, metrics: metrics, logger: logger
         )
         var services: [any Service] = [service]
+        if let ledger = duplicateGuard?.ledger {
+            // Retention deletes whole segments (at most a day old, as provisioned): checking every
+            // 10 minutes keeps the copy close to the topic at no noticeable cost.
+            services.append(LedgerPruner(ledger: ledger, interval: .seconds(600)))
+        }
         let statusPort = OneShot<Int>()
         if let port = configuration.httpPort {
             let statisticsInterval = configuration.consumerProperties["statistics.interval.ms"].flatMap(Int.init) ?? 0

@@ -7,12 +7,22 @@ import TestSupport
 
 @Suite("Ledger writes share round trips", .serialized)
 struct LedgerWriterTests {
+    static let logger = TestLogging.logger("ledger")
+
+    /// A two-partition mock cluster, a producer, and a ledger writing through it.
+    static func ledger() throws -> (KafkaTestCluster, KafkaProducer, SubmissionLedger) {
+        let kafka = try KafkaTestCluster(partitions: 2)
+        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: logger)
+        return (kafka, producer, ledger(kafka, producer))
+    }
+
+    static func ledger(_ kafka: KafkaTestCluster, _ producer: KafkaProducer) -> SubmissionLedger {
+        SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), logger: logger)
+    }
+
     @Test("concurrent entries of a partition go out in shared records, in order, and a new owner reads them all back", .timeLimit(.minutes(1)))
     func groupCommit() async throws {
-        let kafka = try KafkaTestCluster(partitions: 2)
-        let logger = TestLogging.logger("ledger")
-        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: logger)
-        let writer = SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), logger: logger)
+        let (kafka, producer, writer) = try Self.ledger()
         writer.assigned([1])
         let ids = (0..<300).map { "request-\($0)" }
         // Intents all at once, then an outcome for every other request.
@@ -27,7 +37,7 @@ struct LedgerWriterTests {
         for outcome in outcomes { try await outcome.acknowledged() }
 
         let records = try await PartitionReader.read(
-            [TopicPartition(topic: kafka.ledgerTopic, partition: 1): 0..<Int64.max], properties: kafka.clientProperties, idle: .seconds(2), logger: logger
+            [TopicPartition(topic: kafka.ledgerTopic, partition: 1): 0..<Int64.max], properties: kafka.clientProperties, idle: .seconds(2), logger: Self.logger
         )
         let entries = records.flatMap { LedgerEntry.decode($0.value) ?? [] }
         #expect(entries.count == 450)
@@ -39,7 +49,7 @@ struct LedgerWriterTests {
         }
 
         // Another worker taking partition 1 over sees the latest entry of each request.
-        let owner = SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), logger: logger)
+        let owner = Self.ledger(kafka, producer)
         owner.assigned([0, 1])
         guard case .found(let settled?) = try await owner.lookup("request-4", partition: 1),
             case .found(let pending?) = try await owner.lookup("request-5", partition: 1),
@@ -54,5 +64,45 @@ struct LedgerWriterTests {
         #expect(owner.isClaimed("task-4", partition: 1))
         await producer.shutdown()
         await kafka.shutdown()
+    }
+
+    @Test("entries whose records retention deleted are forgotten; later ones are kept", .timeLimit(.minutes(1)))
+    func forgetsDeletedEntries() async throws {
+        let (kafka, producer, ledger) = try Self.ledger()
+        ledger.assigned([0, 1])
+        func record(_ id: String, partition: Int32) async throws {
+            try await ledger.write(
+                LedgerEntry(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerEntry.now(), status: .submitted, creationID: "task-\(id)", attempts: 1),
+                partition: partition
+            ).acknowledged()
+        }
+        try await record("old", partition: 0)
+        try await record("other", partition: 1)
+        #expect(await ledger.forgetDeleted() == 0, "nothing is deleted yet")
+
+        // Retention stands-in: the mock broker keeps about 5 MiB per partition and deletes the
+        // oldest records beyond that, moving the log start past "old" as retention would.
+        let filler = [UInt8](repeating: UInt8(ascii: "x"), count: 200_000)
+        for _ in 0..<40 {
+            try await producer.send(OutgoingMessage(topic: kafka.ledgerTopic, partition: 0, key: nil, value: filler))
+        }
+        try await record("new", partition: 0)
+
+        #expect(await ledger.forgetDeleted() == 1)
+        #expect(try await ledger.lookup("old", partition: 0).entry == nil)
+        #expect(!ledger.isClaimed("task-old", partition: 0))
+        #expect(try await ledger.lookup("new", partition: 0).entry?.creationID == "task-new")
+        #expect(try await ledger.lookup("other", partition: 1).entry?.creationID == "task-other", "an untouched partition keeps its entries")
+        #expect(await ledger.forgetDeleted() == 0, "what was forgotten is not counted again")
+        await producer.shutdown()
+        await kafka.shutdown()
+    }
+}
+
+extension SubmissionLedger.Lookup {
+    /// The entry found, nil when none was or the partition is not assigned.
+    fileprivate var entry: LedgerEntry? {
+        if case .found(let entry) = self { return entry }
+        return nil
     }
 }

@@ -54,16 +54,29 @@ struct LedgerEntry: Codable, Sendable, Equatable {
     private static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
     /// One Kafka record of the ledger: the entries of one partition written in one round trip.
-    private struct Batch: Codable {
+    private struct Batch: Decodable {
         var entries: [LedgerEntry]
     }
 
-    /// The Kafka record value holding `entries`.
-    static func encode(_ entries: [LedgerEntry]) -> [UInt8] {
+    /// This entry's JSON, one element of a record's `entries`.
+    func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Strings, numbers and nested structs of them: encoding cannot fail.
-        return Array(try! encoder.encode(Batch(entries: entries)))
+        return Array(try! encoder.encode(self))
+    }
+
+    /// The Kafka record value `{"entries":[...]}` holding entries already ``encoded()``: the
+    /// writer assembles records on the producer's poll thread, so nothing is encoded there.
+    static func record(_ encodedEntries: [[UInt8]]) -> [UInt8] {
+        var value = Array(#"{"entries":["#.utf8)
+        value.reserveCapacity(value.count + encodedEntries.reduce(3) { $0 + $1.count + 1 })
+        for (index, entry) in encodedEntries.enumerated() {
+            if index > 0 { value.append(UInt8(ascii: ",")) }
+            value.append(contentsOf: entry)
+        }
+        value.append(contentsOf: "]}".utf8)
+        return value
     }
 
     /// The entries of one Kafka record value, in the order they were written; nil when it is

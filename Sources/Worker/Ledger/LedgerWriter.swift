@@ -7,8 +7,12 @@ import Synchronization
 /// write to that partition is in flight go together, as one Kafka record, in the next round
 /// trip. A quiet partition's entry is written at once; on a busy one an entry waits at most for
 /// the write in flight, and the records (and produce calls) per request fall as the load rises.
+///
+/// Each record is produced as soon as the one before it is acknowledged, from the delivery
+/// report itself (on the producer's poll thread): a busy task executor does not delay the next
+/// round trip. Entries are encoded by their writers, so the poll thread only joins them.
 final class LedgerWriter: Sendable {
-    private typealias Queued = (entry: LedgerEntry, write: PendingWrite)
+    private typealias Queued = (entry: [UInt8], write: PendingWrite)
 
     private struct Queue {
         var waiting: [Queued] = []
@@ -18,6 +22,8 @@ final class LedgerWriter: Sendable {
     /// Entries per Kafka record: a few hundred bytes each, well under Kafka's default 1 MB
     /// `message.max.bytes`.
     static let maxEntriesPerRecord = 500
+    /// Attempts at one record before its writers are told the ledger is unavailable.
+    static let maxAttempts = 5
 
     let topic: String
     private let producer: KafkaProducer
@@ -37,56 +43,67 @@ final class LedgerWriter: Sendable {
     /// Queues `entry` for ledger partition `partition`; the returned write completes when Kafka
     /// has acknowledged it.
     func write(_ entry: LedgerEntry, partition: Int32) -> PendingWrite {
-        let write = PendingWrite()
-        let startWriting = queues.withLock { queues in
-            queues[partition, default: Queue()].waiting.append((entry, write))
-            guard queues[partition]?.writing == false else { return false }
-            queues[partition]?.writing = true
+        let queued = (entry: entry.encoded(), write: PendingWrite())
+        let writeNow = queues.withLock { queues in
+            if queues[partition]?.writing == true {
+                queues[partition]?.waiting.append(queued)
+                return false
+            }
+            queues[partition] = Queue(writing: true)
             return true
         }
-        if startWriting { Task { await self.drain(partition) } }
-        return write
+        if writeNow { produce([queued], partition: partition, failures: 0) }
+        return queued.write
     }
 
-    /// Writes partition `partition`'s queued entries, record after record, until none are left.
-    private func drain(_ partition: Int32) async {
-        while true {
-            let batch = queues.withLock { queues -> [Queued] in
-                let count = min(queues[partition]?.waiting.count ?? 0, Self.maxEntriesPerRecord)
-                guard count > 0 else {
-                    queues[partition] = nil
-                    return []
-                }
-                defer { queues[partition]?.waiting.removeFirst(count) }
-                return Array(queues[partition]!.waiting.prefix(count))
-            }
-            guard !batch.isEmpty else { return }
-            let result: Result<Void, WorkerFailure>
-            do throws(WorkerFailure) {
-                try await send(batch.map(\.entry), partition: partition)
-                result = .success(())
-            } catch {
-                result = .failure(error)
-            }
-            for queued in batch { queued.write.complete(result) }
+    private func produce(_ batch: [Queued], partition: Int32, failures: Int) {
+        let key = "\(writerID)/\(sequence.add(1, ordering: .relaxed).newValue)"
+        let message = OutgoingMessage(topic: topic, partition: partition, key: Array(key.utf8), value: LedgerEntry.record(batch.map(\.entry)))
+        producer.send(message) { result in
+            self.delivered(batch, partition: partition, failures: failures, result: result)
         }
     }
 
-    private func send(_ entries: [LedgerEntry], partition: Int32) async throws(WorkerFailure) {
-        let key = "\(writerID)/\(sequence.add(1, ordering: .relaxed).newValue)"
-        let message = OutgoingMessage(topic: topic, partition: partition, key: Array(key.utf8), value: LedgerEntry.encode(entries))
-        var failures = 0
-        while true {
-            do {
-                try await producer.send(message)
+    /// Completes a record's writes, or writes it again after a failure; then produces the
+    /// partition's next record, or marks the partition idle.
+    private func delivered(_ batch: [Queued], partition: Int32, failures: Int, result: Result<DeliveryReport, KafkaError>) {
+        let outcome: Result<Int64, WorkerFailure>
+        switch result {
+        case .success(let report):
+            outcome = .success(report.offset)
+        case .failure(let error):
+            if let fatal = producer.fatalError {
+                outcome = .failure(.producerFailed(fatal))
+            } else if error.isQueueFull {
+                // librdkafka's documented back-off: deliveries in progress free room.
+                retry(batch, partition: partition, failures: failures, after: .milliseconds(5))
                 return
-            } catch {
-                if let fatal = producer.fatalError { throw .producerFailed(fatal) }
-                failures += 1
-                if failures >= 5 { throw .ledgerUnavailable("cannot write to \(topic)[\(partition)]: \(error)") }
+            } else if failures + 1 < Self.maxAttempts {
                 logger.warning("Ledger write failed; writing again", metadata: ["partition": "\(partition)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(100 * (1 << failures)))
+                retry(batch, partition: partition, failures: failures + 1, after: .milliseconds(100 * (1 << (failures + 1))))
+                return
+            } else {
+                outcome = .failure(.ledgerUnavailable("cannot write to \(topic)[\(partition)]: \(error)"))
             }
+        }
+        let next = queues.withLock { queues -> [Queued]? in
+            let count = min(queues[partition]?.waiting.count ?? 0, Self.maxEntriesPerRecord)
+            guard count > 0 else {
+                queues[partition] = nil
+                return nil
+            }
+            defer { queues[partition]?.waiting.removeFirst(count) }
+            return Array(queues[partition]!.waiting.prefix(count))
+        }
+        // The next record goes out before this one's writers resume.
+        if let next { produce(next, partition: partition, failures: 0) }
+        for queued in batch { queued.write.complete(outcome) }
+    }
+
+    private func retry(_ batch: [Queued], partition: Int32, failures: Int, after delay: Duration) {
+        Task {
+            try? await Task.sleep(for: delay)
+            self.produce(batch, partition: partition, failures: failures)
         }
     }
 }
@@ -95,15 +112,17 @@ final class LedgerWriter: Sendable {
 /// publish its result while its outcome is written, and usually find the outcome acknowledged
 /// without suspending.
 final class PendingWrite: Sendable {
+    fileprivate typealias Outcome = Result<Int64, WorkerFailure>
+
     private enum State {
-        case waiting(CheckedContinuation<Result<Void, WorkerFailure>, Never>?)
-        case done(Result<Void, WorkerFailure>)
+        case waiting(CheckedContinuation<Outcome, Never>?)
+        case done(Outcome)
     }
 
     private let state = Mutex(State.waiting(nil))
 
-    fileprivate func complete(_ result: Result<Void, WorkerFailure>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<Void, WorkerFailure>, Never>? in
+    fileprivate func complete(_ result: Outcome) {
+        let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
             guard case .waiting(let waiter) = state else { return nil }
             state = .done(result)
             return waiter
@@ -111,19 +130,19 @@ final class PendingWrite: Sendable {
         waiter?.resume(returning: result)
     }
 
-    /// Returns once Kafka has acknowledged the entry; throws when it could not be written.
-    /// Call it once.
-    func acknowledged() async throws(WorkerFailure) {
+    /// Returns the offset of the Kafka record holding the entry once Kafka has acknowledged it;
+    /// throws when it could not be written. Call it once.
+    func acknowledged() async throws(WorkerFailure) -> Int64 {
         // Usually acknowledged already (an outcome is written while its result is published).
         if case .done(let result) = state.withLock({ $0 }) { return try result.get() }
-        let result = await withCheckedContinuation { (waiter: CheckedContinuation<Result<Void, WorkerFailure>, Never>) in
-            let done = state.withLock { state -> Result<Void, WorkerFailure>? in
+        let result = await withCheckedContinuation { (waiter: CheckedContinuation<Outcome, Never>) in
+            let done = state.withLock { state -> Outcome? in
                 if case .done(let result) = state { return result }
                 state = .waiting(waiter)
                 return nil
             }
             if let done { waiter.resume(returning: done) }
         }
-        try result.get()
+        return try result.get()
     }
 }

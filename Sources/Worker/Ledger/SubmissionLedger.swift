@@ -8,20 +8,36 @@ import Synchronization
 /// On assignment of requests partition p, ledger partition p is read from its start to its end
 /// before any request of p is processed; from then on this worker is p's only writer and keeps
 /// its copy up to date as it writes. Every write waits for Kafka's acknowledgement.
+///
+/// The copy holds what the topic holds: ``forgetDeleted()`` drops the entries whose records
+/// retention has deleted, so a long-running worker's memory is bounded like a new owner's.
 final class SubmissionLedger: Sendable {
-    /// What the ledger knows of one partition.
+    /// What the ledger knows of one partition. Each entry is kept with the offset of the Kafka
+    /// record holding it.
     struct PartitionState: Sendable {
         /// The latest intent or outcome per request ID.
-        var requests: [String: LedgerEntry] = [:]
-        /// Creation IDs that belong to a request: outcomes and adoptions.
-        var claimed: Set<String> = []
+        var requests: [String: (entry: LedgerEntry, offset: Int64)] = [:]
+        /// Creation IDs that belong to a request (outcomes and adoptions).
+        var claimed: [String: Int64] = [:]
+        /// Entries of records below this offset are not held (never read, or forgotten).
+        var logStart: Int64 = 0
 
-        mutating func apply(_ entry: LedgerEntry) {
+        mutating func apply(_ entry: LedgerEntry, offset: Int64) {
             switch entry.kind {
-            case .intent, .outcome: requests[entry.requestID] = entry
+            case .intent, .outcome: requests[entry.requestID] = (entry, offset)
             case .adoption: break
             }
-            if let creationID = entry.creationID { claimed.insert(creationID) }
+            if let creationID = entry.creationID { claimed[creationID] = offset }
+        }
+
+        /// Forgets the entries of records below `logStart`; returns how many.
+        mutating func forget(below logStart: Int64) -> Int {
+            guard logStart > self.logStart else { return 0 }
+            self.logStart = logStart
+            let before = requests.count
+            requests = requests.filter { $0.value.offset >= logStart }
+            claimed = claimed.filter { $0.value >= logStart }
+            return before - requests.count
         }
     }
 
@@ -90,12 +106,12 @@ final class SubmissionLedger: Sendable {
         }
         // Only the one record leaves the lock: copying the partition's state would make every
         // later write copy it again.
-        return slots.withLock { slots in slots[partition].map { .found($0.state.requests[requestID]) } ?? .notAssigned }
+        return slots.withLock { slots in slots[partition].map { .found($0.state.requests[requestID]?.entry) } ?? .notAssigned }
     }
 
     /// Whether `creationID` already belongs to a request of `partition` (an outcome or adoption).
     func isClaimed(_ creationID: String, partition: Int32) -> Bool {
-        slots.withLock { $0[partition]?.state.claimed.contains(creationID) ?? false }
+        slots.withLock { $0[partition]?.state.claimed[creationID] != nil }
     }
 
     /// Starts writing `entry` to ledger partition `partition`; concurrent writes to one
@@ -114,12 +130,38 @@ final class SubmissionLedger: Sendable {
         /// Returns once Kafka has acknowledged the entry, which this worker's copy of the ledger
         /// then holds; throws when it could not be written.
         func acknowledged() async throws(WorkerFailure) {
-            try await pending.acknowledged()
+            let offset = try await pending.acknowledged()
             ledger.slots.withLock { slots in
                 guard slots[partition]?.loaded == true else { return }
-                slots[partition]?.state.apply(entry)
+                slots[partition]?.state.apply(entry, offset: offset)
             }
         }
+    }
+
+    /// Forgets the entries whose records retention has deleted from the ledger partitions read
+    /// here (those below each partition's log start): a new owner would not find them either.
+    /// Returns how many were forgotten; when the offsets cannot be read, forgets nothing.
+    @discardableResult
+    func forgetDeleted() async -> Int {
+        let partitions = slots.withLock { slots in slots.filter(\.value.loaded).map(\.key) }
+        guard !partitions.isEmpty else { return 0 }
+        let offsets: [TopicPartition: (low: Int64, high: Int64)]
+        do {
+            offsets = try await ClusterInspector.watermarkOffsets(
+                properties: readerProperties, partitions: partitions.map { TopicPartition(topic: topic, partition: $0) }, timeout: loadTimeout, logger: logger
+            )
+        } catch {
+            logger.warning("Cannot read the ledger's log start offsets; forgetting nothing until the next try", metadata: ["error": "\(error)"])
+            return 0
+        }
+        // One partition at a time, so lookups of the others go on meanwhile.
+        let forgotten = offsets.reduce(0) { count, item in
+            count + slots.withLock { $0[item.key.partition]?.state.forget(below: item.value.low) ?? 0 }
+        }
+        if forgotten > 0 {
+            logger.info("Forgot ledger entries that retention deleted from the topic", metadata: ["entries": "\(forgotten)"])
+        }
+        return forgotten
     }
 
     private func load(_ partitions: [Int32], id: UInt64) async throws {
@@ -134,7 +176,9 @@ final class SubmissionLedger: Sendable {
             ranges[partition] = low..<max(low, high)
         }
         let records = try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
-        var states: [Int32: PartitionState] = Dictionary(uniqueKeysWithValues: partitions.map { ($0, PartitionState()) })
+        var states: [Int32: PartitionState] = Dictionary(
+            uniqueKeysWithValues: partitions.map { ($0, PartitionState(logStart: ranges[TopicPartition(topic: topic, partition: $0)]?.lowerBound ?? 0)) }
+        )
         var entries = 0
         for message in records {
             guard let decoded = LedgerEntry.decode(message.value) else {
@@ -142,7 +186,7 @@ final class SubmissionLedger: Sendable {
                 continue
             }
             entries += decoded.count
-            for entry in decoded { states[message.partition]?.apply(entry) }
+            for entry in decoded { states[message.partition]?.apply(entry, offset: message.offset) }
         }
         slots.withLock { slots in
             for (partition, state) in states where slots[partition]?.loadID == id {
