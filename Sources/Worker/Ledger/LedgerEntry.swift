@@ -58,14 +58,6 @@ struct LedgerEntry: Codable, Sendable, Equatable {
         var entries: [LedgerEntry]
     }
 
-    /// This entry's JSON, one element of a record's `entries`.
-    func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Strings, numbers and nested structs of them: encoding cannot fail.
-        return Array(try! encoder.encode(self))
-    }
-
     /// The Kafka record value `{"entries":[...]}` holding entries already ``encoded()``: the
     /// writer assembles records on the producer's poll thread, so nothing is encoded there.
     static func record(_ encodedEntries: [[UInt8]]) -> [UInt8] {
