@@ -83,7 +83,7 @@ public final class WorkerRuntime: Sendable {
             duplicateGuard = DuplicateGuard(
                 ledger: SubmissionLedger(
                     topic: settings.topic, producer: ledgerProducer, readerProperties: configuration.commonProperties,
-                    loadTimeout: configuration.startupTimeout, logger: logger
+                    loadTimeout: configuration.startupTimeout, metrics: metrics, logger: logger
                 ),
                 reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: settings.clockSkew),
                 policy: settings.policy,
@@ -121,7 +121,12 @@ public final class WorkerRuntime: Sendable {
                 consumer: { consumer.health },
                 maxPollSilence: configuration.drainTimeout + .seconds(30),
                 maxStatisticsAge: statisticsInterval > 0 ? max(.milliseconds(3 * statisticsInterval), .seconds(10)) : nil,
-                sample: { metrics.sample(consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken) }
+                sample: { [ledger = duplicateGuard?.ledger] in
+                    metrics.sample(
+                        consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken,
+                        ledgerEntriesHeld: ledger?.entriesHeld
+                    )
+                }
             )
             let server = StatusServer(port: port, registry: metrics.registry, probes: probes, logger: logger) { statusPort.send($0) }
             services.append(server.application())

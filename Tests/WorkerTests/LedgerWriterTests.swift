@@ -17,7 +17,7 @@ struct LedgerWriterTests {
     }
 
     static func ledger(_ kafka: KafkaTestCluster, _ producer: KafkaProducer) -> SubmissionLedger {
-        SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), logger: logger)
+        SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), metrics: WorkerMetrics(), logger: logger)
     }
 
     @Test("concurrent entries of a partition go out in shared records, in order, and a new owner reads them all back", .timeLimit(.minutes(1)))

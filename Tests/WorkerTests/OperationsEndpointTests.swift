@@ -48,6 +48,10 @@ struct OperationsEndpointTests {
             #expect(prometheusValue("chanjing_worker_circuit_open", in: metrics) == 0)
             #expect(prometheusValue("chanjing_worker_requests_in_flight", in: metrics) == 0)
             #expect(prometheusValue("chanjing_worker_paused_partitions", in: metrics) == 0)
+            // An intent and an outcome per valid request, sharing records; one request each held.
+            #expect(prometheusValue("chanjing_worker_ledger_entries_written_total", in: metrics) == Double(2 * valid))
+            #expect((1...Double(2 * valid)).contains(prometheusValue("chanjing_worker_ledger_records_total", in: metrics) ?? 0))
+            #expect(prometheusValue("chanjing_worker_ledger_entries_held", in: metrics) == Double(valid))
             #expect(!metrics.contains("sim-secret") && !metrics.contains("access_token"))
 
             // A second member takes partitions away: their lag series disappear from the first.

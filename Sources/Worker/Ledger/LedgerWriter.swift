@@ -27,6 +27,7 @@ final class LedgerWriter: Sendable {
 
     let topic: String
     private let producer: KafkaProducer
+    private let metrics: WorkerMetrics
     private let logger: Logger
     private let queues = Mutex<[Int32: Queue]>([:])
     /// Makes every record's key unique (`<writer>/<sequence>`): a record holds entries of many
@@ -34,9 +35,10 @@ final class LedgerWriter: Sendable {
     private let writerID = UUID().uuidString.lowercased()
     private let sequence = Atomic<UInt64>(0)
 
-    init(topic: String, producer: KafkaProducer, logger: Logger) {
+    init(topic: String, producer: KafkaProducer, metrics: WorkerMetrics, logger: Logger) {
         self.topic = topic
         self.producer = producer
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -70,6 +72,7 @@ final class LedgerWriter: Sendable {
         let outcome: Result<Int64, WorkerFailure>
         switch result {
         case .success(let report):
+            metrics.ledgerWritten(entries: batch.count)
             outcome = .success(report.offset)
         case .failure(let error):
             if let fatal = producer.fatalError {

@@ -57,12 +57,12 @@ final class SubmissionLedger: Sendable {
     private let slots = Mutex<[Int32: Slot]>([:])
     private let nextLoadID = Mutex<UInt64>(0)
 
-    init(topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, logger: Logger) {
+    init(topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: WorkerMetrics, logger: Logger) {
         self.topic = topic
         self.readerProperties = readerProperties
         self.loadTimeout = loadTimeout
         self.logger = logger
-        writer = LedgerWriter(topic: topic, producer: producer, logger: logger)
+        writer = LedgerWriter(topic: topic, producer: producer, metrics: metrics, logger: logger)
     }
 
     /// Starts reading the ledger partitions of newly assigned requests partitions, all in one
@@ -107,6 +107,11 @@ final class SubmissionLedger: Sendable {
         // Only the one record leaves the lock: copying the partition's state would make every
         // later write copy it again.
         return slots.withLock { slots in slots[partition].map { .found($0.state.requests[requestID]?.entry) } ?? .notAssigned }
+    }
+
+    /// How many requests' entries this worker holds, over the partitions it owns.
+    var entriesHeld: Int {
+        slots.withLock { slots in slots.values.reduce(0) { $0 + $1.state.requests.count } }
     }
 
     /// Whether `creationID` already belongs to a request of `partition` (an outcome or adoption).

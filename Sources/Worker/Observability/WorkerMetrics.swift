@@ -13,6 +13,7 @@ public final class WorkerMetrics: Sendable {
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
         circuitOpen, tokenRefreshes, tokenAvailable, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
+        ledgerRecords, ledgerEntries, ledgerEntriesHeld,
     ]
 
     static let requestsConsumed = "chanjing_worker_requests_consumed_total"
@@ -29,6 +30,9 @@ public final class WorkerMetrics: Sendable {
     static let lostToRetention = "chanjing_worker_requests_lost_to_retention_total"
     static let duplicatesAvoided = "chanjing_worker_duplicates_avoided_total"
     static let reconciliations = "chanjing_worker_reconciliations_total"
+    static let ledgerRecords = "chanjing_worker_ledger_records_total"
+    static let ledgerEntries = "chanjing_worker_ledger_entries_written_total"
+    static let ledgerEntriesHeld = "chanjing_worker_ledger_entries_held"
 
     /// How a duplicate submit was avoided.
     enum DuplicateAvoided: String {
@@ -117,8 +121,15 @@ public final class WorkerMetrics: Sendable {
 
     /// Sets the gauges sampled from live state; called before each scrape. Lag series of
     /// partitions no longer assigned are removed.
-    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool) {
+    /// A ledger record of `entries` entries was acknowledged.
+    func ledgerWritten(entries: Int) {
+        counter(Self.ledgerRecords, []).increment()
+        counter(Self.ledgerEntries, []).increment(by: entries)
+    }
+
+    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, ledgerEntriesHeld: Int?) {
         Gauge(label: Self.pausedPartitions, factory: factory).record(consumer.pausedPartitions)
+        if let ledgerEntriesHeld { Gauge(label: Self.ledgerEntriesHeld, factory: factory).record(ledgerEntriesHeld) }
         Gauge(label: Self.circuitOpen, factory: factory).record(circuitOpen ? 1 : 0)
         Gauge(label: Self.tokenAvailable, factory: factory).record(tokenAvailable ? 1 : 0)
         let lag = (consumer.statistics?.lag ?? [:]).filter { consumer.assignment.contains($0.key) }
