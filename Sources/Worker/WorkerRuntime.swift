@@ -52,28 +52,22 @@ public final class WorkerRuntime: Sendable {
         let producer: KafkaProducer
         let ledgerProducer: KafkaProducer?
         let consumer: KafkaConsumer
+        // The producers created so far, closed again when a later client cannot be created.
+        var created: [KafkaProducer] = []
         do throws(KafkaError) {
             producer = try KafkaProducer(properties: configuration.producerProperties, logger: logger)
-            do {
-                ledgerProducer = configuration.ledger == nil ? nil : try KafkaProducer(properties: configuration.ledgerProducerProperties, logger: logger)
-            } catch {
-                await producer.shutdown(flushTimeout: .zero)
-                throw error
-            }
-            do {
-                consumer = try KafkaConsumer(
-                    properties: configuration.consumerProperties,
-                    topics: [configuration.requestsTopic],
-                    bufferCapacity: max(10_000, 2 * configuration.maxInFlight),
-                    rebalanceListener: coordinator,
-                    logger: logger
-                )
-            } catch {
-                await producer.shutdown(flushTimeout: .zero)
-                await ledgerProducer?.shutdown(flushTimeout: .zero)
-                throw error
-            }
+            created.append(producer)
+            ledgerProducer = configuration.ledger == nil ? nil : try KafkaProducer(properties: configuration.ledgerProducerProperties, logger: logger)
+            if let ledgerProducer { created.append(ledgerProducer) }
+            consumer = try KafkaConsumer(
+                properties: configuration.consumerProperties,
+                topics: [configuration.requestsTopic],
+                bufferCapacity: max(10_000, 2 * configuration.maxInFlight),
+                rebalanceListener: coordinator,
+                logger: logger
+            )
         } catch {
+            for producer in created { await producer.shutdown(flushTimeout: .zero) }
             try? await chanjing.shutdown()
             throw .kafkaClient(error)
         }
