@@ -97,6 +97,46 @@ struct LedgerWriterTests {
         await producer.shutdown()
         await kafka.shutdown()
     }
+
+    @Test("a write that fails is written again; one that keeps failing fails its writers with ledgerUnavailable", .timeLimit(.minutes(1)))
+    func failedWrites() async throws {
+        let kafka = try KafkaTestCluster(partitions: 2)
+        // Deliveries fail after 1 s while the broker is down, instead of the tests' usual 20 s.
+        let properties = kafka.clientProperties.merging(KafkaProperties(["message.timeout.ms": "1000", "enable.idempotence": "true", "acks": "all"]))
+        let producer = try KafkaProducer(properties: properties, logger: Self.logger)
+        let log = LogSink()
+        let ledger = SubmissionLedger(
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20),
+            metrics: WorkerMetrics(), logger: TestLogging.capturing(log, level: .warning)
+        )
+        ledger.assigned([0])
+        func intent(_ id: String) -> SubmissionLedger.Write {
+            ledger.write(LedgerEntry(kind: .intent, requestID: id, bodyHash: "h", at: LedgerEntry.now()), partition: 0)
+        }
+        try await intent("before").acknowledged()
+
+        // Down for about 2 s: the first attempts time out, a later one is acknowledged.
+        kafka.cluster.setBroker(1, up: false)
+        let retried = intent("retried")
+        try await Task.sleep(for: .seconds(2))
+        kafka.cluster.setBroker(1, up: true)
+        try await retried.acknowledged()
+        #expect(log.all.contains { $0.contains("Ledger write failed; writing again") }, "the write should have failed at least once")
+        #expect(try await ledger.lookup("retried", partition: 0).entry?.kind == .intent)
+
+        // Down for good: five attempts (about 1 s each, then 0.2 to 1.6 s apart), then an error.
+        kafka.cluster.setBroker(1, up: false)
+        do {
+            try await intent("lost").acknowledged()
+            Issue.record("a write Kafka never acknowledged succeeded")
+        } catch {
+            guard case .ledgerUnavailable = error else { throw error }
+        }
+        #expect(try await ledger.lookup("lost", partition: 0).entry == nil, "an entry Kafka never acknowledged is not remembered")
+        kafka.cluster.setBroker(1, up: true)
+        await producer.shutdown(flushTimeout: .seconds(5))
+        await kafka.shutdown()
+    }
 }
 
 extension SubmissionLedger.Lookup {
