@@ -71,6 +71,15 @@ public final class WorkerRuntime: Sendable {
             try? await chanjing.shutdown()
             throw .kafkaClient(error)
         }
+        // Best effort: a topic not looked up now is looked up by its first record.
+        for (client, topic) in [(producer, configuration.resultsTopic), (ledgerProducer, configuration.ledger?.topic)] {
+            guard let client, let topic else { continue }
+            do {
+                try await client.warmUp(topic: topic, timeout: configuration.startupTimeout)
+            } catch {
+                logger.warning("Could not look up \(topic) ahead of its first record: \(error)")
+            }
+        }
         let circuit = CircuitBreaker(logger: logger)
         var duplicateGuard: DuplicateGuard?
         if let settings = configuration.ledger, let ledgerProducer {
