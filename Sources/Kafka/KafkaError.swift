@@ -32,6 +32,12 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The producer's local queue is full; waiting for deliveries frees room.
     public var isQueueFull: Bool { code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue }
 
+    /// The producer is closing or closed: the record was purged at shutdown or refused after
+    /// it. Producing again cannot help.
+    public var isProducerClosed: Bool {
+        [RD_KAFKA_RESP_ERR__DESTROY, RD_KAFKA_RESP_ERR__PURGE_QUEUE, RD_KAFKA_RESP_ERR__PURGE_INFLIGHT].contains { $0.rawValue == code }
+    }
+
     /// A store or commit for a partition this member no longer owns.
     public var isStaleAssignment: Bool { code == RD_KAFKA_RESP_ERR__STATE.rawValue }
 

@@ -134,8 +134,10 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Flushes (bounded by `flushTimeout`), stops the poll thread and destroys the producer.
-    /// Sends still waiting when the timeout passes fail with a purge error.
+    /// Sends still waiting when the timeout passes fail with a purge error; later ones fail at
+    /// once (``KafkaError/isProducerClosed``).
     public func shutdown(flushTimeout: Duration = .seconds(10)) async {
+        pending.close(KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the producer is closed"))
         if await !flush(timeout: flushTimeout) {
             logger.warning("Kafka producer closed with records still unacknowledged after \(flushTimeout)")
             rd_kafka_purge(client.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
@@ -174,17 +176,25 @@ final class PendingDeliveries: Sendable {
     private struct State {
         var boxes: [ObjectIdentifier: DeliveryBox] = [:]
         var fatal: KafkaError?
+        /// Set when the producer starts closing: later sends are refused with it.
+        var closed: KafkaError?
     }
 
     private let state = Mutex(State())
 
-    /// Tracks `box`; returns the producer's fatal error instead when it has one.
+    /// Tracks `box`; returns the producer's fatal error instead when it has one, or the closed
+    /// error once it is closing.
     func register(_ box: DeliveryBox) -> KafkaError? {
         state.withLock { state in
-            if let fatal = state.fatal { return fatal }
+            if let refused = state.fatal ?? state.closed { return refused }
             state.boxes[ObjectIdentifier(box)] = box
             return nil
         }
+    }
+
+    /// Refuses later sends with `error`; those already registered go on.
+    func close(_ error: KafkaError) {
+        state.withLock { $0.closed = error }
     }
 
     func remove(_ box: DeliveryBox) {

@@ -117,15 +117,19 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// The ledger producer's properties: the results producer's, but lingering 1 ms, because
-    /// every submit waits for its intent's acknowledgement.
-    var ledgerProducerProperties: KafkaProperties { idempotentProducerProperties(lingerMilliseconds: 1) }
+    /// every submit waits for its intent's acknowledgement, and giving up on a write after 60 s
+    /// rather than librdkafka's 300 s: a ledger write is tried 5 times before the worker stops,
+    /// and a graceful shutdown waits for those in progress.
+    var ledgerProducerProperties: KafkaProperties {
+        idempotentProducerProperties(defaults: ["linger.ms": "1", "message.timeout.ms": "60000"])
+    }
 
     /// The results producer's properties.
-    var producerProperties: KafkaProperties { idempotentProducerProperties(lingerMilliseconds: 5) }
+    var producerProperties: KafkaProperties { idempotentProducerProperties(defaults: ["linger.ms": "5"]) }
 
-    /// `acks=all` with idempotence, lingering `lingerMilliseconds` unless the user set `linger.ms`.
-    private func idempotentProducerProperties(lingerMilliseconds: Int) -> KafkaProperties {
-        var properties = KafkaProperties(["linger.ms": "\(lingerMilliseconds)"]).merging(commonProperties)
+    /// `acks=all` with idempotence, over `defaults` for what the user did not set.
+    private func idempotentProducerProperties(defaults: [String: String]) -> KafkaProperties {
+        var properties = KafkaProperties(defaults).merging(commonProperties)
         properties["acks"] = "all"
         properties["enable.idempotence"] = "true"
         return properties
@@ -134,7 +138,8 @@ public struct WorkerConfiguration: Sendable {
 
 /// Settings of the submission ledger.
 public struct LedgerSettings: Sendable {
-    /// The compacted topic, with as many partitions as the requests topic.
+    /// The ledger topic, with as many partitions as the requests topic (bounded by retention,
+    /// not compaction: a record holds many requests' entries).
     public var topic: String
     public var policy: ReconcilePolicy
     /// How long after an intent a task it created may still appear; nil means the submit

@@ -21,6 +21,14 @@ struct KafkaLayerTests {
             }
             await producer.shutdown()
             #expect(reports.filter { $0.partition == 0 }.map(\.offset) == [0, 1, 2, 3, 4])
+            // A send after shutdown (say, a retry timer firing late) is refused, never handed to
+            // the destroyed handle.
+            do throws(KafkaError) {
+                try await producer.send(OutgoingMessage(topic: kafka.requestsTopic, partition: 0, key: nil, value: Array("late".utf8)))
+                Issue.record("a send after shutdown succeeded")
+            } catch {
+                #expect(error.isProducerClosed)
+            }
 
             let consumer = try KafkaConsumer(
                 properties: kafka.clientProperties.merging(.init(["group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000"])),

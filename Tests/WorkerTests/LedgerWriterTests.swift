@@ -61,7 +61,8 @@ struct LedgerWriterTests {
         #expect(settled.kind == .outcome && settled.creationID == "task-4")
         #expect(pending.kind == .intent)
         #expect(unknown == nil)
-        #expect(owner.isClaimed("task-4", partition: 1))
+        #expect(owner.isClaimed("task-4", byOtherThan: "request-5", partition: 1))
+        #expect(!owner.isClaimed("task-4", byOtherThan: "request-4", partition: 1), "a request's own task is not claimed against it")
         await producer.shutdown()
         await kafka.shutdown()
     }
@@ -90,7 +91,7 @@ struct LedgerWriterTests {
 
         #expect(await ledger.forgetDeleted() == 1)
         #expect(try await ledger.lookup("old", partition: 0).entry == nil)
-        #expect(!ledger.isClaimed("task-old", partition: 0))
+        #expect(!ledger.isClaimed("task-old", byOtherThan: "new", partition: 0))
         #expect(try await ledger.lookup("new", partition: 0).entry?.creationID == "task-new")
         #expect(try await ledger.lookup("other", partition: 1).entry?.creationID == "task-other", "an untouched partition keeps its entries")
         #expect(await ledger.forgetDeleted() == 0, "what was forgotten is not counted again")

@@ -1,6 +1,7 @@
 import Chanjing
 import Foundation
 import ChanjingSimulator
+import Synchronization
 import Testing
 import TestSupport
 import VideoContract
@@ -53,6 +54,25 @@ struct SubmitterTests {
             #expect(outcome.error?.chanjingCode == 50000)
             #expect(outcome.attempts == 4)
             #expect(outcome.retries == .init(safe: 0, ambiguous: 3))
+            #expect(simulator.stats.submitCalls == 4)
+        }
+    }
+
+    @Test("beforeCall runs right before every call, and not at all for a revoked or expired request", .timeLimit(.minutes(1)))
+    func beforeEveryCall() async throws {
+        let calls = Mutex<[Int]>([])
+        try await withSubmitter(SimulatorConfiguration(failureRate: 1), maxRequestAge: .seconds(60)) { simulator, submitter in
+            let before: @Sendable () async throws(WorkerFailure) -> Void = { calls.withLock { $0.append(simulator.stats.submitCalls) } }
+            let outcome = try #require(try await submitter.submit(Self.request, beforeCall: before))
+            #expect(outcome.attempts == 4)
+            // Each time, the calls made so far: the hook ran before each of the four calls.
+            #expect(calls.withLock { $0 } == [0, 1, 2, 3])
+
+            calls.withLock { $0.removeAll() }
+            #expect(try await submitter.submit(Self.request, stillWanted: { false }, beforeCall: before) == nil, "a revoked request is left to its next owner")
+            let old = try #require(try await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-120), beforeCall: before))
+            #expect(old.error?.code == .expired)
+            #expect(calls.withLock { $0 }.isEmpty)
             #expect(simulator.stats.submitCalls == 4)
         }
     }

@@ -1,6 +1,7 @@
 import Chanjing
 import Foundation
 import Logging
+import Synchronization
 import VideoContract
 
 /// Keeps a request from being submitted to Chanjing twice, using the submission ledger: a
@@ -14,8 +15,8 @@ struct DuplicateGuard: Sendable {
         case answer(SubmissionOutcome)
         /// The same `request_id` arrived with another body.
         case conflict(String)
-        /// Submit it (this intent has been recorded).
-        case submit(intent: LedgerEntry)
+        /// Submit it, recording an intent through `intents` right before each call.
+        case submit(intents: IntentRecorder)
         /// Its partition is no longer assigned here: leave it for the next owner.
         case unfinished
     }
@@ -68,22 +69,22 @@ struct DuplicateGuard: Sendable {
                 )
             default:
                 // An intent without an outcome: a worker stopped during the call.
+                // The latest intent came right before the latest call, which has landed or failed
+                // once the reconcile delay has passed; the first intent bounds the search.
                 logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
-                switch try await reconcile(request, partition: partition, since: record.date, waitUntil: record.date.addingTimeInterval(reconcileDelay / .seconds(1))) {
+                switch try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: record.date.addingTimeInterval(reconcileDelay / .seconds(1))) {
                 case .adopted(let creationID):
                     return .answer(try await recordAdopted(creationID, request: request, partition: partition))
                 case .giveUp(let message):
                     let outcome = SubmissionOutcome(status: .failed, error: .init(code: .outcomeUnknown, message: message), attempts: 0, retries: .init())
-                    try await recordOutcome(outcome, for: request, partition: partition, intentAt: record.date)
+                    try await recordOutcome(outcome, for: request, partition: partition, intentAt: record.intentDate)
                     return .answer(outcome)
                 case .retry:
                     break
                 }
             }
         }
-        let intent = LedgerEntry(kind: .intent, requestID: request.requestID, bodyHash: hash, at: LedgerEntry.now())
-        try await ledger.write(intent, partition: partition).acknowledged()
-        return .submit(intent: intent)
+        return .submit(intents: IntentRecorder(ledger: ledger, requestID: request.requestID, bodyHash: hash, partition: partition))
     }
 
     /// After an ambiguous failure: looks for the task the failed call may have created before
@@ -135,7 +136,7 @@ struct DuplicateGuard: Sendable {
         var attempt = 0
         while true {
             do {
-                found = try await reconciler.find(body, since: since) { ledger.isClaimed($0, partition: partition) }
+                found = try await reconciler.find(body, since: since) { ledger.isClaimed($0, byOtherThan: request.requestID, partition: partition) }
                 break
             } catch {
                 attempt += 1
@@ -162,5 +163,34 @@ struct DuplicateGuard: Sendable {
         metrics.duplicateAvoided(.adopted)
         logger.notice("Reconciled: adopted the task an earlier submit created", metadata: metadata.merging(["creation_id": "\(task.uniqueID)"]) { $1 })
         return .adopted(task.uniqueID)
+    }
+}
+
+/// Records a request's intents: one right before each call to Chanjing, acknowledged before the
+/// call is sent. The latest intent's time bounds when the latest call started (a waiting rate
+/// limiter or circuit cannot make it older); the first's, when any call could have created a
+/// task. No intent is left by a request that never called, so nothing needs reconciling then.
+final class IntentRecorder: Sendable {
+    private let ledger: SubmissionLedger
+    private let requestID: String
+    private let bodyHash: String
+    private let partition: Int32
+    private let first = Mutex<LedgerEntry?>(nil)
+
+    init(ledger: SubmissionLedger, requestID: String, bodyHash: String, partition: Int32) {
+        self.ledger = ledger
+        self.requestID = requestID
+        self.bodyHash = bodyHash
+        self.partition = partition
+    }
+
+    /// The first intent recorded; nil while no call has been made.
+    var firstIntent: LedgerEntry? { first.withLock { $0 } }
+
+    /// Writes an intent and waits for Kafka's acknowledgement. Call it right before each call.
+    func record() async throws(WorkerFailure) {
+        let intent = LedgerEntry(kind: .intent, requestID: requestID, bodyHash: bodyHash, at: LedgerEntry.now(), intentAt: firstIntent?.at)
+        try await ledger.write(intent, partition: partition).acknowledged()
+        first.withLock { if $0 == nil { $0 = intent } }
     }
 }

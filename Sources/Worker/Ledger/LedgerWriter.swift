@@ -81,7 +81,7 @@ final class LedgerWriter: Sendable {
                 // librdkafka's documented back-off: deliveries in progress free room.
                 retry(batch, partition: partition, failures: failures, after: .milliseconds(5))
                 return
-            } else if failures + 1 < Self.maxAttempts {
+            } else if failures + 1 < Self.maxAttempts, !error.isProducerClosed {
                 logger.warning("Ledger write failed; writing again", metadata: ["partition": "\(partition)", "error": "\(error)"])
                 retry(batch, partition: partition, failures: failures + 1, after: .milliseconds(100 * (1 << (failures + 1))))
                 return

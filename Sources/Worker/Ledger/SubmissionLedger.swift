@@ -17,8 +17,9 @@ final class SubmissionLedger: Sendable {
     struct PartitionState: Sendable {
         /// The latest intent or outcome per request ID.
         var requests: [String: (entry: LedgerEntry, offset: Int64)] = [:]
-        /// Creation IDs that belong to a request (outcomes and adoptions).
-        var claimed: [String: Int64] = [:]
+        /// Creation IDs that belong to a request (outcomes and adoptions): the request ID and
+        /// the offset of the record.
+        var claimed: [String: (requestID: String, offset: Int64)] = [:]
         /// Entries of records below this offset are not held (never read, or forgotten).
         var logStart: Int64 = 0
 
@@ -27,7 +28,7 @@ final class SubmissionLedger: Sendable {
             case .intent, .outcome: requests[entry.requestID] = (entry, offset)
             case .adoption: break
             }
-            if let creationID = entry.creationID { claimed[creationID] = offset }
+            if let creationID = entry.creationID { claimed[creationID] = (entry.requestID, offset) }
         }
 
         /// Forgets the entries of records below `logStart`; returns how many.
@@ -36,7 +37,7 @@ final class SubmissionLedger: Sendable {
             self.logStart = logStart
             let before = requests.count
             requests = requests.filter { $0.value.offset >= logStart }
-            claimed = claimed.filter { $0.value >= logStart }
+            claimed = claimed.filter { $0.value.offset >= logStart }
             return before - requests.count
         }
     }
@@ -98,15 +99,19 @@ final class SubmissionLedger: Sendable {
     /// Throws when it cannot be read: the worker stops rather than submit blind, and its
     /// requests are redelivered.
     func lookup(_ requestID: String, partition: Int32) async throws(WorkerFailure) -> Lookup {
-        guard let load = slots.withLock({ $0[partition]?.load }) else { return .notAssigned }
+        guard let (load, loadID) = slots.withLock({ slots in slots[partition].map { ($0.load, $0.loadID) } }) else { return .notAssigned }
         do {
             try await load.value
         } catch {
             throw .ledgerUnavailable("cannot read ledger partition \(topic)[\(partition)]: \(error)")
         }
         // Only the one record leaves the lock: copying the partition's state would make every
-        // later write copy it again.
-        return slots.withLock { slots in slots[partition].map { .found($0.state.requests[requestID]?.entry) } ?? .notAssigned }
+        // later write copy it again. A partition revoked and assigned again meanwhile has a new
+        // slot, maybe not read yet: this request belongs to the old assignment.
+        return slots.withLock { slots in
+            guard let slot = slots[partition], slot.loadID == loadID, slot.loaded else { return .notAssigned }
+            return .found(slot.state.requests[requestID]?.entry)
+        }
     }
 
     /// How many requests' entries this worker holds, over the partitions it owns.
@@ -114,9 +119,11 @@ final class SubmissionLedger: Sendable {
         slots.withLock { slots in slots.values.reduce(0) { $0 + $1.state.requests.count } }
     }
 
-    /// Whether `creationID` already belongs to a request of `partition` (an outcome or adoption).
-    func isClaimed(_ creationID: String, partition: Int32) -> Bool {
-        slots.withLock { $0[partition]?.state.claimed[creationID] != nil }
+    /// Whether `creationID` already belongs to a request of `partition` other than `requestID`
+    /// (by its outcome or adoption). A request's own adoption does not count: after a crash
+    /// between its adoption and its outcome it must find and adopt the same task again.
+    func isClaimed(_ creationID: String, byOtherThan requestID: String, partition: Int32) -> Bool {
+        slots.withLock { slots in slots[partition]?.state.claimed[creationID].map { $0.requestID != requestID } ?? false }
     }
 
     /// Starts writing `entry` to ledger partition `partition`; concurrent writes to one

@@ -121,17 +121,21 @@ struct RequestProcessor: Sendable {
         case .conflict(let detail):
             let rejection = SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
             return (rejection, nil)
-        case .submit(let intent):
+        case .submit(let intents):
             let partition = message.partition
             guard
                 let outcome = try await submitter.submit(
                     request, timestamp: message.timestamp, stillWanted: stillWanted,
+                    beforeCall: { () async throws(WorkerFailure) in try await intents.record() },
                     afterAmbiguousFailure: { error throws(WorkerFailure) in
-                        try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intent.date)
+                        // Only after a call, so there is a first intent.
+                        let intentAt = intents.firstIntent?.date ?? Date()
+                        return try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intentAt)
                     }
                 )
-            else { return nil }  // nothing was sent after the intent, or the call's outcome is reconciled on redelivery
-            return (outcome, intent)
+            else { return nil }  // nothing was sent after an intent, or the call's outcome is reconciled on redelivery
+            // Without a call (for example `expired`) there is no intent to follow up.
+            return (outcome, intents.firstIntent)
         }
     }
 }

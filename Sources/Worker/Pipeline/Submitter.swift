@@ -36,6 +36,9 @@ struct Submitter: Sendable {
     /// was cancelled (shutdown) or `stillWanted` turned false (its partition was revoked) before
     /// a call was sent.
     ///
+    /// `beforeCall`, when given, runs right before each call is sent (after any wait for the
+    /// circuit or the rate limiter); a call is sent only once it returns.
+    ///
     /// `afterAmbiguousFailure`, when given, runs after a failure that may have created a task
     /// and before anything is sent again: it may adopt the task (the outcome is then
     /// `submitted`), give up, or let the retry go ahead.
@@ -43,6 +46,7 @@ struct Submitter: Sendable {
         _ request: VideoRequest,
         timestamp: Date? = nil,
         stillWanted: @escaping @Sendable () -> Bool = { true },
+        beforeCall: (@Sendable () async throws(WorkerFailure) -> Void)? = nil,
         afterAmbiguousFailure: (@Sendable (ChanjingError) async throws(WorkerFailure) -> DuplicateGuard.Reconciliation)? = nil
     ) async throws(WorkerFailure) -> SubmissionOutcome? {
         let body = request.submitBody
@@ -60,6 +64,9 @@ struct Submitter: Sendable {
             } catch {
                 return nil
             }
+            // A revoked request is its next owner's now; a call from here could race that owner's.
+            guard stillWanted() else { return nil }
+            try await beforeCall?()
             attempts += 1
             let error: ChanjingError
             let callStarted = ContinuousClock.now
