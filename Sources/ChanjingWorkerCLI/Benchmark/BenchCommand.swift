@@ -126,7 +126,9 @@ struct BenchRun {
         let steady = samples[tenth..<(total - tenth)]
         let window = steady.last!.arrival - steady.first!.arrival
         let rate = Double(steady.count) / max(0.001, window / .seconds(1))
-        let latencies = samples.compactMap(\.latencyMilliseconds).sorted()
+        // Over the steady state, like the rate and the CPU: the warm-up's group join and first
+        // lookups are not the worker's per-request latency.
+        let latencies = steady.compactMap(\.latencyMilliseconds).sorted()
         func percentile(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         let cpuPerThousand = (cpuAtEnd - cpuAtWarmup) / Double(steady.count) * 1000
         printLine("warm-up: the first 10% of results; steady state: results 10%–90%")
