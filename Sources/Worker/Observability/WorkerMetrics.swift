@@ -119,14 +119,14 @@ public final class WorkerMetrics: Sendable {
     func started() { inFlightMeter.increment() }
     func finished() { inFlightMeter.decrement() }
 
-    /// Sets the gauges sampled from live state; called before each scrape. Lag series of
-    /// partitions no longer assigned are removed.
     /// A ledger record of `entries` entries was acknowledged.
     func ledgerWritten(entries: Int) {
         counter(Self.ledgerRecords, []).increment()
         counter(Self.ledgerEntries, []).increment(by: entries)
     }
 
+    /// Sets the gauges sampled from live state; called before each scrape. Lag series of
+    /// partitions no longer assigned are removed; `ledgerEntriesHeld` is nil with the ledger off.
     func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, ledgerEntriesHeld: Int?) {
         Gauge(label: Self.pausedPartitions, factory: factory).record(consumer.pausedPartitions)
         if let ledgerEntriesHeld { Gauge(label: Self.ledgerEntriesHeld, factory: factory).record(ledgerEntriesHeld) }
