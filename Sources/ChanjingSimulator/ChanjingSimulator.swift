@@ -72,8 +72,11 @@ public final class ChanjingSimulator: Sendable {
 
     /// `POST /open/v1/ai_creation/task/submit`. Waits the configured latency before answering.
     public func submit(token: String?, body: [UInt8]) async -> Reply {
+        defer { state.withLock { $0.stats.submitsInProgress -= 1 } }
         let latency = state.withLock { state -> Double in
             state.stats.submitCalls += 1
+            state.stats.submitsInProgress += 1
+            state.stats.peakConcurrentSubmits = max(state.stats.peakConcurrentSubmits, state.stats.submitsInProgress)
             if let override = state.configuration.latencyForPrompt,
                 let prompt = Self.object(body)?["ref_prompt"] as? String,
                 let latency = override(prompt)

@@ -22,6 +22,9 @@ public struct SimulatorStats: Sendable, Codable, Equatable {
     public var injectedFailures = 0
     public var invalidParameters = 0
     public var balanceRefusals = 0
+    /// Submits being answered now, and the most there were at once.
+    public var submitsInProgress = 0
+    public var peakConcurrentSubmits = 0
 
     enum CodingKeys: String, CodingKey {
         case tokenFetches = "token_fetches"
@@ -32,5 +35,7 @@ public struct SimulatorStats: Sendable, Codable, Equatable {
         case injectedFailures = "injected_failures"
         case invalidParameters = "invalid_parameters"
         case balanceRefusals = "balance_refusals"
+        case submitsInProgress = "submits_in_progress"
+        case peakConcurrentSubmits = "peak_concurrent_submits"
     }
 }

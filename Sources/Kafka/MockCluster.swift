@@ -47,6 +47,12 @@ public final class MockCluster: @unchecked Sendable {
         }
     }
 
+    /// Delays every response of broker `id` (1-based) by `roundTrip`, as a distant or loaded
+    /// broker would; `.zero` restores prompt answers.
+    public func setRoundTripTime(broker id: Int32, _ roundTrip: Duration) {
+        _ = rd_kafka_mock_broker_set_rtt(cluster, id, Int32(roundTrip / .milliseconds(1)))
+    }
+
     /// Makes the next `count` requests of API `apiKey` (e.g. 0 = Produce, 1 = Fetch,
     /// 8 = OffsetCommit) fail with Kafka error code `errorCode`.
     public func injectErrors(apiKey: Int16, errorCode: Int32, count: Int) {

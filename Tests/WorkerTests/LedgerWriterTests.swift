@@ -103,7 +103,11 @@ struct LedgerWriterTests {
     func failedWrites() async throws {
         let kafka = try KafkaTestCluster(partitions: 2)
         // Deliveries fail after 1 s while the broker is down, instead of the tests' usual 20 s.
-        let properties = kafka.clientProperties.merging(KafkaProperties(["message.timeout.ms": "1000", "enable.idempotence": "true", "acks": "all"]))
+        // librdkafka notices a timed-out record between reconnect attempts: at the default 10 s
+        // reconnect back-off the five attempts below took about 40 s instead of about 9 s.
+        let properties = kafka.clientProperties.merging(
+            KafkaProperties(["message.timeout.ms": "1000", "enable.idempotence": "true", "acks": "all", "reconnect.backoff.max.ms": "200"])
+        )
         let producer = try KafkaProducer(properties: properties, logger: Self.logger)
         let log = LogSink()
         let ledger = SubmissionLedger(
@@ -135,6 +139,32 @@ struct LedgerWriterTests {
         }
         #expect(try await ledger.lookup("lost", partition: 0).entry == nil, "an entry Kafka never acknowledged is not remembered")
         kafka.cluster.setBroker(1, up: true)
+        await producer.shutdown(flushTimeout: .seconds(5))
+        await kafka.shutdown()
+    }
+
+    @Test("a lookup waiting on a load while its partition is revoked and assigned again answers notAssigned, not the new unread state", .timeLimit(.minutes(1)))
+    func lookupAcrossReassignment() async throws {
+        let (kafka, producer, ledger) = try Self.ledger()
+        ledger.assigned([0])
+        try await ledger.write(LedgerEntry(kind: .intent, requestID: "seen", bodyHash: "h", at: LedgerEntry.now()), partition: 0).acknowledged()
+        ledger.revoked([0])
+
+        // Slow answers hold the next load in progress while the partition moves away and back.
+        kafka.cluster.setRoundTripTime(broker: 1, .milliseconds(700))
+        ledger.assigned([0])
+        let waiting = Task { try await ledger.lookup("seen", partition: 0) }
+        try await Task.sleep(for: .milliseconds(200))
+        ledger.revoked([0])
+        ledger.assigned([0])
+        kafka.cluster.setRoundTripTime(broker: 1, .zero)
+
+        guard case .notAssigned = try await waiting.value else {
+            Issue.record("a lookup from the earlier assignment must not answer from the new one's state")
+            return
+        }
+        // A lookup of the current assignment waits for its load and finds the entry.
+        #expect(try await ledger.lookup("seen", partition: 0).entry?.kind == .intent)
         await producer.shutdown(flushTimeout: .seconds(5))
         await kafka.shutdown()
     }

@@ -161,6 +161,10 @@ struct WorkerConcurrencyTests {
                 #expect(message.headers.contains { $0.name == "chanjing-worker-consumed-at" })
             }
             #expect(Set(results.map(\.1.requestID)).count == count)
+            // The cap holds, and it is what limits: 300 requests of up to 0.2 s fill it.
+            let peak = harness.simulator.stats.peakConcurrentSubmits
+            #expect(peak <= 48)
+            #expect(peak >= 24)
         }
         await harness.shutdown()
     }

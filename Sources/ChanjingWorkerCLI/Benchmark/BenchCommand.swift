@@ -119,8 +119,10 @@ struct BenchRun {
         let tenth = total / 10
         guard await collector.wait(for: tenth, timeout: .seconds(120)) else { throw ValidationError("the worker did not get going") }
         let cpuAtWarmup = worker.cpuSeconds
+        let ownCPUAtWarmup = ChildProcess.cpuSeconds(of: "self")
         guard await collector.wait(for: total - tenth, timeout: .seconds(600)) else { throw ValidationError("results stopped arriving") }
         let cpuAtEnd = worker.cpuSeconds
+        let ownCPUAtEnd = ChildProcess.cpuSeconds(of: "self")
         _ = await collector.wait(for: total, timeout: .seconds(60))
         let samples = collector.all
         let steady = samples[tenth..<(total - tenth)]
@@ -134,6 +136,10 @@ struct BenchRun {
         printLine("warm-up: the first 10% of results; steady state: results 10%–90%")
         printLine(String(format: "requests/s %.0f | latency p50 %.1f ms, p99 %.1f ms | CPU %.3f s per 1,000 requests (%.3f ms each) | peak RSS %.1f MiB",
                          rate, percentile(0.5), percentile(0.99), cpuPerThousand, cpuPerThousand, worker.peakRSSMiB))
+        // Scenario 1 is bound by the machine's two cores, which this process shares with the worker.
+        let ownPerRequest = (ownCPUAtEnd - ownCPUAtWarmup) / Double(steady.count) * 1000
+        printLine(String(format: "CPU of this process (simulator, mock cluster, result reader) %.3f ms per request; with the worker's, %.3f ms",
+                         ownPerRequest, ownPerRequest + cpuPerThousand))
         printLine("results \(samples.count) (\(samples.filter(\.submitted).count) submitted) | 40001 answers \(simulator.stats.throttled) | total time \(String(format: "%.1f", (ContinuousClock.now - started) / .seconds(1))) s")
     }
 

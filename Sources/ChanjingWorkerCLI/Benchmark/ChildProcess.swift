@@ -17,8 +17,11 @@ final class ChildProcess {
     var isRunning: Bool { process.isRunning }
 
     /// User plus system CPU seconds used so far.
-    var cpuSeconds: Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+    var cpuSeconds: Double { Self.cpuSeconds(of: "\(process.processIdentifier)") }
+
+    /// User plus system CPU seconds used so far by `process`: a process ID, or "self".
+    static func cpuSeconds(of process: String) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
         else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
