@@ -16,8 +16,12 @@ struct LedgerWriterTests {
         return (kafka, producer, ledger(kafka, producer))
     }
 
-    static func ledger(_ kafka: KafkaTestCluster, _ producer: KafkaProducer) -> SubmissionLedger {
-        SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), metrics: WorkerMetrics(), logger: logger)
+    static func ledger(_ kafka: KafkaTestCluster, _ producer: KafkaProducer, metrics: WorkerMetrics = WorkerMetrics()) -> SubmissionLedger {
+        SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), metrics: metrics, logger: logger)
+    }
+
+    static func outcome(_ id: String) -> LedgerEntry {
+        LedgerEntry(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerEntry.now(), status: .submitted, creationID: "task-\(id)", attempts: 1)
     }
 
     @Test("concurrent entries of a partition go out in shared records, in order, and a new owner reads them all back", .timeLimit(.minutes(1)))
@@ -115,7 +119,7 @@ struct LedgerWriterTests {
             metrics: WorkerMetrics(), logger: TestLogging.capturing(log, level: .warning)
         )
         ledger.assigned([0])
-        func intent(_ id: String) -> SubmissionLedger.Write {
+        func intent(_ id: String) -> PendingWrite {
             ledger.write(LedgerEntry(kind: .intent, requestID: id, bodyHash: "h", at: LedgerEntry.now()), partition: 0)
         }
         try await intent("before").acknowledged()
@@ -167,6 +171,61 @@ struct LedgerWriterTests {
         #expect(try await ledger.lookup("seen", partition: 0).entry?.kind == .intent)
         await producer.shutdown(flushTimeout: .seconds(5))
         await kafka.shutdown()
+    }
+
+    @Test("a partition assigned back is read only from where its copy ends, including what another writer added; one not assigned back is read in full", .timeLimit(.minutes(1)))
+    func keepsCopyAcrossReassignment() async throws {
+        let kafka = try KafkaTestCluster(partitions: 2)
+        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
+        let metrics = WorkerMetrics()
+        let ledger = Self.ledger(kafka, producer, metrics: metrics)
+        func recordsRead() -> Double? {
+            prometheusValue("chanjing_worker_ledger_records_read_total", in: String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
+        }
+        ledger.assigned([0, 1])
+        for index in 0..<20 { try await ledger.write(Self.outcome("a\(index)"), partition: 0).acknowledged() }
+        try await ledger.write(Self.outcome("b"), partition: 1).acknowledged()
+        #expect(recordsRead() == 0, "both partitions were empty")
+        ledger.revoked([0, 1])
+
+        // Meanwhile another worker owns partition 0: it reads all 20 records and adds one.
+        let other = Self.ledger(kafka, producer)
+        other.assigned([0])
+        #expect(try await other.lookup("a3", partition: 0).entry?.creationID == "task-a3")
+        try await other.write(Self.outcome("c"), partition: 0).acknowledged()
+        other.revoked([0])
+
+        ledger.assigned([0])
+        #expect(try await ledger.lookup("c", partition: 0).entry?.creationID == "task-c", "what the other writer added is read")
+        #expect(try await ledger.lookup("a7", partition: 0).entry?.creationID == "task-a7", "the kept copy still answers")
+        #expect(recordsRead() == 1, "only the record written since the revocation is read")
+        guard case .notAssigned = try await ledger.lookup("b", partition: 1) else {
+            Issue.record("partition 1 is not assigned")
+            return
+        }
+
+        // Partition 1's copy was dropped by the assignment that did not give it back.
+        ledger.revoked([0])
+        ledger.assigned([1])
+        #expect(try await ledger.lookup("b", partition: 1).entry?.creationID == "task-b")
+        #expect(recordsRead() == 2)
+        await producer.shutdown()
+        await kafka.shutdown()
+    }
+
+    @Test("an entry never replaces a later one of the same request, whatever the order records are applied in")
+    func applyIsOrderIndependent() {
+        var state = SubmissionLedger.PartitionState()
+        state.apply(Self.outcome("r"), offset: 7)
+        state.apply(LedgerEntry(kind: .intent, requestID: "r", bodyHash: "h", at: LedgerEntry.now()), offset: 3)
+        #expect(state.requests["r"]?.entry.kind == .outcome)
+        #expect(state.requests["r"]?.offset == 7)
+        state.apply(LedgerEntry(kind: .adoption, requestID: "s", bodyHash: "h", at: LedgerEntry.now(), creationID: "task-r"), offset: 2)
+        #expect(state.claimed["task-r"]?.requestID == "r", "an older adoption does not take over a later claim")
+        state.applyWritten([Self.outcome("t")], offset: 0)
+        #expect(state.end == 1)
+        state.applyWritten([Self.outcome("u")], offset: 5)
+        #expect(state.end == 1, "records 1 to 4 were written elsewhere and are still to be read")
     }
 }
 

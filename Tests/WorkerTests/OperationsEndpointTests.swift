@@ -52,6 +52,7 @@ struct OperationsEndpointTests {
             #expect(prometheusValue("chanjing_worker_ledger_entries_written_total", in: metrics) == Double(2 * valid))
             #expect((1...Double(2 * valid)).contains(prometheusValue("chanjing_worker_ledger_records_total", in: metrics) ?? 0))
             #expect(prometheusValue("chanjing_worker_ledger_entries_held", in: metrics) == Double(valid))
+            #expect(prometheusValue("chanjing_worker_ledger_records_read_total", in: metrics) == 0, "the ledger partitions were empty when assigned")
             #expect(!metrics.contains("sim-secret") && !metrics.contains("access_token"))
 
             // A second member takes partitions away: their lag series disappear from the first.

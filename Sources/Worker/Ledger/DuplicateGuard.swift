@@ -104,7 +104,7 @@ struct DuplicateGuard: Sendable {
 
     /// Starts recording how the request submitted after `intent` ended, so that its result can
     /// be published meanwhile; the offset may be committed only once both are acknowledged.
-    func startRecording(_ outcome: SubmissionOutcome, after intent: LedgerEntry, partition: Int32) -> SubmissionLedger.Write {
+    func startRecording(_ outcome: SubmissionOutcome, after intent: LedgerEntry, partition: Int32) -> PendingWrite {
         ledger.write(Self.outcomeEntry(outcome, requestID: intent.requestID, bodyHash: intent.bodyHash, intentAt: intent.date), partition: partition)
     }
 

@@ -12,7 +12,11 @@ import Synchronization
 /// report itself (on the producer's poll thread): a busy task executor does not delay the next
 /// round trip. Entries are encoded by their writers, so the poll thread only joins them.
 final class LedgerWriter: Sendable {
-    private typealias Queued = (entry: [UInt8], write: PendingWrite)
+    /// Called with a record's entries, its offset and partition once Kafka has acknowledged it,
+    /// before its writers resume; in offset order per partition.
+    typealias Acknowledged = @Sendable (_ entries: [LedgerEntry], _ offset: Int64, _ partition: Int32) -> Void
+
+    private typealias Queued = (entry: LedgerEntry, encoded: [UInt8], write: PendingWrite)
 
     private struct Queue {
         var waiting: [Queued] = []
@@ -29,23 +33,25 @@ final class LedgerWriter: Sendable {
     private let producer: KafkaProducer
     private let metrics: WorkerMetrics
     private let logger: Logger
+    private let acknowledged: Acknowledged
     private let queues = Mutex<[Int32: Queue]>([:])
     /// Makes every record's key unique (`<writer>/<sequence>`): a record holds entries of many
     /// requests, so no later record supersedes it as a whole.
     private let writerID = UUID().uuidString.lowercased()
     private let sequence = Atomic<UInt64>(0)
 
-    init(topic: String, producer: KafkaProducer, metrics: WorkerMetrics, logger: Logger) {
+    init(topic: String, producer: KafkaProducer, metrics: WorkerMetrics, logger: Logger, acknowledged: @escaping Acknowledged) {
         self.topic = topic
         self.producer = producer
         self.metrics = metrics
         self.logger = logger
+        self.acknowledged = acknowledged
     }
 
     /// Queues `entry` for ledger partition `partition`; the returned write completes when Kafka
     /// has acknowledged it.
     func write(_ entry: LedgerEntry, partition: Int32) -> PendingWrite {
-        let queued = (entry: entry.encoded(), write: PendingWrite())
+        let queued = (entry: entry, encoded: entry.encoded(), write: PendingWrite())
         let writeNow = queues.withLock { queues in
             if queues[partition]?.writing == true {
                 queues[partition]?.waiting.append(queued)
@@ -60,7 +66,7 @@ final class LedgerWriter: Sendable {
 
     private func produce(_ batch: [Queued], partition: Int32, failures: Int) {
         let key = "\(writerID)/\(sequence.add(1, ordering: .relaxed).newValue)"
-        let message = OutgoingMessage(topic: topic, partition: partition, key: Array(key.utf8), value: LedgerEntry.record(batch.map(\.entry)))
+        let message = OutgoingMessage(topic: topic, partition: partition, key: Array(key.utf8), value: LedgerEntry.record(batch.map(\.encoded)))
         producer.send(message) { result in
             self.delivered(batch, partition: partition, failures: failures, result: result)
         }
@@ -73,6 +79,7 @@ final class LedgerWriter: Sendable {
         switch result {
         case .success(let report):
             metrics.ledgerWritten(entries: batch.count)
+            acknowledged(batch.map(\.entry), report.offset, partition)
             outcome = .success(report.offset)
         case .failure(let error):
             if let fatal = producer.fatalError {
@@ -135,6 +142,7 @@ final class PendingWrite: Sendable {
 
     /// Returns the offset of the Kafka record holding the entry once Kafka has acknowledged it;
     /// throws when it could not be written. Call it once.
+    @discardableResult
     func acknowledged() async throws(WorkerFailure) -> Int64 {
         // Usually acknowledged already (an outcome is written while its result is published).
         if case .done(let result) = state.withLock({ $0 }) { return try result.get() }

@@ -5,9 +5,13 @@ import Synchronization
 
 /// The submission ledger of the partitions this worker owns, kept in a Kafka topic.
 ///
-/// On assignment of requests partition p, ledger partition p is read from its start to its end
-/// before any request of p is processed; from then on this worker is p's only writer and keeps
-/// its copy up to date as it writes. Every write waits for Kafka's acknowledgement.
+/// On assignment of requests partition p, ledger partition p is read to its end before any
+/// request of p is processed; from then on this worker is p's only writer and keeps its copy up
+/// to date as its writes are acknowledged. Every write waits for Kafka's acknowledgement.
+///
+/// A partition revoked and assigned back (every rebalance of the default eager protocol does
+/// that) is not read again from its start: the copy is kept from the revocation to the next
+/// assignment, and only the records written since are read on top of it.
 ///
 /// The copy holds what the topic holds: ``forgetDeleted()`` drops the entries whose records
 /// retention has deleted, so a long-running worker's memory is bounded like a new owner's.
@@ -22,19 +26,37 @@ final class SubmissionLedger: Sendable {
         var claimed: [String: (requestID: String, offset: Int64)] = [:]
         /// Entries of records below this offset are not held (never read, or forgotten).
         var logStart: Int64 = 0
+        /// Every record from `logStart` up to this offset has been applied (read, or written
+        /// here): a partition assigned back is read from here.
+        var end: Int64 = 0
 
+        /// Applies the entry of the record at `offset`. Records may be applied out of order (a
+        /// partition assigned back reads records older than some written here): an entry never
+        /// replaces a later one of the same request.
         mutating func apply(_ entry: LedgerEntry, offset: Int64) {
             switch entry.kind {
-            case .intent, .outcome: requests[entry.requestID] = (entry, offset)
+            case .intent, .outcome:
+                if let held = requests[entry.requestID], held.offset > offset { break }
+                requests[entry.requestID] = (entry, offset)
             case .adoption: break
             }
-            if let creationID = entry.creationID { claimed[creationID] = (entry.requestID, offset) }
+            if let creationID = entry.creationID, claimed[creationID].map({ $0.offset <= offset }) ?? true {
+                claimed[creationID] = (entry.requestID, offset)
+            }
+        }
+
+        /// Applies the entries of the record at `offset` written here, and moves `end` past it
+        /// when it is the next record (another writer's records in between are read later).
+        mutating func applyWritten(_ entries: [LedgerEntry], offset: Int64) {
+            for entry in entries { apply(entry, offset: offset) }
+            if offset == end { end = offset + 1 }
         }
 
         /// Forgets the entries of records below `logStart`; returns how many.
         mutating func forget(below logStart: Int64) -> Int {
             guard logStart > self.logStart else { return 0 }
             self.logStart = logStart
+            end = max(end, logStart)
             let before = requests.count
             requests = requests.filter { $0.value.offset >= logStart }
             claimed = claimed.filter { $0.value.offset >= logStart }
@@ -48,42 +70,79 @@ final class SubmissionLedger: Sendable {
         var loadID: UInt64
         var state = PartitionState()
         var loaded = false
+        /// Records written here and acknowledged while the slot loads, applied once it has.
+        var writtenDuringLoad: [(entries: [LedgerEntry], offset: Int64)] = []
+    }
+
+    /// The partitions held here. A class, so that the writer's delivery reports reach it.
+    private final class Holdings: Sendable {
+        struct State {
+            var slots: [Int32: Slot] = [:]
+            /// What was held of the partitions revoked since the last assignment.
+            var revoked: [Int32: PartitionState] = [:]
+            var nextLoadID: UInt64 = 0
+        }
+        let state = Mutex(State())
+
+        /// A record written here was acknowledged at `offset`: its entries are held before its
+        /// writers resume. Called in offset order per partition (one record in flight).
+        func written(_ entries: [LedgerEntry], offset: Int64, partition: Int32) {
+            state.withLock { state in
+                if state.slots[partition]?.loaded == true {
+                    state.slots[partition]?.state.applyWritten(entries, offset: offset)
+                } else if state.slots[partition] != nil {
+                    state.slots[partition]?.writtenDuringLoad.append((entries, offset))
+                } else {
+                    // Written before a revocation, acknowledged after: kept with the partition.
+                    state.revoked[partition]?.applyWritten(entries, offset: offset)
+                }
+            }
+        }
     }
 
     let topic: String
     private let writer: LedgerWriter
     private let readerProperties: KafkaProperties
     private let loadTimeout: Duration
+    private let metrics: WorkerMetrics
     private let logger: Logger
-    private let slots = Mutex<[Int32: Slot]>([:])
-    private let nextLoadID = Mutex<UInt64>(0)
+    private let holdings: Holdings
 
     init(topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: WorkerMetrics, logger: Logger) {
         self.topic = topic
         self.readerProperties = readerProperties
         self.loadTimeout = loadTimeout
+        self.metrics = metrics
         self.logger = logger
-        writer = LedgerWriter(topic: topic, producer: producer, metrics: metrics, logger: logger)
+        let holdings = Holdings()
+        self.holdings = holdings
+        writer = LedgerWriter(topic: topic, producer: producer, metrics: metrics, logger: logger) { entries, offset, partition in
+            holdings.written(entries, offset: offset, partition: partition)
+        }
     }
 
     /// Starts reading the ledger partitions of newly assigned requests partitions, all in one
-    /// pass (one client for the offsets, one reader for the records).
+    /// pass (one client for the offsets, one reader for the records). A partition revoked since
+    /// the last assignment is read from where its copy ends; the copies of the others are dropped.
     func assigned(_ partitions: [Int32]) {
-        guard !partitions.isEmpty else { return }
-        let id = nextLoadID.withLock { id in
-            id += 1
-            return id
-        }
-        let load = Task { try await self.load(partitions, id: id) }
-        slots.withLock { slots in
-            for partition in partitions { slots[partition] = Slot(load: load, loadID: id) }
+        holdings.state.withLock { state in
+            defer { state.revoked = [:] }
+            guard !partitions.isEmpty else { return }
+            state.nextLoadID += 1
+            let id = state.nextLoadID
+            let kept = state.revoked.filter { partitions.contains($0.key) }
+            let load = Task { try await self.load(partitions, keeping: kept, id: id) }
+            for partition in partitions { state.slots[partition] = Slot(load: load, loadID: id) }
         }
     }
 
-    /// Forgets revoked partitions: their next owner reads them again.
+    /// Stops serving revoked partitions. Their copies are kept until the next assignment, in
+    /// case it gives them back.
     func revoked(_ partitions: [Int32]) {
-        slots.withLock { slots in
-            for partition in partitions { slots[partition] = nil }
+        holdings.state.withLock { state in
+            for partition in partitions {
+                if let slot = state.slots.removeValue(forKey: partition), slot.loaded { state.revoked[partition] = slot.state }
+            }
         }
     }
 
@@ -99,7 +158,7 @@ final class SubmissionLedger: Sendable {
     /// Throws when it cannot be read: the worker stops rather than submit blind, and its
     /// requests are redelivered.
     func lookup(_ requestID: String, partition: Int32) async throws(WorkerFailure) -> Lookup {
-        guard let (load, loadID) = slots.withLock({ slots in slots[partition].map { ($0.load, $0.loadID) } }) else { return .notAssigned }
+        guard let (load, loadID) = holdings.state.withLock({ $0.slots[partition].map { ($0.load, $0.loadID) } }) else { return .notAssigned }
         do {
             try await load.value
         } catch {
@@ -108,46 +167,29 @@ final class SubmissionLedger: Sendable {
         // Only the one record leaves the lock: copying the partition's state would make every
         // later write copy it again. A partition revoked and assigned again meanwhile has a new
         // slot, maybe not read yet: this request belongs to the old assignment.
-        return slots.withLock { slots in
-            guard let slot = slots[partition], slot.loadID == loadID, slot.loaded else { return .notAssigned }
+        return holdings.state.withLock { state in
+            guard let slot = state.slots[partition], slot.loadID == loadID, slot.loaded else { return .notAssigned }
             return .found(slot.state.requests[requestID]?.entry)
         }
     }
 
     /// How many requests' entries this worker holds, over the partitions it owns.
     var entriesHeld: Int {
-        slots.withLock { slots in slots.values.reduce(0) { $0 + $1.state.requests.count } }
+        holdings.state.withLock { state in state.slots.values.reduce(0) { $0 + $1.state.requests.count } }
     }
 
     /// Whether `creationID` already belongs to a request of `partition` other than `requestID`
     /// (by its outcome or adoption). A request's own adoption does not count: after a crash
     /// between its adoption and its outcome it must find and adopt the same task again.
     func isClaimed(_ creationID: String, byOtherThan requestID: String, partition: Int32) -> Bool {
-        slots.withLock { slots in slots[partition]?.state.claimed[creationID].map { $0.requestID != requestID } ?? false }
+        holdings.state.withLock { state in state.slots[partition]?.state.claimed[creationID].map { $0.requestID != requestID } ?? false }
     }
 
     /// Starts writing `entry` to ledger partition `partition`; concurrent writes to one
-    /// partition share a round trip (``LedgerWriter``). The entry counts once acknowledged.
-    func write(_ entry: LedgerEntry, partition: Int32) -> Write {
-        Write(pending: writer.write(entry, partition: partition), entry: entry, partition: partition, ledger: self)
-    }
-
-    /// A ledger entry being written.
-    struct Write: Sendable {
-        fileprivate let pending: PendingWrite
-        fileprivate let entry: LedgerEntry
-        fileprivate let partition: Int32
-        fileprivate let ledger: SubmissionLedger
-
-        /// Returns once Kafka has acknowledged the entry, which this worker's copy of the ledger
-        /// then holds; throws when it could not be written.
-        func acknowledged() async throws(WorkerFailure) {
-            let offset = try await pending.acknowledged()
-            ledger.slots.withLock { slots in
-                guard slots[partition]?.loaded == true else { return }
-                slots[partition]?.state.apply(entry, offset: offset)
-            }
-        }
+    /// partition share a round trip (``LedgerWriter``). Once Kafka has acknowledged it, the
+    /// entry is held here before the write's waiter resumes.
+    func write(_ entry: LedgerEntry, partition: Int32) -> PendingWrite {
+        writer.write(entry, partition: partition)
     }
 
     /// Forgets the entries whose records retention has deleted from the ledger partitions read
@@ -155,7 +197,7 @@ final class SubmissionLedger: Sendable {
     /// Returns how many were forgotten; when the offsets cannot be read, forgets nothing.
     @discardableResult
     func forgetDeleted() async -> Int {
-        let partitions = slots.withLock { slots in slots.filter(\.value.loaded).map(\.key) }
+        let partitions = holdings.state.withLock { state in state.slots.filter(\.value.loaded).map(\.key) }
         guard !partitions.isEmpty else { return 0 }
         let offsets: [TopicPartition: (low: Int64, high: Int64)]
         do {
@@ -168,7 +210,7 @@ final class SubmissionLedger: Sendable {
         }
         // One partition at a time, so lookups of the others go on meanwhile.
         let forgotten = offsets.reduce(0) { count, item in
-            count + slots.withLock { $0[item.key.partition]?.state.forget(below: item.value.low) ?? 0 }
+            count + holdings.state.withLock { $0.slots[item.key.partition]?.state.forget(below: item.value.low) ?? 0 }
         }
         if forgotten > 0 {
             logger.info("Forgot ledger entries that retention deleted from the topic", metadata: ["entries": "\(forgotten)"])
@@ -176,21 +218,26 @@ final class SubmissionLedger: Sendable {
         return forgotten
     }
 
-    private func load(_ partitions: [Int32], id: UInt64) async throws {
+    /// Reads `partitions` to their end, each from its log start, or for those in `kept` from
+    /// where that copy ends, on top of it.
+    private func load(_ partitions: [Int32], keeping kept: [Int32: PartitionState], id: UInt64) async throws {
         let started = ContinuousClock.now
         let ledgerPartitions = partitions.map { TopicPartition(topic: topic, partition: $0) }
         let offsets = try await ClusterInspector.watermarkOffsets(
             properties: readerProperties, partitions: ledgerPartitions, timeout: loadTimeout, logger: logger
         )
+        var states: [Int32: PartitionState] = [:]
         var ranges: [TopicPartition: Range<Int64>] = [:]
         for partition in ledgerPartitions {
             let (low, high) = offsets[partition] ?? (0, 0)
-            ranges[partition] = low..<max(low, high)
+            // A copy that ends past the partition's end (a log truncated since) is not used.
+            var state = kept[partition.partition].flatMap { $0.end <= high ? $0 : nil } ?? PartitionState(logStart: low, end: low)
+            _ = state.forget(below: low)
+            ranges[partition] = state.end..<max(state.end, high)
+            state.end = max(state.end, high)
+            states[partition.partition] = state
         }
         let records = try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
-        var states: [Int32: PartitionState] = Dictionary(
-            uniqueKeysWithValues: partitions.map { ($0, PartitionState(logStart: ranges[TopicPartition(topic: topic, partition: $0)]?.lowerBound ?? 0)) }
-        )
         var entries = 0
         for message in records {
             guard let decoded = LedgerEntry.decode(message.value) else {
@@ -200,15 +247,24 @@ final class SubmissionLedger: Sendable {
             entries += decoded.count
             for entry in decoded { states[message.partition]?.apply(entry, offset: message.offset) }
         }
-        slots.withLock { slots in
-            for (partition, state) in states where slots[partition]?.loadID == id {
-                slots[partition]?.state = state
-                slots[partition]?.loaded = true
+        metrics.ledgerRead(records: records.count)
+        holdings.state.withLock { holdings in
+            for (partition, var state) in states where holdings.slots[partition]?.loadID == id {
+                // Written here while this load ran: records past its end are not in it.
+                for written in holdings.slots[partition]?.writtenDuringLoad.sorted(by: { $0.offset < $1.offset }) ?? [] {
+                    state.applyWritten(written.entries, offset: written.offset)
+                }
+                holdings.slots[partition]?.state = state
+                holdings.slots[partition]?.loaded = true
+                holdings.slots[partition]?.writtenDuringLoad = []
             }
         }
         logger.info(
             "Ledger partitions read",
-            metadata: ["partitions": "\(partitions.sorted())", "records": "\(records.count)", "entries": "\(entries)", "took": "\(ContinuousClock.now - started)"]
+            metadata: [
+                "partitions": "\(partitions.sorted())", "kept": "\(kept.keys.sorted())", "records": "\(records.count)", "entries": "\(entries)",
+                "took": "\(ContinuousClock.now - started)",
+            ]
         )
     }
 }

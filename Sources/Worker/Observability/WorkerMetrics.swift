@@ -13,7 +13,7 @@ public final class WorkerMetrics: Sendable {
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
         circuitOpen, tokenRefreshes, tokenAvailable, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
-        ledgerRecords, ledgerEntries, ledgerEntriesHeld,
+        ledgerRecords, ledgerEntries, ledgerEntriesHeld, ledgerRecordsRead,
     ]
 
     static let requestsConsumed = "chanjing_worker_requests_consumed_total"
@@ -33,6 +33,7 @@ public final class WorkerMetrics: Sendable {
     static let ledgerRecords = "chanjing_worker_ledger_records_total"
     static let ledgerEntries = "chanjing_worker_ledger_entries_written_total"
     static let ledgerEntriesHeld = "chanjing_worker_ledger_entries_held"
+    static let ledgerRecordsRead = "chanjing_worker_ledger_records_read_total"
 
     /// How a duplicate submit was avoided.
     enum DuplicateAvoided: String {
@@ -123,6 +124,11 @@ public final class WorkerMetrics: Sendable {
     func ledgerWritten(entries: Int) {
         counter(Self.ledgerRecords, []).increment()
         counter(Self.ledgerEntries, []).increment(by: entries)
+    }
+
+    /// Ledger partitions were read on assignment: `records` Kafka records.
+    func ledgerRead(records: Int) {
+        counter(Self.ledgerRecordsRead, []).increment(by: records)
     }
 
     /// Sets the gauges sampled from live state; called before each scrape. Lag series of
