@@ -48,6 +48,14 @@ public struct VideoResult: Sendable, Codable, Equatable {
             case code, message, field
             case chanjingCode = "chanjing_code"
         }
+
+        /// Writes the fields of this detail's JSON object, keys sorted.
+        package func write(to json: inout JSONObjectWriter) {
+            json.field("chanjing_code", chanjingCode)
+            json.field("code", code.rawValue)
+            json.field("field", field)
+            json.field("message", message)
+        }
     }
 
     /// Retries made before the outcome, by kind: `safe` ones could not have created a task,
@@ -59,6 +67,12 @@ public struct VideoResult: Sendable, Codable, Equatable {
         public init(safe: Int = 0, ambiguous: Int = 0) {
             self.safe = safe
             self.ambiguous = ambiguous
+        }
+
+        /// Writes the fields of this JSON object, keys sorted.
+        package func write(to json: inout JSONObjectWriter) {
+            json.field("ambiguous", ambiguous)
+            json.field("safe", safe)
         }
     }
 
@@ -112,12 +126,29 @@ public struct VideoResult: Sendable, Codable, Equatable {
         case producedAt = "produced_at"
     }
 
-    /// The result as the JSON bytes published to Kafka.
+    /// The result as the JSON bytes published to Kafka, keys sorted.
+    ///
+    /// Written field by field rather than through `JSONEncoder`, which took about 6% of the
+    /// worker's CPU in benchmark scenario 1 (a result per request). `VideoResultTests` checks
+    /// it against `JSONEncoder`'s output and that every stored field is written.
     public func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Every field is a plain string, number or nested struct of them: encoding cannot fail.
-        return Array(try! encoder.encode(self))
+        var json = JSONObjectWriter()
+        json.field("attempts", attempts)
+        json.field("chanjing_trace_id", chanjingTraceID)
+        json.field("creation_id", creationID)
+        if let error { json.object("error", error.write) }
+        json.field("produced_at", producedAt)
+        json.field("reconciled", reconciled)
+        json.field("replayed", replayed)
+        json.field("request_id", requestID)
+        json.object("retries", retries.write)
+        json.object("source") { source in
+            source.field("offset", self.source.offset)
+            source.field("partition", self.source.partition)
+            source.field("topic", self.source.topic)
+        }
+        json.field("status", status.rawValue)
+        return json.finished()
     }
 
     /// Decodes a result published by the worker.

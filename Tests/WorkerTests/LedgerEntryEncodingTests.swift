@@ -25,12 +25,12 @@ struct LedgerEntryEncodingTests {
         #expect(LedgerEntry.decode(LedgerEntry.record([])) == [])
     }
 
-    @Test("a plain entry is byte for byte what JSONEncoder with sorted keys writes")
+    @Test("an entry of plain text is byte for byte what JSONEncoder with sorted keys writes")
     func matchesJSONEncoder() throws {
         var plain = Self.outcome
         plain.requestID = "request-1"
         plain.creationID = "task-1"
-        plain.error = nil
+        plain.error = .init(code: .retriesExhausted, message: "Chanjing answered 50000 five times", field: "prompt", chanjingCode: 50000)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         #expect(String(decoding: plain.encoded(), as: UTF8.self) == String(decoding: try encoder.encode(plain), as: UTF8.self))
