@@ -68,25 +68,29 @@ struct ChanjingTransport: Sendable {
         return try Self.unwrap(status: status, body: body, as: payload)
     }
 
+    /// The payload of a Chanjing answer, or the error it stands for. The envelope's code wins
+    /// over the HTTP status; a body that is not an envelope is classified by the status.
     static func unwrap<Payload: Decodable>(status: Int, body: ByteBuffer, as payload: Payload.Type) throws(ChanjingError) -> (Payload, traceID: String?) {
         let decoder = JSONDecoder()
-        guard let header = try? decoder.decode(ChanjingEnvelopeHeader.self, from: body) else {
-            guard (200..<300).contains(status) else { throw .httpStatus(status) }
-            throw .malformedResponse("HTTP \(status) with a body that is not a Chanjing envelope (\(body.readableBytes) bytes)")
-        }
-        guard header.code == 0 else {
-            throw .api(code: header.code, message: header.message ?? "", traceID: header.traceID)
-        }
-        guard (200..<300).contains(status) else { throw .httpStatus(status) }
+        let bytes = Data(buffer: body, byteTransferStrategy: .noCopy)
+        // The usual answer is read in one pass; only one that does not fit is read again for
+        // its header alone, so that its code is still reported.
+        let envelope: ChanjingEnvelope<Payload>
         do {
-            let envelope = try decoder.decode(ChanjingEnvelope<Payload>.self, from: body)
-            guard let data = envelope.data else { throw ChanjingError.malformedResponse("code 0 without data") }
-            return (data, envelope.traceID)
-        } catch let error as ChanjingError {
-            throw error
+            envelope = try decoder.decode(ChanjingEnvelope<Payload>.self, from: bytes)
         } catch {
+            guard let header = try? decoder.decode(ChanjingEnvelopeHeader.self, from: bytes) else {
+                guard (200..<300).contains(status) else { throw .httpStatus(status) }
+                throw .malformedResponse("HTTP \(status) with a body that is not a Chanjing envelope (\(body.readableBytes) bytes)")
+            }
+            guard header.code == 0 else { throw .api(code: header.code, message: header.message ?? "", traceID: header.traceID) }
+            guard (200..<300).contains(status) else { throw .httpStatus(status) }
             throw .malformedResponse("code 0 but data is not a \(Payload.self): \(error)")
         }
+        guard envelope.code == 0 else { throw .api(code: envelope.code, message: envelope.message ?? "", traceID: envelope.traceID) }
+        guard (200..<300).contains(status) else { throw .httpStatus(status) }
+        guard let data = envelope.data else { throw .malformedResponse("code 0 without data") }
+        return (data, envelope.traceID)
     }
 
     /// True when the error happened before the request could have reached the server:

@@ -49,5 +49,10 @@ struct ChanjingErrorTests {
         #expect(run(502, "<html>Bad Gateway</html>") == .failure(.httpStatus(502)))
         guard case .failure(.malformedResponse) = run(200, "<html>") else { Issue.record("expected malformedResponse"); return }
         guard case .failure(.malformedResponse) = run(200, #"{"code":0,"msg":"success"}"#) else { Issue.record("expected malformedResponse"); return }
+        // An error's data may have any shape; a success's must be the payload.
+        #expect(run(200, #"{"trace_id":"t","code":10400,"msg":"token","data":{"x":1}}"#) == .failure(.api(code: 10400, message: "token", traceID: "t")))
+        guard case .failure(.malformedResponse) = run(200, #"{"code":0,"msg":"success","data":{"x":1}}"#) else { Issue.record("expected malformedResponse"); return }
+        #expect(run(503, #"{"trace_id":"t","code":0,"msg":"success","data":"id-1"}"#) == .failure(.httpStatus(503)))
+        #expect(run(503, #"{"code":0,"msg":"success","data":{"x":1}}"#) == .failure(.httpStatus(503)))
     }
 }
