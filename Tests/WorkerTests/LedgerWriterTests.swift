@@ -213,6 +213,30 @@ struct LedgerWriterTests {
         await kafka.shutdown()
     }
 
+    @Test("a write acknowledged after its partition was revoked is kept with the partition's copy", .timeLimit(.minutes(1)))
+    func lateAcknowledgementKept() async throws {
+        let kafka = try KafkaTestCluster(partitions: 1)
+        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
+        let metrics = WorkerMetrics()
+        let ledger = Self.ledger(kafka, producer, metrics: metrics)
+        ledger.assigned([0])
+        try await ledger.write(Self.outcome("first"), partition: 0).acknowledged()
+
+        kafka.cluster.setRoundTripTime(broker: 1, .milliseconds(500))
+        let late = ledger.write(Self.outcome("late"), partition: 0)
+        ledger.revoked([0])
+        try await late.acknowledged()
+        kafka.cluster.setRoundTripTime(broker: 1, .zero)
+
+        ledger.assigned([0])
+        #expect(try await ledger.lookup("late", partition: 0).entry?.creationID == "task-late")
+        #expect(try await ledger.lookup("first", partition: 0).entry?.creationID == "task-first")
+        let read = prometheusValue("chanjing_worker_ledger_records_read_total", in: String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
+        #expect(read == 0, "both records are in the kept copy: nothing to read")
+        await producer.shutdown()
+        await kafka.shutdown()
+    }
+
     @Test("an entry never replaces a later one of the same request, whatever the order records are applied in")
     func applyIsOrderIndependent() {
         var state = SubmissionLedger.PartitionState()
