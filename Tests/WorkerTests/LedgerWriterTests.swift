@@ -9,11 +9,16 @@ import TestSupport
 struct LedgerWriterTests {
     static let logger = TestLogging.logger("ledger")
 
-    /// A two-partition mock cluster, a producer, and a ledger writing through it.
-    static func ledger() throws -> (KafkaTestCluster, KafkaProducer, SubmissionLedger) {
-        let kafka = try KafkaTestCluster(partitions: 2)
+    /// A mock cluster, a producer, and a ledger writing through it.
+    static func ledger(partitions: Int = 2, metrics: WorkerMetrics = WorkerMetrics()) throws -> (KafkaTestCluster, KafkaProducer, SubmissionLedger) {
+        let kafka = try KafkaTestCluster(partitions: partitions)
         let producer = try KafkaProducer(properties: kafka.clientProperties, logger: logger)
-        return (kafka, producer, ledger(kafka, producer))
+        return (kafka, producer, ledger(kafka, producer, metrics: metrics))
+    }
+
+    /// `chanjing_worker_ledger_records_read_total` in `metrics`.
+    static func recordsRead(_ metrics: WorkerMetrics) -> Double? {
+        prometheusValue("chanjing_worker_ledger_records_read_total", in: String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
     }
 
     static func ledger(_ kafka: KafkaTestCluster, _ producer: KafkaProducer, metrics: WorkerMetrics = WorkerMetrics()) -> SubmissionLedger {
@@ -175,17 +180,12 @@ struct LedgerWriterTests {
 
     @Test("a partition assigned back is read only from where its copy ends, including what another writer added; one not assigned back is read in full", .timeLimit(.minutes(1)))
     func keepsCopyAcrossReassignment() async throws {
-        let kafka = try KafkaTestCluster(partitions: 2)
-        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
         let metrics = WorkerMetrics()
-        let ledger = Self.ledger(kafka, producer, metrics: metrics)
-        func recordsRead() -> Double? {
-            prometheusValue("chanjing_worker_ledger_records_read_total", in: String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
-        }
+        let (kafka, producer, ledger) = try Self.ledger(metrics: metrics)
         ledger.assigned([0, 1])
         for index in 0..<20 { try await ledger.write(Self.outcome("a\(index)"), partition: 0).acknowledged() }
         try await ledger.write(Self.outcome("b"), partition: 1).acknowledged()
-        #expect(recordsRead() == 0, "both partitions were empty")
+        #expect(Self.recordsRead(metrics) == 0, "both partitions were empty")
         ledger.revoked([0, 1])
 
         // Meanwhile another worker owns partition 0: it reads all 20 records and adds one.
@@ -198,7 +198,7 @@ struct LedgerWriterTests {
         ledger.assigned([0])
         #expect(try await ledger.lookup("c", partition: 0).entry?.creationID == "task-c", "what the other writer added is read")
         #expect(try await ledger.lookup("a7", partition: 0).entry?.creationID == "task-a7", "the kept copy still answers")
-        #expect(recordsRead() == 1, "only the record written since the revocation is read")
+        #expect(Self.recordsRead(metrics) == 1, "only the record written since the revocation is read")
         guard case .notAssigned = try await ledger.lookup("b", partition: 1) else {
             Issue.record("partition 1 is not assigned")
             return
@@ -208,17 +208,15 @@ struct LedgerWriterTests {
         ledger.revoked([0])
         ledger.assigned([1])
         #expect(try await ledger.lookup("b", partition: 1).entry?.creationID == "task-b")
-        #expect(recordsRead() == 2)
+        #expect(Self.recordsRead(metrics) == 2)
         await producer.shutdown()
         await kafka.shutdown()
     }
 
     @Test("a write acknowledged after its partition was revoked is kept with the partition's copy", .timeLimit(.minutes(1)))
     func lateAcknowledgementKept() async throws {
-        let kafka = try KafkaTestCluster(partitions: 1)
-        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
         let metrics = WorkerMetrics()
-        let ledger = Self.ledger(kafka, producer, metrics: metrics)
+        let (kafka, producer, ledger) = try Self.ledger(partitions: 1, metrics: metrics)
         ledger.assigned([0])
         try await ledger.write(Self.outcome("first"), partition: 0).acknowledged()
 
@@ -231,8 +229,7 @@ struct LedgerWriterTests {
         ledger.assigned([0])
         #expect(try await ledger.lookup("late", partition: 0).entry?.creationID == "task-late")
         #expect(try await ledger.lookup("first", partition: 0).entry?.creationID == "task-first")
-        let read = prometheusValue("chanjing_worker_ledger_records_read_total", in: String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
-        #expect(read == 0, "both records are in the kept copy: nothing to read")
+        #expect(Self.recordsRead(metrics) == 0, "both records are in the kept copy: nothing to read")
         await producer.shutdown()
         await kafka.shutdown()
     }
