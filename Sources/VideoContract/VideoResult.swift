@@ -26,6 +26,13 @@ public struct VideoResult: Sendable, Codable, Equatable {
             self.partition = partition
             self.offset = offset
         }
+
+        /// Writes the fields of this JSON object, keys sorted.
+        package func write(to json: inout JSONObjectWriter) {
+            json.field("offset", offset)
+            json.field("partition", partition)
+            json.field("topic", topic)
+        }
     }
 
     /// What went wrong, for `rejected` and `failed` results.
@@ -142,11 +149,7 @@ public struct VideoResult: Sendable, Codable, Equatable {
         json.field("replayed", replayed)
         json.field("request_id", requestID)
         json.object("retries", retries.write)
-        json.object("source") { source in
-            source.field("offset", self.source.offset)
-            source.field("partition", self.source.partition)
-            source.field("topic", self.source.topic)
-        }
+        json.object("source", source.write)
         json.field("status", status.rawValue)
         return json.finished()
     }
