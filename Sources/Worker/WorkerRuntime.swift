@@ -17,8 +17,6 @@ public final class WorkerRuntime: Sendable {
     private let statusPort: OneShot<Int>
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
-    /// The submission ledger's own producer (nil with the ledger off).
-    private let ledgerProducer: KafkaProducer?
     private let chanjing: ChanjingClient
     private let serviceGroup: ServiceGroup
     private let logger: Logger
@@ -50,15 +48,14 @@ public final class WorkerRuntime: Sendable {
         )
         let coordinator = OffsetCoordinator(revokeTimeout: configuration.drainTimeout, limiter: limiter, retention: retention, logger: logger)
         let producer: KafkaProducer
-        let ledgerProducer: KafkaProducer?
         let consumer: KafkaConsumer
-        // The producers created so far, closed again when a later client cannot be created.
-        var created: [KafkaProducer] = []
         do throws(KafkaError) {
             producer = try KafkaProducer(properties: configuration.producerProperties, logger: logger)
-            created.append(producer)
-            ledgerProducer = configuration.ledger == nil ? nil : try KafkaProducer(properties: configuration.ledgerProducerProperties, logger: logger)
-            if let ledgerProducer { created.append(ledgerProducer) }
+        } catch {
+            try? await chanjing.shutdown()
+            throw .kafkaClient(error)
+        }
+        do throws(KafkaError) {
             consumer = try KafkaConsumer(
                 properties: configuration.consumerProperties,
                 topics: [configuration.requestsTopic],
@@ -67,25 +64,24 @@ public final class WorkerRuntime: Sendable {
                 logger: logger
             )
         } catch {
-            for producer in created { await producer.shutdown(flushTimeout: .zero) }
+            await producer.shutdown(flushTimeout: .zero)
             try? await chanjing.shutdown()
             throw .kafkaClient(error)
         }
         // Best effort: a topic not looked up now is looked up by its first record.
-        for (client, topic) in [(producer, configuration.resultsTopic), (ledgerProducer, configuration.ledger?.topic)] {
-            guard let client, let topic else { continue }
+        for topic in [configuration.resultsTopic, configuration.ledger?.topic].compactMap({ $0 }) {
             do {
-                try await client.warmUp(topic: topic, timeout: configuration.startupTimeout)
+                try await producer.warmUp(topic: topic, timeout: configuration.startupTimeout)
             } catch {
                 logger.warning("Could not look up \(topic) ahead of its first record: \(error)")
             }
         }
         let circuit = CircuitBreaker(logger: logger)
         var duplicateGuard: DuplicateGuard?
-        if let settings = configuration.ledger, let ledgerProducer {
+        if let settings = configuration.ledger {
             duplicateGuard = DuplicateGuard(
                 ledger: SubmissionLedger(
-                    topic: settings.topic, producer: ledgerProducer, readerProperties: configuration.commonProperties,
+                    topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
                     loadTimeout: configuration.startupTimeout, metrics: metrics, logger: logger
                 ),
                 reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: settings.clockSkew),
@@ -143,7 +139,6 @@ public final class WorkerRuntime: Sendable {
         self.statusPort = statusPort
         self.consumer = consumer
         self.producer = producer
-        self.ledgerProducer = ledgerProducer
         self.chanjing = chanjing
         self.logger = logger
     }
@@ -176,7 +171,6 @@ public final class WorkerRuntime: Sendable {
         statusPort.close()  // a server that never listened must not leave httpPort() waiting
         await consumer.close()
         await producer.shutdown()
-        await ledgerProducer?.shutdown()
         do {
             try await chanjing.shutdown()
         } catch {
