@@ -53,21 +53,35 @@ package struct JSONObjectWriter {
     /// as UTF-8.
     private mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
-            case UInt8(ascii: "\n"): bytes.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): bytes.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): bytes.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20:
-                let hex = String(byte, radix: 16)
-                bytes.append(contentsOf: #"\u00"#.utf8)
-                if hex.count == 1 { bytes.append(UInt8(ascii: "0")) }
-                bytes.append(contentsOf: hex.utf8)
-            default: bytes.append(byte)
-            }
+        // Most text (keys, IDs, codes) needs no escaping: it is copied in one go.
+        let copied = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard !utf8.contains(where: Self.needsEscaping) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied != true {
+            for byte in text.utf8 { escaped(byte) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static func needsEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    private mutating func escaped(_ byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+        case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+        case UInt8(ascii: "\n"): bytes.append(contentsOf: #"\n"#.utf8)
+        case UInt8(ascii: "\r"): bytes.append(contentsOf: #"\r"#.utf8)
+        case UInt8(ascii: "\t"): bytes.append(contentsOf: #"\t"#.utf8)
+        case 0..<0x20:
+            let hex = String(byte, radix: 16)
+            bytes.append(contentsOf: #"\u00"#.utf8)
+            if hex.count == 1 { bytes.append(UInt8(ascii: "0")) }
+            bytes.append(contentsOf: hex.utf8)
+        default: bytes.append(byte)
+        }
     }
 }

@@ -57,7 +57,7 @@ public final class WorkerMetrics: Sendable {
     private let submitTimer: Timer
     /// Counters by name and labels: looking a handle up in the registry on every event costs
     /// more than the event itself at thousands of requests per second.
-    private let counters = Mutex<[String: Counter]>([:])
+    private let counters = Mutex<[CounterKey: Counter]>([:])
     private let lagGauges = Mutex<[TopicPartition: Gauge]>([:])
 
     public init() {
@@ -72,8 +72,17 @@ public final class WorkerMetrics: Sendable {
         submitTimer = Timer(label: Self.submitDuration, factory: factory)
     }
 
+    /// A counter series: each counter has fixed label names, at most two, so its name and the
+    /// label values identify the series without building a string per event.
+    private struct CounterKey: Hashable {
+        var label: String
+        var first: String?
+        var second: String?
+    }
+
     private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
-        let key = ([label] + dimensions.map { "\($0.0)=\($0.1)" }).joined(separator: "\u{0}")
+        precondition(dimensions.count <= 2, "CounterKey holds two label values")
+        let key = CounterKey(label: label, first: dimensions.first?.1, second: dimensions.count > 1 ? dimensions[1].1 : nil)
         return counters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = Counter(label: label, dimensions: dimensions, factory: factory)
