@@ -36,7 +36,7 @@ struct LedgerEntryEncodingTests {
         #expect(String(decoding: plain.encoded(), as: UTF8.self) == String(decoding: try encoder.encode(plain), as: UTF8.self))
     }
 
-    @Test("the writer knows every stored field: a new one must be added to LedgerEntry.encoded()")
+    @Test("the writer knows every stored field: a new one must be added to LedgerEntry.encoded() and to HeldEntry")
     func everyFieldWritten() {
         #expect(Mirror(reflecting: Self.outcome).children.count == 12)
         #expect(Mirror(reflecting: VideoResult.Retries()).children.count == 2)

@@ -239,7 +239,7 @@ struct LedgerWriterTests {
         var state = SubmissionLedger.PartitionState()
         state.apply(Self.outcome("r"), offset: 7)
         state.apply(LedgerEntry(kind: .intent, requestID: "r", bodyHash: "h", at: LedgerEntry.now()), offset: 3)
-        #expect(state.requests["r"]?.entry.kind == .outcome)
+        #expect(state.requests["r"]?.kind == .outcome)
         #expect(state.requests["r"]?.offset == 7)
         state.apply(LedgerEntry(kind: .adoption, requestID: "s", bodyHash: "h", at: LedgerEntry.now(), creationID: "task-r"), offset: 2)
         #expect(state.claimed["task-r"]?.requestID == "r", "an older adoption does not take over a later claim")

@@ -20,7 +20,7 @@ final class SubmissionLedger: Sendable {
     /// record holding it.
     struct PartitionState: Sendable {
         /// The latest intent or outcome per request ID.
-        var requests: [String: (entry: LedgerEntry, offset: Int64)] = [:]
+        var requests: [String: HeldEntry] = [:]
         /// Creation IDs that belong to a request (outcomes and adoptions): the request ID and
         /// the offset of the record.
         var claimed: [String: (requestID: String, offset: Int64)] = [:]
@@ -37,7 +37,7 @@ final class SubmissionLedger: Sendable {
             switch entry.kind {
             case .intent, .outcome:
                 if let held = requests[entry.requestID], held.offset > offset { break }
-                requests[entry.requestID] = (entry, offset)
+                requests[entry.requestID] = HeldEntry(entry, offset: offset)
             case .adoption: break
             }
             if let creationID = entry.creationID, claimed[creationID].map({ $0.offset <= offset }) ?? true {
@@ -169,7 +169,7 @@ final class SubmissionLedger: Sendable {
         // slot, maybe not read yet: this request belongs to the old assignment.
         return holdings.state.withLock { state in
             guard let slot = state.slots[partition], slot.loadID == loadID, slot.loaded else { return .notAssigned }
-            return .found(slot.state.requests[requestID]?.entry)
+            return .found(slot.state.requests[requestID]?.entry(requestID: requestID))
         }
     }
 
