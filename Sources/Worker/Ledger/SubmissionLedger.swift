@@ -70,6 +70,9 @@ final class SubmissionLedger: Sendable {
         var loadID: UInt64
         var state = PartitionState()
         var loaded = false
+        /// What was held of the partition before its revocation: the load takes it and reads
+        /// only the records after it.
+        var kept: PartitionState?
         /// Records written here and acknowledged while the slot loads, applied once it has.
         var writtenDuringLoad: [(entries: [LedgerEntry], offset: Int64)] = []
     }
@@ -130,9 +133,13 @@ final class SubmissionLedger: Sendable {
             guard !partitions.isEmpty else { return }
             state.nextLoadID += 1
             let id = state.nextLoadID
-            let kept = state.revoked.filter { partitions.contains($0.key) }
-            let load = Task { try await self.load(partitions, keeping: kept, id: id) }
-            for partition in partitions { state.slots[partition] = Slot(load: load, loadID: id) }
+            // The load takes the kept copies from the slots (under this lock, so after they are
+            // set): it then holds their only reference and adds the new records in place,
+            // instead of copying a partition's whole state on the first one.
+            let load = Task { try await self.load(partitions, id: id) }
+            for partition in partitions {
+                state.slots[partition] = Slot(load: load, loadID: id, kept: state.revoked.removeValue(forKey: partition))
+            }
         }
     }
 
@@ -141,7 +148,10 @@ final class SubmissionLedger: Sendable {
     func revoked(_ partitions: [Int32]) {
         holdings.state.withLock { state in
             for partition in partitions {
-                if let slot = state.slots.removeValue(forKey: partition), slot.loaded { state.revoked[partition] = slot.state }
+                // A partition whose load has not begun still has its earlier copy to keep.
+                if let slot = state.slots.removeValue(forKey: partition), let held = slot.loaded ? slot.state : slot.kept {
+                    state.revoked[partition] = held
+                }
             }
         }
     }
@@ -218,10 +228,17 @@ final class SubmissionLedger: Sendable {
         return forgotten
     }
 
-    /// Reads `partitions` to their end, each from its log start, or for those in `kept` from
+    /// Reads `partitions` to their end, each from its log start, or for those with a kept copy from
     /// where that copy ends, on top of it.
-    private func load(_ partitions: [Int32], keeping kept: [Int32: PartitionState], id: UInt64) async throws {
+    private func load(_ partitions: [Int32], id: UInt64) async throws {
         let started = ContinuousClock.now
+        var kept = holdings.state.withLock { holdings in
+            partitions.reduce(into: [Int32: PartitionState]()) { kept, partition in
+                guard holdings.slots[partition]?.loadID == id else { return }
+                kept[partition] = holdings.slots[partition]?.kept.take()
+            }
+        }
+        let keptPartitions = kept.keys.sorted()
         let ledgerPartitions = partitions.map { TopicPartition(topic: topic, partition: $0) }
         let offsets = try await ClusterInspector.watermarkOffsets(
             properties: readerProperties, partitions: ledgerPartitions, timeout: loadTimeout, logger: logger
@@ -231,7 +248,7 @@ final class SubmissionLedger: Sendable {
         for partition in ledgerPartitions {
             let (low, high) = offsets[partition] ?? (0, 0)
             // A copy that ends past the partition's end (a log truncated since) is not used.
-            var state = kept[partition.partition].flatMap { $0.end <= high ? $0 : nil } ?? PartitionState(logStart: low, end: low)
+            var state = kept.removeValue(forKey: partition.partition).flatMap { $0.end <= high ? $0 : nil } ?? PartitionState(logStart: low, end: low)
             _ = state.forget(below: low)
             ranges[partition] = state.end..<max(state.end, high)
             state.end = max(state.end, high)
@@ -249,7 +266,9 @@ final class SubmissionLedger: Sendable {
         }
         metrics.ledgerRead(records: records.count)
         holdings.state.withLock { holdings in
-            for (partition, var state) in states where holdings.slots[partition]?.loadID == id {
+            for partition in partitions where holdings.slots[partition]?.loadID == id {
+                // Taken out of `states`, so that the writes below do not copy it.
+                guard var state = states.removeValue(forKey: partition) else { continue }
                 // Written here while this load ran: records past its end are not in it.
                 for written in holdings.slots[partition]?.writtenDuringLoad.sorted(by: { $0.offset < $1.offset }) ?? [] {
                     state.applyWritten(written.entries, offset: written.offset)
@@ -262,7 +281,7 @@ final class SubmissionLedger: Sendable {
         logger.info(
             "Ledger partitions read",
             metadata: [
-                "partitions": "\(partitions.sorted())", "kept": "\(kept.keys.sorted())", "records": "\(records.count)", "entries": "\(entries)",
+                "partitions": "\(partitions.sorted())", "kept": "\(keptPartitions)", "records": "\(records.count)", "entries": "\(entries)",
                 "took": "\(ContinuousClock.now - started)",
             ]
         )
