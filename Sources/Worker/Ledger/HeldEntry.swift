@@ -43,7 +43,7 @@ struct HeldEntry: Sendable {
         self.offset = offset
         at = entry.at
         intentAt = entry.intentAt
-        bodyHash = UInt64(entry.bodyHash, radix: 16).flatMap { String($0, radix: 16) == entry.bodyHash ? $0 : nil }
+        bodyHash = LedgerEntry.hashNumber(entry.bodyHash)
         outcome = entry.kind == .outcome ? Outcome(entry) : nil
     }
 
@@ -52,7 +52,7 @@ struct HeldEntry: Sendable {
     /// The entry as it was written.
     func entry(requestID: String) -> LedgerEntry {
         LedgerEntry(
-            kind: kind, requestID: requestID, bodyHash: bodyHash.map { String($0, radix: 16) } ?? "", at: at,
+            kind: kind, requestID: requestID, bodyHash: bodyHash.map(LedgerEntry.hashText) ?? "", at: at,
             status: outcome?.status, creationID: outcome?.creationID, error: outcome?.error, attempts: outcome?.attempts,
             retries: outcome?.retries, chanjingTraceID: outcome?.chanjingTraceID, reconciled: outcome?.reconciled, intentAt: intentAt
         )

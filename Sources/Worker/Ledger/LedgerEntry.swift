@@ -98,7 +98,15 @@ struct LedgerEntry: Codable, Sendable, Equatable {
         mix(body.qualityMode)
         mix(String(body.videoDuration))
         mix(body.modelCode)
-        return String(hash, radix: 16)
+        return hashText(hash)
+    }
+
+    /// A body hash as entries carry it: lowercase hex without leading zeros.
+    static func hashText(_ hash: UInt64) -> String { String(hash, radix: 16) }
+
+    /// The number behind a body hash, or nil for text ``hashText(_:)`` cannot have written.
+    static func hashNumber(_ text: String) -> UInt64? {
+        UInt64(text, radix: 16).flatMap { hashText($0) == text ? $0 : nil }
     }
 }
 
