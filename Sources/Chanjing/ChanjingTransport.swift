@@ -83,14 +83,18 @@ struct ChanjingTransport: Sendable {
                 guard (200..<300).contains(status) else { throw .httpStatus(status) }
                 throw .malformedResponse("HTTP \(status) with a body that is not a Chanjing envelope (\(body.readableBytes) bytes)")
             }
-            guard header.code == 0 else { throw .api(code: header.code, message: header.message ?? "", traceID: header.traceID) }
-            guard (200..<300).contains(status) else { throw .httpStatus(status) }
+            try check(code: header.code, message: header.message, traceID: header.traceID, status: status)
             throw .malformedResponse("code 0 but data is not a \(Payload.self): \(error)")
         }
-        guard envelope.code == 0 else { throw .api(code: envelope.code, message: envelope.message ?? "", traceID: envelope.traceID) }
-        guard (200..<300).contains(status) else { throw .httpStatus(status) }
+        try check(code: envelope.code, message: envelope.message, traceID: envelope.traceID, status: status)
         guard let data = envelope.data else { throw .malformedResponse("code 0 without data") }
         return (data, envelope.traceID)
+    }
+
+    /// Throws the error an envelope's code stands for, else the HTTP status's.
+    private static func check(code: Int, message: String?, traceID: String?, status: Int) throws(ChanjingError) {
+        guard code == 0 else { throw .api(code: code, message: message ?? "", traceID: traceID) }
+        guard (200..<300).contains(status) else { throw .httpStatus(status) }
     }
 
     /// True when the error happened before the request could have reached the server:
