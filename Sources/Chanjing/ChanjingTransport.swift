@@ -20,16 +20,7 @@ struct ChanjingTransport: Sendable {
         accessToken: String?,
         as payload: Payload.Type
     ) async throws(ChanjingError) -> (Payload, traceID: String?) {
-        let data: Data
-        do {
-            data = try JSONEncoder().encode(body)
-        } catch {
-            throw .malformedResponse("cannot encode the request body: \(error)")
-        }
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .POST
-        request.body = .bytes(ByteBuffer(data: data))
-        return try await execute(request, accessToken: accessToken, as: payload)
+        try await execute(makeRequest(path, method: .POST, body: body, accessToken: accessToken), as: payload)
     }
 
     func get<Payload: Decodable>(
@@ -41,21 +32,30 @@ struct ChanjingTransport: Sendable {
         var components = URLComponents()
         components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
         let suffix = components.percentEncodedQuery.map { "?" + $0 } ?? ""
-        var request = HTTPClientRequest(url: baseURL + path + suffix)
-        request.method = .GET
-        return try await execute(request, accessToken: accessToken, as: payload)
+        return try await execute(makeRequest(path + suffix, method: .GET, body: nil as Never?, accessToken: accessToken), as: payload)
     }
 
-    private func execute<Payload: Decodable>(
-        _ request: HTTPClientRequest,
-        accessToken: String?,
-        as payload: Payload.Type
-    ) async throws(ChanjingError) -> (Payload, traceID: String?) {
-        var request = request
+    /// The HTTP request of a call, built apart from the async functions that send it: every
+    /// call in flight holds their frames while it waits for Chanjing, and this one's locals
+    /// would add to them.
+    @inline(never)
+    private func makeRequest(_ pathAndQuery: String, method: HTTPMethod, body: (some Encodable)?, accessToken: String?) throws(ChanjingError) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: baseURL + pathAndQuery)
+        request.method = method
+        if let body {
+            do {
+                request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
+            } catch {
+                throw .malformedResponse("cannot encode the request body: \(error)")
+            }
+        }
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json")
         if let accessToken { request.headers.add(name: "access_token", value: accessToken) }
+        return request
+    }
 
+    private func execute<Payload: Decodable>(_ request: HTTPClientRequest, as payload: Payload.Type) async throws(ChanjingError) -> (Payload, traceID: String?) {
         let status: Int
         let body: ByteBuffer
         do {
@@ -70,6 +70,7 @@ struct ChanjingTransport: Sendable {
 
     /// The payload of a Chanjing answer, or the error it stands for. The envelope's code wins
     /// over the HTTP status; a body that is not an envelope is classified by the status.
+    @inline(never)
     static func unwrap<Payload: Decodable>(status: Int, body: ByteBuffer, as payload: Payload.Type) throws(ChanjingError) -> (Payload, traceID: String?) {
         let decoder = JSONDecoder()
         let bytes = Data(buffer: body, byteTransferStrategy: .noCopy)

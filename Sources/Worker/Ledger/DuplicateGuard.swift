@@ -9,12 +9,12 @@ import VideoContract
 /// created a task is reconciled with Chanjing's task list first; every submit is preceded by an
 /// acknowledged intent and followed by an acknowledged outcome.
 struct DuplicateGuard: Sendable {
-    /// What to do with a request before submitting it.
+    /// What to do with a request before submitting it. Small (the outcome is boxed), since it
+    /// sits in the async frame of every request in flight.
     enum Decision: Sendable {
-        /// Publish this outcome without calling Chanjing.
-        case answer(SubmissionOutcome)
-        /// The same `request_id` arrived with another body.
-        case conflict(String)
+        /// Publish this outcome without calling Chanjing: the ledger's answer, or a rejection
+        /// of a `request_id` already used with another body.
+        indirect case answer(SubmissionOutcome)
         /// Submit it, recording an intent through `intents` right before each call.
         case submit(intents: IntentRecorder)
         /// Its partition is no longer assigned here: leave it for the next owner.
@@ -40,51 +40,60 @@ struct DuplicateGuard: Sendable {
     let inFlight = KeyedSequencer()
 
     func before(_ request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> Decision {
-        guard case .found(let existing) = try await ledger.lookup(request.requestID, partition: partition) else { return .unfinished }
+        let lookup = try await ledger.lookup(request.requestID, partition: partition)
+        if case .notAssigned = lookup { return .unfinished }
         let hash = LedgerEntry.hash(of: request.submitBody)
-        let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
-        if let record = existing {
-            guard record.bodyHash == hash else {
-                return .conflict("request_id '\(request.requestID)' was already used for a request with different parameters")
-            }
-            switch (record.kind, record.status) {
-            case (.outcome, .failed?):
-                // A failure is not final: after an outage `replay` sends the request again. Only
-                // a failure that may have created a task needs a search first.
-                let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
-                if mayHaveCreated {
-                    let searchPolicy: ReconcilePolicy = policy == .resubmit ? .resubmit : .adoptOrResubmit
-                    if case .adopted(let creationID) = try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: Date(), policy: searchPolicy) {
-                        return .answer(try await recordAdopted(creationID, request: request, partition: partition))
-                    }
-                }
-            case (.outcome, let status?):
-                metrics.duplicateAvoided(.replayed)
-                logger.info("Answered from the ledger; not submitted again", metadata: metadata.merging(["creation_id": "\(record.creationID ?? "")"]) { $1 })
-                return .answer(
-                    SubmissionOutcome(
-                        status: status, creationID: record.creationID, error: record.error, attempts: record.attempts ?? 0,
-                        retries: record.retries ?? .init(), traceID: record.chanjingTraceID, replayed: true, reconciled: record.reconciled ?? false
-                    )
-                )
-            default:
-                // An intent without an outcome: a worker stopped during the call.
-                // The latest intent came right before the latest call, which has landed or failed
-                // once the reconcile delay has passed; the first intent bounds the search.
-                logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
-                switch try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: record.date.addingTimeInterval(reconcileDelay / .seconds(1))) {
-                case .adopted(let creationID):
-                    return .answer(try await recordAdopted(creationID, request: request, partition: partition))
-                case .giveUp(let message):
-                    let outcome = SubmissionOutcome(status: .failed, error: .init(code: .outcomeUnknown, message: message), attempts: 0, retries: .init())
-                    try await recordOutcome(outcome, for: request, partition: partition, intentAt: record.intentDate)
-                    return .answer(outcome)
-                case .retry:
-                    break
-                }
-            }
+        if case .found(let record) = lookup, let answer = try await answer(request, from: record, hash: hash, partition: partition) {
+            return .answer(answer)
         }
         return .submit(intents: IntentRecorder(ledger: ledger, requestID: request.requestID, bodyHash: hash, partition: partition))
+    }
+
+    /// The outcome a request already in the ledger ends with, or nil when it is to be submitted.
+    /// Apart from ``before(_:partition:)``, which every request goes through, so that this rarer
+    /// path's locals stay off the frame of every request in flight.
+    @inline(never)
+    private func answer(_ request: VideoRequest, from record: LedgerEntry, hash: String, partition: Int32) async throws(WorkerFailure) -> SubmissionOutcome? {
+        guard record.bodyHash == hash else {
+            let detail = "request_id '\(request.requestID)' was already used for a request with different parameters"
+            return SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
+        }
+        let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
+        switch (record.kind, record.status) {
+        case (.outcome, .failed?):
+            // A failure is not final: after an outage `replay` sends the request again. Only
+            // a failure that may have created a task needs a search first.
+            let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
+            if mayHaveCreated {
+                let searchPolicy: ReconcilePolicy = policy == .resubmit ? .resubmit : .adoptOrResubmit
+                if case .adopted(let creationID) = try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: Date(), policy: searchPolicy) {
+                    return try await recordAdopted(creationID, request: request, partition: partition)
+                }
+            }
+            return nil
+        case (.outcome, let status?):
+            metrics.duplicateAvoided(.replayed)
+            logger.info("Answered from the ledger; not submitted again", metadata: metadata.merging(["creation_id": "\(record.creationID ?? "")"]) { $1 })
+            return SubmissionOutcome(
+                status: status, creationID: record.creationID, error: record.error, attempts: record.attempts ?? 0,
+                retries: record.retries ?? .init(), traceID: record.chanjingTraceID, replayed: true, reconciled: record.reconciled ?? false
+            )
+        default:
+            // An intent without an outcome: a worker stopped during the call.
+            // The latest intent came right before the latest call, which has landed or failed
+            // once the reconcile delay has passed; the first intent bounds the search.
+            logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
+            switch try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: record.date.addingTimeInterval(reconcileDelay / .seconds(1))) {
+            case .adopted(let creationID):
+                return try await recordAdopted(creationID, request: request, partition: partition)
+            case .giveUp(let message):
+                let outcome = SubmissionOutcome(status: .failed, error: .init(code: .outcomeUnknown, message: message), attempts: 0, retries: .init())
+                try await recordOutcome(outcome, for: request, partition: partition, intentAt: record.intentDate)
+                return outcome
+            case .retry:
+                return nil
+            }
+        }
     }
 
     /// After an ambiguous failure: looks for the task the failed call may have created before
@@ -104,8 +113,9 @@ struct DuplicateGuard: Sendable {
 
     /// Starts recording how the request submitted after `intent` ended, so that its result can
     /// be published meanwhile; the offset may be committed only once both are acknowledged.
-    func startRecording(_ outcome: SubmissionOutcome, after intent: LedgerEntry, partition: Int32) -> PendingWrite {
-        ledger.write(Self.outcomeEntry(outcome, requestID: intent.requestID, bodyHash: intent.bodyHash, intentAt: intent.date), partition: partition)
+    func startRecording(_ outcome: SubmissionOutcome, after intents: IntentRecorder, partition: Int32) -> PendingWrite {
+        let entry = Self.outcomeEntry(outcome, requestID: intents.requestID, bodyHash: intents.bodyHash, intentAt: intents.firstIntentDate)
+        return ledger.write(entry, partition: partition)
     }
 
     private static func outcomeEntry(_ outcome: SubmissionOutcome, requestID: String, bodyHash: String, intentAt: Date?) -> LedgerEntry {
@@ -172,10 +182,11 @@ struct DuplicateGuard: Sendable {
 /// task. No intent is left by a request that never called, so nothing needs reconciling then.
 final class IntentRecorder: Sendable {
     private let ledger: SubmissionLedger
-    private let requestID: String
-    private let bodyHash: String
+    let requestID: String
+    let bodyHash: String
     private let partition: Int32
-    private let first = Mutex<LedgerEntry?>(nil)
+    /// When the first intent was written (Unix milliseconds).
+    private let firstAt = Mutex<Int64?>(nil)
 
     init(ledger: SubmissionLedger, requestID: String, bodyHash: String, partition: Int32) {
         self.ledger = ledger
@@ -184,13 +195,14 @@ final class IntentRecorder: Sendable {
         self.partition = partition
     }
 
-    /// The first intent recorded; nil while no call has been made.
-    var firstIntent: LedgerEntry? { first.withLock { $0 } }
+    /// When the first intent was written; nil while no call has been made.
+    var firstIntentDate: Date? { firstAt.withLock { $0 }.map(LedgerEntry.date) }
 
     /// Writes an intent and waits for Kafka's acknowledgement. Call it right before each call.
     func record() async throws(WorkerFailure) {
-        let intent = LedgerEntry(kind: .intent, requestID: requestID, bodyHash: bodyHash, at: LedgerEntry.now(), intentAt: firstIntent?.at)
+        let at = LedgerEntry.now()
+        let intent = LedgerEntry(kind: .intent, requestID: requestID, bodyHash: bodyHash, at: at, intentAt: firstAt.withLock { $0 })
         try await ledger.write(intent, partition: partition).acknowledged()
-        first.withLock { if $0 == nil { $0 = intent } }
+        firstAt.withLock { if $0 == nil { $0 = at } }
     }
 }

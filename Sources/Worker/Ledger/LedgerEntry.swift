@@ -51,7 +51,7 @@ struct LedgerEntry: Codable, Sendable, Equatable {
 
     static func milliseconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
 
-    private static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
     /// One Kafka record of the ledger: the entries of one partition written in one round trip.
     private struct Batch: Decodable {

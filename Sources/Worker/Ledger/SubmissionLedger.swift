@@ -160,8 +160,11 @@ final class SubmissionLedger: Sendable {
     enum Lookup: Sendable {
         /// Its partition is no longer assigned here.
         case notAssigned
-        /// Its latest intent or outcome, if any.
-        case found(LedgerEntry?)
+        /// No intent or outcome of it is held.
+        case absent
+        /// Its latest intent or outcome. Boxed: a lookup's result sits in the async frames of
+        /// every request in flight.
+        indirect case found(LedgerEntry)
     }
 
     /// The latest record of `requestID` in `partition`, once the partition has been read.
@@ -179,7 +182,7 @@ final class SubmissionLedger: Sendable {
         // slot, maybe not read yet: this request belongs to the old assignment.
         return holdings.state.withLock { state in
             guard let slot = state.slots[partition], slot.loadID == loadID, slot.loaded else { return .notAssigned }
-            return .found(slot.state.requests[requestID]?.entry(requestID: requestID))
+            return slot.state.requests[requestID].map { .found($0.entry(requestID: requestID)) } ?? .absent
         }
     }
 

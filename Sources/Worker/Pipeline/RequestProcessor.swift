@@ -41,70 +41,44 @@ struct RequestProcessor: Sendable {
 
     /// True when the result was acknowledged and the record may be committed. `consumedAt` is
     /// when the worker took the record from the consumer. Call ``release(_:)`` afterwards.
+    ///
+    /// Thousands of requests wait inside this call at once, each holding the async frames of
+    /// its path: building results and logging happen in synchronous helpers, whose locals stay
+    /// off those frames (see docs/benchmarks.md, scenario 5).
     func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) -> Bool {
         let message = prepared.message
-        let source = VideoResult.Source(topic: message.topic, partition: message.partition, offset: message.offset)
-        var metadata: Logger.Metadata = [
-            "request_id": "\(prepared.decoded.requestID)", "partition": "\(message.partition)", "offset": "\(message.offset)",
-        ]
-        // The W3C trace context travels to the result with the other headers; logs name it too.
-        if let traceparent = message.headers.first(where: { $0.name == "traceparent" })?.value, traceparent.count <= 256 {
-            metadata["traceparent"] = "\(String(decoding: traceparent, as: UTF8.self))"
+        guard case .valid(let request) = prepared.decoded else {
+            return try await publisher.publish(rejectedResult(prepared), for: message, consumedAt: consumedAt)
         }
-        switch prepared.decoded {
-        case .invalid(let rejection, let requestID):
-            metadata["error"] = "\(rejection.code.rawValue)"
-            logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
-            let result = VideoResult(
-                requestID: requestID,
-                status: .rejected,
-                error: .init(code: rejection.code, message: rejection.message, field: rejection.field),
-                source: source,
-                attempts: 0
-            )
-            return try await publisher.publish(result, for: message, consumedAt: consumedAt)
+        guard let ended = try await outcome(of: request, record: Record(message, coordinator: coordinator), turn: prepared.turn) else { return false }
+        let result = result(of: ended.outcome, prepared: prepared)
+        guard let intents = ended.intents, let duplicateGuard else { return try await publisher.publish(result, for: message, consumedAt: consumedAt) }
+        // The outcome and the result are written at once, and both are acknowledged before the
+        // offset can be committed; a crash between the two is reconciled on redelivery.
+        let recording = duplicateGuard.startRecording(ended.outcome, after: intents, partition: message.partition)
+        let published = try await publisher.publish(result, for: message, consumedAt: consumedAt)
+        try await recording.acknowledged()
+        return published
+    }
 
-        case .valid(let request):
-            guard let (outcome, pendingIntent) = try await outcome(of: request, message: message, turn: prepared.turn) else { return false }
-            let result = VideoResult(
-                requestID: request.requestID,
-                status: outcome.status,
-                creationID: outcome.creationID,
-                error: outcome.error,
-                source: source,
-                attempts: outcome.attempts,
-                retries: outcome.retries,
-                chanjingTraceID: outcome.traceID,
-                replayed: outcome.replayed ? true : nil,
-                reconciled: outcome.reconciled ? true : nil
-            )
-            if let creationID = outcome.creationID {
-                metadata["creation_id"] = "\(creationID)"
-                logger.info("Request submitted", metadata: metadata)
-            } else {
-                metadata["error"] = "\(outcome.error?.code.rawValue ?? "")"
-                logger.warning("Request \(outcome.status.rawValue): \(outcome.error?.message ?? "")", metadata: metadata)
-            }
-            guard let pendingIntent, let duplicateGuard else { return try await publisher.publish(result, for: message, consumedAt: consumedAt) }
-            // The outcome and the result are written at once, and both are acknowledged before the
-            // offset can be committed; a crash between the two is reconciled on redelivery.
-            let recording = duplicateGuard.startRecording(outcome, after: pendingIntent, partition: message.partition)
-            let published = try await publisher.publish(result, for: message, consumedAt: consumedAt)
-            try await recording.acknowledged()
-            return published
+    /// How a valid request ended. `intents`, when set, recorded the intents whose outcome the
+    /// ledger has yet to be told. A class, so that the frames it passes through hold a reference.
+    private final class Ended {
+        let outcome: SubmissionOutcome
+        let intents: IntentRecorder?
+
+        init(outcome: SubmissionOutcome, intents: IntentRecorder? = nil) {
+            self.outcome = outcome
+            self.intents = intents
         }
     }
 
     /// How a valid request ends: submitted once (guarded by the ledger when it is on), answered
-    /// from the ledger, or nil when it must stay unfinished to be redelivered. `pendingIntent`,
-    /// when set, is the intent whose outcome the ledger has yet to be told.
-    private func outcome(
-        of request: VideoRequest, message: KafkaMessage, turn: KeyedSequencer.Ticket?
-    ) async throws(WorkerFailure) -> (SubmissionOutcome, pendingIntent: LedgerEntry?)? {
-        let coordinator = self.coordinator
-        let stillWanted: @Sendable () -> Bool = { coordinator.isCurrent(message) }
+    /// from the ledger, or nil when it must stay unfinished to be redelivered.
+    private func outcome(of request: VideoRequest, record: Record, turn: KeyedSequencer.Ticket?) async throws(WorkerFailure) -> Ended? {
+        let (partition, timestamp, stillWanted) = (record.partition, record.timestamp, record.stillWanted)
         guard let duplicateGuard, let turn else {
-            return try await submitter.submit(request, timestamp: message.timestamp, stillWanted: stillWanted).map { ($0, nil) }
+            return try await submitter.submit(request, timestamp: timestamp, stillWanted: stillWanted).map { Ended(outcome: $0) }
         }
         // Copies of one request in flight at once take turns: the first records its outcome,
         // the others are then answered from the ledger.
@@ -113,29 +87,97 @@ struct RequestProcessor: Sendable {
         } catch {
             return nil  // shutdown while waiting: left unfinished
         }
-        switch try await duplicateGuard.before(request, partition: message.partition) {
+        switch try await duplicateGuard.before(request, partition: partition) {
         case .unfinished:
             return nil
         case .answer(let outcome):
-            return (outcome, nil)
-        case .conflict(let detail):
-            let rejection = SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
-            return (rejection, nil)
+            return Ended(outcome: outcome)
         case .submit(let intents):
-            let partition = message.partition
             guard
                 let outcome = try await submitter.submit(
-                    request, timestamp: message.timestamp, stillWanted: stillWanted,
+                    request, timestamp: timestamp, stillWanted: stillWanted,
                     beforeCall: { () async throws(WorkerFailure) in try await intents.record() },
                     afterAmbiguousFailure: { error throws(WorkerFailure) in
                         // Only after a call, so there is a first intent.
-                        let intentAt = intents.firstIntent?.date ?? Date()
+                        let intentAt = intents.firstIntentDate ?? Date()
                         return try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intentAt)
                     }
                 )
             else { return nil }  // nothing was sent after an intent, or the call's outcome is reconciled on redelivery
             // Without a call (for example `expired`) there is no intent to follow up.
-            return (outcome, intents.firstIntent)
+            return Ended(outcome: outcome, intents: intents.firstIntentDate == nil ? nil : intents)
         }
+    }
+
+    /// What submitting needs of a request's Kafka record.
+    private struct Record {
+        let partition: Int32
+        let timestamp: Date?
+        /// False once the record's partition was revoked: it is then its next owner's.
+        let stillWanted: @Sendable () -> Bool
+
+        init(_ message: KafkaMessage, coordinator: OffsetCoordinator) {
+            partition = message.partition
+            timestamp = message.timestamp
+            stillWanted = { coordinator.isCurrent(message) }
+        }
+    }
+
+    /// The `rejected` result of a request that failed validation, logged.
+    @inline(never)
+    private func rejectedResult(_ prepared: Prepared) -> VideoResult {
+        guard case .invalid(let rejection, let requestID) = prepared.decoded else { preconditionFailure("only an invalid request is rejected") }
+        var metadata = Self.metadata(prepared)
+        metadata["error"] = "\(rejection.code.rawValue)"
+        logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
+        return VideoResult(
+            requestID: requestID,
+            status: .rejected,
+            error: .init(code: rejection.code, message: rejection.message, field: rejection.field),
+            source: Self.source(prepared.message),
+            attempts: 0
+        )
+    }
+
+    /// The result of a valid request that ended with `outcome`, logged.
+    @inline(never)
+    private func result(of outcome: SubmissionOutcome, prepared: Prepared) -> VideoResult {
+        var metadata = Self.metadata(prepared)
+        if let creationID = outcome.creationID {
+            metadata["creation_id"] = "\(creationID)"
+            logger.info("Request submitted", metadata: metadata)
+        } else {
+            metadata["error"] = "\(outcome.error?.code.rawValue ?? "")"
+            logger.warning("Request \(outcome.status.rawValue): \(outcome.error?.message ?? "")", metadata: metadata)
+        }
+        return VideoResult(
+            requestID: prepared.decoded.requestID,
+            status: outcome.status,
+            creationID: outcome.creationID,
+            error: outcome.error,
+            source: Self.source(prepared.message),
+            attempts: outcome.attempts,
+            retries: outcome.retries,
+            chanjingTraceID: outcome.traceID,
+            replayed: outcome.replayed ? true : nil,
+            reconciled: outcome.reconciled ? true : nil
+        )
+    }
+
+    private static func source(_ message: KafkaMessage) -> VideoResult.Source {
+        VideoResult.Source(topic: message.topic, partition: message.partition, offset: message.offset)
+    }
+
+    /// The log metadata naming a request.
+    private static func metadata(_ prepared: Prepared) -> Logger.Metadata {
+        let message = prepared.message
+        var metadata: Logger.Metadata = [
+            "request_id": "\(prepared.decoded.requestID)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+        ]
+        // The W3C trace context travels to the result with the other headers; logs name it too.
+        if let traceparent = message.headers.first(where: { $0.name == "traceparent" })?.value, traceparent.count <= 256 {
+            metadata["traceparent"] = "\(String(decoding: traceparent, as: UTF8.self))"
+        }
+        return metadata
     }
 }

@@ -68,10 +68,10 @@ struct Submitter: Sendable {
             guard stillWanted() else { return nil }
             try await beforeCall?()
             attempts += 1
-            let error: ChanjingError
             let callStarted = ContinuousClock.now
             let answer = await call(body)
             metrics.chanjingCall(code: answer.outcomeLabel, duration: .now - callStarted)
+            let error: ChanjingError
             switch answer {
             case .success(let response):
                 limiter.record(throttled: false)
@@ -80,63 +80,26 @@ struct Submitter: Sendable {
             case .failure(let caught):
                 error = caught
             }
-            if let code = error.chanjingCode { limiter.record(throttled: code == 40001) }
-
-            func outcome(_ status: VideoResult.Status, _ code: ResultErrorCode, _ message: String) -> SubmissionOutcome {
-                SubmissionOutcome(
-                    status: status,
-                    error: .init(code: code, message: message, chanjingCode: error.chanjingCode),
-                    attempts: attempts,
-                    retries: retries,
-                    traceID: error.traceID
-                )
+            var next = afterFailure(error, of: request, attempts: attempts, started: started, retries: &retries, reconciles: afterAmbiguousFailure != nil)
+            if case .reconcile = next, let afterAmbiguousFailure {
+                switch try await afterAmbiguousFailure(error) {
+                case .adopted(let creationID):
+                    retries.ambiguous += 1
+                    next = .end(SubmissionOutcome(status: .submitted, creationID: creationID, attempts: attempts, retries: retries, reconciled: true))
+                case .giveUp(let message):
+                    next = .end(Self.ended(.failed, .outcomeUnknown, message, error: error, attempts: attempts, retries: retries))
+                case .retry:
+                    next = backoff(after: error, of: request, attempts: attempts, started: started, retries: &retries)
+                }
             }
-            let disposition = error.disposition
-            switch disposition {
-            case .rejected:
-                circuit.succeeded()
-                return outcome(.rejected, .chanjingRejected, "Chanjing rejected the parameters: \(error)")
-            case .failed:
-                circuit.succeeded()
-                return outcome(.failed, .chanjingError, "\(error)")
-            case .credentialsRefused, .quotaExhausted:
-                // Nothing was created and no request can get through until an operator acts:
-                // wait for the circuit rather than fail the backlog.
-                circuit.tripped(disposition == .quotaExhausted ? "quota or balance exhausted: \(error)" : "\(error)")
-                count(retry: disposition, in: &retries)
-                if Task.isCancelled { return nil }
-            case .refreshToken, .retrySafe, .retryAmbiguous:
-                if disposition != .refreshToken { circuit.failedTransiently("\(error)") }
-                if Task.isCancelled { return nil }
-                if disposition == .retryAmbiguous, let afterAmbiguousFailure {
-                    switch try await afterAmbiguousFailure(error) {
-                    case .adopted(let creationID):
-                        retries.ambiguous += 1
-                        return SubmissionOutcome(status: .submitted, creationID: creationID, attempts: attempts, retries: retries, reconciled: true)
-                    case .giveUp(let message):
-                        return outcome(.failed, .outcomeUnknown, message)
-                    case .retry:
-                        break
-                    }
-                }
-                // A refused token is replaced at once; other failures back off.
-                let delay = disposition == .refreshToken ? Duration.zero : policy.backoff(afterAttempt: attempts)
-                let elapsed = ContinuousClock.now - started
-                if circuit.isOpen {
-                    count(retry: disposition, in: &retries)
-                    continue  // wait for the circuit at the top of the loop
-                }
-                guard attempts < policy.maxAttempts, elapsed + delay < policy.maxElapsed else {
-                    return outcome(.failed, .retriesExhausted, "gave up after \(attempts) attempts in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))); last error: \(error)")
-                }
-                count(retry: disposition, in: &retries)
-                logger.info(
-                    "Retrying a Chanjing submit",
-                    metadata: [
-                        "request_id": "\(request.requestID)", "attempt": "\(attempts)", "kind": "\(disposition == .retryAmbiguous ? "ambiguous" : "safe")",
-                        "delay_ms": "\(delay / .milliseconds(1))", "error": "\(error)",
-                    ]
-                )
+            switch next {
+            case .end(let outcome):
+                return outcome
+            case .stop:
+                return nil
+            case .waitForCircuit, .reconcile:
+                continue  // the circuit is waited for at the top of the loop
+            case .retry(let delay):
                 do {
                     try await Task.sleep(for: delay)
                 } catch {
@@ -145,6 +108,90 @@ struct Submitter: Sendable {
             }
         }
         return nil
+    }
+
+    /// What the submit loop does after a failed call. Small (the outcome is boxed): the loop's
+    /// async frame is held by every request waiting for Chanjing.
+    private enum Next {
+        /// The request ends with this outcome.
+        indirect case end(SubmissionOutcome)
+        /// Shutdown: the request stays unfinished.
+        case stop
+        /// Back to the top of the loop, which waits while the circuit is open.
+        case waitForCircuit
+        /// Search for a task the call may have created before anything is sent again.
+        case reconcile
+        /// Call again after this delay.
+        case retry(after: Duration)
+    }
+
+    /// Classifies a failed call: final, or retried (after a search for a task it may have
+    /// created when `reconciles`), or waiting for the circuit. Synchronous, so that its locals
+    /// stay off the async frame.
+    @inline(never)
+    private func afterFailure(
+        _ error: ChanjingError, of request: VideoRequest, attempts: Int, started: ContinuousClock.Instant, retries: inout VideoResult.Retries, reconciles: Bool
+    ) -> Next {
+        if let code = error.chanjingCode { limiter.record(throttled: code == 40001) }
+        let disposition = error.disposition
+        switch disposition {
+        case .rejected:
+            circuit.succeeded()
+            return .end(Self.ended(.rejected, .chanjingRejected, "Chanjing rejected the parameters: \(error)", error: error, attempts: attempts, retries: retries))
+        case .failed:
+            circuit.succeeded()
+            return .end(Self.ended(.failed, .chanjingError, "\(error)", error: error, attempts: attempts, retries: retries))
+        case .credentialsRefused, .quotaExhausted:
+            // Nothing was created and no request can get through until an operator acts:
+            // wait for the circuit rather than fail the backlog.
+            circuit.tripped(disposition == .quotaExhausted ? "quota or balance exhausted: \(error)" : "\(error)")
+            count(retry: disposition, in: &retries)
+            return Task.isCancelled ? .stop : .waitForCircuit
+        case .refreshToken, .retrySafe, .retryAmbiguous:
+            if disposition != .refreshToken { circuit.failedTransiently("\(error)") }
+            if Task.isCancelled { return .stop }
+            if disposition == .retryAmbiguous, reconciles { return .reconcile }
+            return backoff(after: error, of: request, attempts: attempts, started: started, retries: &retries)
+        }
+    }
+
+    /// After a retryable failure: the delay before the next call, or the end of the retry budget.
+    @inline(never)
+    private func backoff(after error: ChanjingError, of request: VideoRequest, attempts: Int, started: ContinuousClock.Instant, retries: inout VideoResult.Retries) -> Next {
+        let disposition = error.disposition
+        // A refused token is replaced at once; other failures back off.
+        let delay = disposition == .refreshToken ? Duration.zero : policy.backoff(afterAttempt: attempts)
+        let elapsed = ContinuousClock.now - started
+        if circuit.isOpen {
+            count(retry: disposition, in: &retries)
+            return .waitForCircuit
+        }
+        guard attempts < policy.maxAttempts, elapsed + delay < policy.maxElapsed else {
+            let message = "gave up after \(attempts) attempts in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))); last error: \(error)"
+            return .end(Self.ended(.failed, .retriesExhausted, message, error: error, attempts: attempts, retries: retries))
+        }
+        count(retry: disposition, in: &retries)
+        logger.info(
+            "Retrying a Chanjing submit",
+            metadata: [
+                "request_id": "\(request.requestID)", "attempt": "\(attempts)", "kind": "\(disposition == .retryAmbiguous ? "ambiguous" : "safe")",
+                "delay_ms": "\(delay / .milliseconds(1))", "error": "\(error)",
+            ]
+        )
+        return .retry(after: delay)
+    }
+
+    /// An outcome that ends the request after a failed call.
+    private static func ended(
+        _ status: VideoResult.Status, _ code: ResultErrorCode, _ message: String, error: ChanjingError, attempts: Int, retries: VideoResult.Retries
+    ) -> SubmissionOutcome {
+        SubmissionOutcome(
+            status: status,
+            error: .init(code: code, message: message, chanjingCode: error.chanjingCode),
+            attempts: attempts,
+            retries: retries,
+            traceID: error.traceID
+        )
     }
 
     private func count(retry disposition: ChanjingError.Disposition, in retries: inout VideoResult.Retries) {
