@@ -17,6 +17,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
     @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
     @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
+    @Option(help: "A librdkafka property `key=value` for the worker (repeatable; passed as its `--kafka`), to measure a setting.")
+    var workerKafka: [String] = []
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel)
@@ -27,7 +29,7 @@ struct BenchCommand: AsyncParsableCommand {
             printLine("warning: this is a debug build; figures are only meaningful from `swift run -c release chanjing-worker bench`")
         #endif
         for scenario in BenchScenario.all where selected.contains(scenario.number) {
-            try await BenchRun(scenario: scenario, partitions: partitions, ledger: ledger, logLevel: logLevel, logger: logger).run()
+            try await BenchRun(scenario: scenario, partitions: partitions, ledger: ledger, workerKafka: workerKafka, logLevel: logLevel, logger: logger).run()
         }
     }
 }
@@ -37,11 +39,15 @@ struct BenchRun {
     let scenario: BenchScenario
     let partitions: Int
     let ledger: String
+    /// The worker's extra `--kafka` properties (its environment's `KAFKA_*` variables are not
+    /// passed on, so that the benchmark's own settings hold).
+    let workerKafka: [String]
     let logLevel: Logger.Level
     let logger: Logger
 
     func run() async throws {
-        printLine("\n## Scenario \(scenario.number): \(scenario.title) (ledger \(ledger))\ntarget: \(scenario.target)")
+        let settings = workerKafka.isEmpty ? "" : ", worker --kafka \(workerKafka.joined(separator: " "))"
+        printLine("\n## Scenario \(scenario.number): \(scenario.title) (ledger \(ledger)\(settings))\ntarget: \(scenario.target)")
         let cluster = try MockCluster(brokers: 1, logger: logger)
         for topic in ["requests", "results", "ledger", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
         let simulator = ChanjingSimulator(configuration: SimulatorConfiguration(
@@ -59,7 +65,7 @@ struct BenchRun {
         let collector = try ResultCollector(brokers: cluster.bootstrapServers, topic: "results", logger: logger)
         let worker = try ChildProcess(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
-            arguments: ["run"] + scenario.workerArguments,
+            arguments: ["run"] + scenario.workerArguments + workerKafka.flatMap { ["--kafka", $0] },
             environment: [
                 "KAFKA_BROKERS": cluster.bootstrapServers, "REQUESTS_TOPIC": "requests", "RESULTS_TOPIC": "results",
                 "KAFKA_GROUP_ID": "bench-worker", "CHANJING_BASE_URL": server.baseURL, "CHANJING_APP_ID": "sim-app",
