@@ -28,26 +28,35 @@ struct OffsetTracker {
     /// Records that work on `offset` starts. False when the record belongs to an assignment that
     /// is no longer current (or is being revoked): it must be skipped.
     mutating func begin(_ partition: TopicPartition, offset: Int64, generation: Int) -> Bool {
-        guard var state = partitions[partition], state.generation == generation, !state.revoking else { return false }
-        if let last = state.entries.last, last.offset >= offset { return false }  // a redelivered duplicate
-        state.entries.append(Entry(offset: offset, done: false))
-        partitions[partition] = state
-        return true
+        update(partition) { state in
+            guard state.generation == generation, !state.revoking else { return false }
+            if let last = state.entries.last, last.offset >= offset { return false }  // a redelivered duplicate
+            state.entries.append(Entry(offset: offset, done: false))
+            return true
+        } ?? false
     }
 
     /// Records that `offset` is finished (its result acknowledged). Returns the position to store
     /// (the next offset to read) when the contiguous finished run grew, else nil.
     mutating func finish(_ partition: TopicPartition, offset: Int64, generation: Int) -> Int64? {
-        guard var state = partitions[partition], state.generation == generation else { return nil }
-        guard let index = Self.index(of: offset, in: state.entries) else { return nil }
-        state.entries[index].done = true
-        var released: Int64?
-        while let first = state.entries.first, first.done {
-            released = first.offset
-            state.entries.removeFirst()
-        }
-        partitions[partition] = state
-        return released.map { $0 + 1 }
+        update(partition) { state -> Int64? in
+            guard state.generation == generation, let index = Self.index(of: offset, in: state.entries) else { return nil }
+            state.entries[index].done = true
+            var released: Int64?
+            while let first = state.entries.first, first.done {
+                released = first.offset
+                state.entries.removeFirst()
+            }
+            return released.map { $0 + 1 }
+        } ?? nil
+    }
+
+    /// Runs `body` on `partition`'s state where it is stored. A copy taken out and stored back
+    /// would share the entries' storage while it is changed, so every begin and finish would copy
+    /// all of the partition's records in flight.
+    private mutating func update<Result>(_ partition: TopicPartition, _ body: (inout PartitionState) -> Result) -> Result? {
+        guard let slot = partitions.index(forKey: partition) else { return nil }
+        return body(&partitions.values[slot])
     }
 
     /// True while `partition` is owned under `generation` and not being revoked.
