@@ -50,8 +50,8 @@ struct DuplicateGuard: Sendable {
     }
 
     /// The outcome a request already in the ledger ends with, or nil when it is to be submitted.
-    /// Apart from ``before(_:partition:)``, which every request goes through, so that this rarer
-    /// path's locals stay off the frame of every request in flight.
+    /// Kept out of ``before(_:partition:)``, which every request goes through, so that this rarer
+    /// path's locals stay off the async frame of every request in flight.
     @inline(never)
     private func answer(_ request: VideoRequest, from record: LedgerEntry, hash: String, partition: Int32) async throws(WorkerFailure) -> SubmissionOutcome? {
         guard record.bodyHash == hash else {
@@ -111,8 +111,9 @@ struct DuplicateGuard: Sendable {
         try await ledger.write(entry, partition: partition).acknowledged()
     }
 
-    /// Starts recording how the request submitted after `intent` ended, so that its result can
-    /// be published meanwhile; the offset may be committed only once both are acknowledged.
+    /// Starts recording how the request whose intents `intents` recorded ended, so that its
+    /// result can be published meanwhile; the offset may be committed only once both are
+    /// acknowledged.
     func startRecording(_ outcome: SubmissionOutcome, after intents: IntentRecorder, partition: Int32) -> PendingWrite {
         let entry = Self.outcomeEntry(outcome, requestID: intents.requestID, bodyHash: intents.bodyHash, intentAt: intents.firstIntentDate)
         return ledger.write(entry, partition: partition)

@@ -97,8 +97,10 @@ struct Submitter: Sendable {
                 return outcome
             case .stop:
                 return nil
-            case .waitForCircuit, .reconcile:
+            case .waitForCircuit:
                 continue  // the circuit is waited for at the top of the loop
+            case .reconcile:
+                preconditionFailure("a search is asked for only with afterAmbiguousFailure, and replaced above")
             case .retry(let delay):
                 do {
                     try await Task.sleep(for: delay)
