@@ -47,8 +47,12 @@ struct RequestProcessor: Sendable {
     /// off those frames (see docs/benchmarks.md, scenario 5).
     func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) -> Bool {
         let message = prepared.message
-        guard case .valid(let request) = prepared.decoded else {
-            return try await publisher.publish(rejectedResult(prepared), for: message, consumedAt: consumedAt)
+        let request: VideoRequest
+        switch prepared.decoded {
+        case .invalid(let rejection, let requestID):
+            return try await publisher.publish(rejectedResult(rejection, requestID: requestID, prepared: prepared), for: message, consumedAt: consumedAt)
+        case .valid(let valid):
+            request = valid
         }
         guard let ended = try await outcome(of: request, record: Record(message, coordinator: coordinator), turn: prepared.turn) else { return false }
         let result = result(of: ended.outcome, prepared: prepared)
@@ -125,8 +129,7 @@ struct RequestProcessor: Sendable {
 
     /// The `rejected` result of a request that failed validation, logged.
     @inline(never)
-    private func rejectedResult(_ prepared: Prepared) -> VideoResult {
-        guard case .invalid(let rejection, let requestID) = prepared.decoded else { preconditionFailure("only an invalid request is rejected") }
+    private func rejectedResult(_ rejection: RequestRejection, requestID: String, prepared: Prepared) -> VideoResult {
         var metadata = Self.metadata(prepared)
         metadata["error"] = "\(rejection.code.rawValue)"
         logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
