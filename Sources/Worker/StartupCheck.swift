@@ -1,8 +1,9 @@
 import Kafka
 import Logging
 
-/// Verifies at start-up that the cluster answers and both topics exist, so a mistake is one
-/// clear line instead of a worker that idles or auto-creates a topic.
+/// Verifies at start-up that the cluster answers and the topics exist, so a mistake is one
+/// clear line instead of a worker that idles or auto-creates a topic; says how long the ledger
+/// remembers.
 enum StartupCheck {
     /// Returns the number of partitions of the requests topic.
     static func verify(_ configuration: WorkerConfiguration, logger: Logger) async throws(WorkerFailure) -> Int {
@@ -27,6 +28,12 @@ enum StartupCheck {
         if let ledger = configuration.ledger, topics[ledger.topic] != topics[configuration.requestsTopic] {
             throw .ledgerTopicMismatch(
                 "the ledger topic '\(ledger.topic)' has \(topics[ledger.topic]!) partitions but the requests topic '\(configuration.requestsTopic)' has \(topics[configuration.requestsTopic]!); they must be equal (ledger partition p describes requests partition p)"
+            )
+        }
+        if let ledger = configuration.ledger {
+            await LedgerTopicCheck.run(
+                ledgerTopic: ledger.topic, requestsTopic: configuration.requestsTopic,
+                properties: configuration.commonProperties, timeout: configuration.startupTimeout, logger: logger
             )
         }
         logger.info(
