@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Synchronization
 import Testing
 import TestSupport
 
@@ -229,6 +230,47 @@ struct LedgerWriterTests {
         #expect(try await ledger.lookup("late", partition: 0).entry?.creationID == "task-late")
         #expect(try await ledger.lookup("first", partition: 0).entry?.creationID == "task-first")
         #expect(Self.recordsRead(metrics) == 0, "both records are in the kept copy: nothing to read")
+        await producer.shutdown()
+        await kafka.shutdown()
+    }
+
+    @Test("a write acknowledged while its partition is being read is held once the read ends, and the next read starts after it", .timeLimit(.minutes(1)))
+    func writtenDuringLoad() async throws {
+        let metrics = WorkerMetrics()
+        let kafka = try KafkaTestCluster(partitions: 1)
+        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
+        // The first load stops after reading its records (none) until the test lets it go on.
+        let (reached, reachedSignal) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+        let paused = Atomic(false)
+        let ledger = SubmissionLedger(
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20),
+            metrics: metrics, logger: Self.logger,
+            loadRead: {
+                guard !paused.exchange(true, ordering: .relaxed) else { return }
+                reachedSignal.yield()
+                for await _ in release { break }
+            }
+        )
+        ledger.assigned([0])
+        for await _ in reached { break }
+        // Offset 0 is past what the paused load read: only the write's acknowledgement tells the ledger.
+        let offset = try await ledger.write(Self.outcome("during"), partition: 0).acknowledged()
+        #expect(offset == 0)
+        releaseSignal.yield()
+        #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
+
+        // Another worker adds a record while the partition is away; assigned back, the ledger
+        // reads from after the record written during the load, so it reads one record, not two.
+        ledger.revoked([0])
+        let other = Self.ledger(kafka, producer)
+        other.assigned([0])
+        try await other.write(Self.outcome("after"), partition: 0).acknowledged()
+        other.revoked([0])
+        ledger.assigned([0])
+        #expect(try await ledger.lookup("after", partition: 0).entry?.creationID == "task-after")
+        #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
+        #expect(Self.recordsRead(metrics) == 1)
         await producer.shutdown()
         await kafka.shutdown()
     }

@@ -110,9 +110,16 @@ final class SubmissionLedger: Sendable {
     private let metrics: WorkerMetrics
     private let logger: Logger
     private let holdings: Holdings
+    /// For tests: awaited once a load has read its records, before it applies them and the
+    /// records written here meanwhile.
+    private let loadRead: (@Sendable () async -> Void)?
 
-    init(topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: WorkerMetrics, logger: Logger) {
+    init(
+        topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: WorkerMetrics, logger: Logger,
+        loadRead: (@Sendable () async -> Void)? = nil
+    ) {
         self.topic = topic
+        self.loadRead = loadRead
         self.readerProperties = readerProperties
         self.loadTimeout = loadTimeout
         self.metrics = metrics
@@ -268,6 +275,7 @@ final class SubmissionLedger: Sendable {
             for entry in decoded { states[message.partition]?.apply(entry, offset: message.offset) }
         }
         metrics.ledgerRead(records: records.count)
+        await loadRead?()
         holdings.state.withLock { holdings in
             for partition in partitions where holdings.slots[partition]?.loadID == id {
                 // Taken out of `states`, so that the writes below do not copy it.
