@@ -120,17 +120,18 @@ fi
 
 if [[ -n $PRINCIPAL ]]; then
     say "ACLs for $PRINCIPAL"
-    # Consume requests, commit offsets in the group (Read), and let KEDA read the lag (Describe).
+    # Consume requests, commit offsets in the group (Read), and let KEDA read the lag (Describe);
+    # its retention is compared with the ledger's at start-up (DescribeConfigs).
     kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" \
-        --operation Read --operation Describe --topic "$REQUESTS_TOPIC"
+        --operation Read --operation Describe --operation DescribeConfigs --topic "$REQUESTS_TOPIC"
     kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" \
         --operation Read --operation Describe --group "$KAFKA_GROUP_ID"
     # Publish results with the idempotent producer.
     kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" \
         --operation Write --operation Describe --topic "$RESULTS_TOPIC"
-    # The ledger is written and read back by the pool.
+    # The ledger is written and read back by the pool; its retention is read at start-up.
     kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" \
-        --operation Read --operation Write --operation Describe --topic "$LEDGER_TOPIC"
+        --operation Read --operation Write --operation Describe --operation DescribeConfigs --topic "$LEDGER_TOPIC"
     # Idempotent producing on brokers before Kafka 2.8 (later ones need only Write on the topic).
     kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" --operation IdempotentWrite --cluster
 fi

@@ -20,10 +20,10 @@ final class SubmissionLedger: Sendable {
     /// record holding it.
     struct PartitionState: Sendable {
         /// The latest intent or outcome per request ID.
-        var requests: [String: HeldEntry] = [:]
-        /// Creation IDs that belong to a request (outcomes and adoptions): the request ID and
-        /// the offset of the record.
-        var claimed: [String: (requestID: String, offset: Int64)] = [:]
+        var requests: [RequestKey: HeldEntry] = [:]
+        /// Creation IDs that belong to a request (outcomes and adoptions): the request and the
+        /// offset of the record.
+        var claimed: [HeldText: (request: RequestKey, offset: Int64)] = [:]
         /// Entries of records below this offset are not held (never read, or forgotten).
         var logStart: Int64 = 0
         /// Every record from `logStart` up to this offset has been applied (read, or written
@@ -34,14 +34,18 @@ final class SubmissionLedger: Sendable {
         /// partition assigned back reads records older than some written here): an entry never
         /// replaces a later one of the same request.
         mutating func apply(_ entry: LedgerEntry, offset: Int64) {
+            let key = RequestKey(entry.requestID)
+            var held: HeldEntry?
             switch entry.kind {
             case .intent, .outcome:
-                if let held = requests[entry.requestID], held.offset > offset { break }
-                requests[entry.requestID] = HeldEntry(entry, offset: offset)
+                if let earlier = requests[key], earlier.offset > offset { break }
+                held = HeldEntry(entry, offset: offset)
+                requests[key] = held
             case .adoption: break
             }
-            if let creationID = entry.creationID, claimed[creationID].map({ $0.offset <= offset }) ?? true {
-                claimed[creationID] = (entry.requestID, offset)
+            // An outcome's claim shares the held creation ID.
+            if let creationID = held?.outcome?.creationID ?? entry.creationID.map(HeldText.init), claimed[creationID].map({ $0.offset <= offset }) ?? true {
+                claimed[creationID] = (key, offset)
             }
         }
 
@@ -189,7 +193,7 @@ final class SubmissionLedger: Sendable {
         // slot, maybe not read yet: this request belongs to the old assignment.
         return holdings.state.withLock { state in
             guard let slot = state.slots[partition], slot.loadID == loadID, slot.loaded else { return .notAssigned }
-            return slot.state.requests[requestID].map { .found($0.entry(requestID: requestID)) } ?? .absent
+            return slot.state.requests[RequestKey(requestID)].map { .found($0.entry(requestID: requestID)) } ?? .absent
         }
     }
 
@@ -202,7 +206,8 @@ final class SubmissionLedger: Sendable {
     /// (by its outcome or adoption). A request's own adoption does not count: after a crash
     /// between its adoption and its outcome it must find and adopt the same task again.
     func isClaimed(_ creationID: String, byOtherThan requestID: String, partition: Int32) -> Bool {
-        holdings.state.withLock { state in state.slots[partition]?.state.claimed[creationID].map { $0.requestID != requestID } ?? false }
+        let (creationID, request) = (HeldText(creationID), RequestKey(requestID))
+        return holdings.state.withLock { state in state.slots[partition]?.state.claimed[creationID].map { $0.request != request } ?? false }
     }
 
     /// Starts writing `entry` to ledger partition `partition`; concurrent writes to one
