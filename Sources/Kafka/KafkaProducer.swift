@@ -34,6 +34,10 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// How long to wait before producing again when librdkafka's local queue is full
+    /// (``KafkaError/isQueueFull``): its documented back-off, as deliveries in progress free room.
+    public static let queueFullBackoff = Duration.milliseconds(5)
+
     /// The fatal error librdkafka raised on this producer, if any. After one, nothing more can be
     /// produced and the process should stop without committing unacknowledged work.
     public var fatalError: KafkaError? { client.fatalError() }
@@ -52,9 +56,8 @@ public final class KafkaProducer: Sendable {
             case .success(let report):
                 return report
             case .failure(let error) where error.isQueueFull:
-                // Deliveries in progress free room; this is librdkafka's documented back-off.
                 do {
-                    try await Task.sleep(for: .milliseconds(5))
+                    try await Task.sleep(for: Self.queueFullBackoff)
                 } catch {
                     throw KafkaError.client("send to \(message.topic) cancelled while the producer queue was full")
                 }

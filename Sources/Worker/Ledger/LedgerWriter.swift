@@ -85,8 +85,7 @@ final class LedgerWriter: Sendable {
             if let fatal = producer.fatalError {
                 outcome = .failure(.producerFailed(fatal))
             } else if error.isQueueFull {
-                // librdkafka's documented back-off: deliveries in progress free room.
-                retry(batch, partition: partition, failures: failures, after: .milliseconds(5))
+                retry(batch, partition: partition, failures: failures, after: KafkaProducer.queueFullBackoff)
                 return
             } else if failures + 1 < Self.maxAttempts, !error.isProducerClosed {
                 logger.warning("Ledger write failed; writing again", metadata: ["partition": "\(partition)", "error": "\(error)"])

@@ -19,7 +19,7 @@ final class SubmissionLedger: Sendable {
     /// What the ledger knows of one partition. Each entry is kept with the offset of the Kafka
     /// record holding it.
     struct PartitionState: Sendable {
-        /// The latest intent or outcome per request ID.
+        /// The latest intent or outcome per request, by its ID's key.
         var requests: [RequestKey: HeldEntry] = [:]
         /// Creation IDs that belong to a request (outcomes and adoptions): the request and the
         /// offset of the record.
@@ -43,7 +43,7 @@ final class SubmissionLedger: Sendable {
                 requests[key] = held
             case .adoption: break
             }
-            // An outcome's claim shares the held creation ID.
+            // An outcome's claim reuses the creation ID just held instead of converting it again.
             if let creationID = held?.outcome?.creationID ?? entry.creationID.map(HeldText.init), claimed[creationID].map({ $0.offset <= offset }) ?? true {
                 claimed[creationID] = (key, offset)
             }
