@@ -30,19 +30,18 @@ enum StartupCheck {
                 "the ledger topic '\(ledger.topic)' has \(topics[ledger.topic]!) partitions but the requests topic '\(configuration.requestsTopic)' has \(topics[configuration.requestsTopic]!); they must be equal (ledger partition p describes requests partition p)"
             )
         }
+        var metadata: Logger.Metadata = [
+            "requests_topic": "\(configuration.requestsTopic) (\(topics[configuration.requestsTopic]!) partitions)",
+            "results_topic": "\(configuration.resultsTopic) (\(topics[configuration.resultsTopic]!) partitions)",
+        ]
+        if let ledger = configuration.ledger { metadata["ledger_topic"] = "\(ledger.topic)" }
+        logger.info("Kafka cluster reachable", metadata: metadata)
         if let ledger = configuration.ledger {
             await LedgerTopicCheck.run(
                 ledgerTopic: ledger.topic, requestsTopic: configuration.requestsTopic,
                 properties: configuration.commonProperties, timeout: configuration.startupTimeout, logger: logger
             )
         }
-        logger.info(
-            "Kafka cluster reachable",
-            metadata: [
-                "requests_topic": "\(configuration.requestsTopic) (\(topics[configuration.requestsTopic]!) partitions)",
-                "results_topic": "\(configuration.resultsTopic) (\(topics[configuration.resultsTopic]!) partitions)",
-            ]
-        )
         return topics[configuration.requestsTopic]!
     }
 }
