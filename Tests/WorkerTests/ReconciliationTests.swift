@@ -118,6 +118,18 @@ struct ReconciliationTests {
         #expect(simulator.stats.submitCalls == 2, "the dead workers' two calls; this worker submitted nothing")
     }
 
+    @Test("the search pages back: a task 120 newer tasks down the list (page 3 of 50) is found and adopted", .timeLimit(.minutes(2)))
+    func searchPagesBack() async throws {
+        let (result, simulator) = try await Self.reconcile("deep", policy: .adoptOrFail) { harness in
+            _ = try await Self.createTask(prompt: "prompt for deep", harness)
+            for index in 0..<120 { _ = try await Self.createTask(prompt: "another request \(index)", harness) }
+            return []
+        }
+        #expect(result?.status == .submitted && result?.reconciled == true, "\(String(describing: result))")
+        #expect(result?.creationID == simulator.tasks.first?.uniqueID)
+        #expect(simulator.tasks.count == 121)
+    }
+
     @Test("a matching task created before the intent, beyond the clock skew, is not adopted", .timeLimit(.minutes(2)))
     func taskOlderThanTheWindow() async throws {
         let (result, simulator) = try await Self.reconcile("late", policy: .adoptOrFail, clockSkew: .seconds(1)) { harness in
