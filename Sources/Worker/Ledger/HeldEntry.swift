@@ -72,7 +72,7 @@ struct HeldEntry: Sendable {
 /// A request ID as the ledger holds it: 128 bits of two hashes of the ID, so that millions of
 /// held requests keep no string of their own. Swift's `Hasher` is seeded per process, and the
 /// keys are never stored or compared outside it. Two IDs share a key with a chance of about
-/// n² / 2¹²⁹: for a billion requests held, about one in 10²¹.
+/// n² / 2¹²⁹: for a billion requests held, less than one in 10²⁰.
 struct RequestKey: Hashable, Sendable {
     private let first: Int
     private let second: Int
