@@ -53,11 +53,6 @@ struct LedgerEntry: Codable, Sendable, Equatable {
 
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
-    /// One Kafka record of the ledger: the entries of one partition written in one round trip.
-    private struct Batch: Decodable {
-        var entries: [LedgerEntry]
-    }
-
     /// The Kafka record value `{"entries":[...]}` holding entries already ``encoded()``: the
     /// writer assembles records on the producer's poll thread, so nothing is encoded there.
     static func record(_ encodedEntries: [[UInt8]]) -> [UInt8] {
@@ -69,12 +64,6 @@ struct LedgerEntry: Codable, Sendable, Equatable {
         }
         value.append(contentsOf: "]}".utf8)
         return value
-    }
-
-    /// The entries of one Kafka record value, in the order they were written; nil when it is
-    /// not a ledger record.
-    static func decode(_ bytes: [UInt8]) -> [LedgerEntry]? {
-        try? JSONDecoder().decode(Batch.self, from: Data(bytes)).entries
     }
 
     /// A stable 64-bit FNV-1a hash of the submit body's fields, in hex. It detects a different
