@@ -50,6 +50,38 @@ struct KafkaLayerTests {
         await kafka.shutdown()
     }
 
+    @Test("sendAll delivers every record once and in order, also when librdkafka's local queue fills", .timeLimit(.minutes(1)))
+    func sendAll() async throws {
+        let kafka = try KafkaTestCluster(partitions: 2)
+        try await withTimeout(45) {
+            // A queue of 100 records, so that most of the 3,000 are handed over again after a full queue.
+            let producer = try KafkaProducer(
+                properties: kafka.clientProperties.merging(.init(["enable.idempotence": "true", "queue.buffering.max.messages": "100"])),
+                logger: TestLogging.logger()
+            )
+            let messages = (0..<3_000).map { OutgoingMessage(topic: kafka.requestsTopic, partition: Int32($0 % 2), key: nil, value: Array("\($0)".utf8)) }
+            try await producer.sendAll(messages)
+            try await producer.sendAll([])
+            await producer.shutdown()
+            let records = try await PartitionReader.read(
+                [TopicPartition(topic: kafka.requestsTopic, partition: 0): 0..<Int64.max, TopicPartition(topic: kafka.requestsTopic, partition: 1): 0..<Int64.max],
+                properties: kafka.clientProperties, idle: .seconds(2), logger: TestLogging.logger()
+            )
+            for partition in [Int32(0), 1] {
+                let values = records.filter { $0.partition == partition }.sorted { $0.offset < $1.offset }.map { Int(String(decoding: $0.value, as: UTF8.self))! }
+                #expect(values == Array(stride(from: Int(partition), to: 3_000, by: 2)), "partition \(partition): every record once, in the order given")
+            }
+            // After shutdown every record is refused, and the first refusal is thrown.
+            do throws(KafkaError) {
+                try await producer.sendAll(Array(messages.prefix(3)))
+                Issue.record("sendAll after shutdown succeeded")
+            } catch {
+                #expect(error.isProducerClosed)
+            }
+        }
+        await kafka.shutdown()
+    }
+
     @Test("stored and committed positions survive a restart of the group", .timeLimit(.minutes(1)))
     func committedPositions() async throws {
         let kafka = try KafkaTestCluster(partitions: 1)

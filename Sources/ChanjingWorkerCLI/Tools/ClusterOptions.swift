@@ -30,12 +30,13 @@ func setting(_ flag: String, given: String?) -> String {
     ConfigurationResolver.value(flag, given: given, environment: ProcessInfo.processInfo.environment)
 }
 
-/// Produces `messages` in order with `acks=all` and idempotence, each acknowledged before the
-/// next is sent, then closes the producer.
+/// Produces `messages` in order with `acks=all` and idempotence (which keeps each partition's
+/// order while many records share a round trip), waits until all are acknowledged, then closes
+/// the producer.
 func produceAcknowledged(_ messages: [OutgoingMessage], properties: KafkaProperties, logger: Logger) async throws(KafkaError) {
     let producer = try KafkaProducer(properties: properties.merging(KafkaProperties(["enable.idempotence": "true", "acks": "all"])), logger: logger)
     do {
-        for message in messages { try await producer.send(message) }
+        try await producer.sendAll(messages)
     } catch {
         await producer.shutdown()
         throw error
