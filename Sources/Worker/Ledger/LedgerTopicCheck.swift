@@ -35,18 +35,22 @@ enum LedgerTopicCheck {
         for warning in assessment.warnings { logger.warning("\(warning)") }
     }
 
+    /// Kafka's default `retention.ms`: 7 days.
+    private static let defaultRetention: Int64 = 604_800_000
+
     /// Assesses the ledger topic's `cleanup.policy`, `retention.ms` and `retention.bytes`
     /// against the requests topic's `retention.ms`. Missing settings take Kafka's defaults.
     static func assess(ledger: [String: String], ledgerTopic: String, requests: [String: String], requestsTopic: String) -> Assessment {
         let policies = Set((ledger["cleanup.policy"] ?? "delete").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let retention = Int64(ledger["retention.ms"] ?? "") ?? 604_800_000
+        let retention = Int64(ledger["retention.ms"] ?? "") ?? defaultRetention
         let retentionBytes = Int64(ledger["retention.bytes"] ?? "") ?? -1
-        let requestsRetention = Int64(requests["retention.ms"] ?? "") ?? 604_800_000
+        let requestsRetention = Int64(requests["retention.ms"] ?? "") ?? defaultRetention
         let settings = "cleanup.policy=\(policies.sorted().joined(separator: ",")), retention.ms=\(retention), retention.bytes=\(retentionBytes)"
+        let neverDeletes = "The ledger topic '\(ledgerTopic)' never deletes its records (\(settings))"
 
         guard policies.contains("delete") else {
             return Assessment(
-                summary: "The ledger topic '\(ledgerTopic)' never deletes its records (\(settings))",
+                summary: neverDeletes,
                 warnings: [
                     "The ledger topic '\(ledgerTopic)' is compacted only: each ledger record has a key of its own, so compaction deletes nothing and the ledger, and every worker's memory, grow with each request. Give it cleanup.policy=delete and a retention.ms (deploy/topics/provision-topics.sh)"
                 ]
@@ -54,7 +58,7 @@ enum LedgerTopicCheck {
         }
         guard retention >= 0 || retentionBytes >= 0 else {
             return Assessment(
-                summary: "The ledger topic '\(ledgerTopic)' never deletes its records (\(settings))",
+                summary: neverDeletes,
                 warnings: [
                     "The ledger topic '\(ledgerTopic)' keeps its records forever (retention.ms=-1): the ledger, and every worker's memory, grow with each request. Set its retention.ms to how long a request can be redelivered: the requests topic's retention"
                 ]
