@@ -91,6 +91,12 @@ struct LedgerRecordReaderTests {
             #"{"entries":[{"kind":"intent","request_id":"\u+041","body_hash":"h","at":1}]}"#,  // a malformed escape
             #"{"entries":[{"kind":"intent","request_id":"a\qb","body_hash":"h","at":1}]}"#,  // an unknown escape
             "{\"entries\":[{\"kind\":\"intent\",\"request_id\":\"a\tb\",\"body_hash\":\"h\",\"at\":1}]}",  // a raw control character
+            #"{"entries":[\#(entry),"later":+1}]}"#,  // not JSON numbers, even in a field skipped
+            #"{"entries":[\#(entry),"later":01}]}"#,
+            #"{"entries":[\#(entry),"later":1.}]}"#,
+            #"{"entries":[\#(entry),"later":.5}]}"#,
+            #"{"entries":[\#(entry),"later":1e}]}"#,
+            #"{"entries":[\#(entry),"later":-}]}"#,
             #"{"entries":[\#(entry),"at":2}]}"#,  // a key given twice
             #"{"entries":[],"entries":[]}"#,  // the same at the top
             #"{"entries":[\#(entry)}],}"#,  // a trailing comma

@@ -189,11 +189,29 @@ struct LedgerRecordReader {
         return overflow ? nil : positive
     }
 
-    /// Skips a number of any form (a later version's field).
+    /// Skips a number of any form JSON allows (a later version's field): `-`, an integer part
+    /// without leading zeros, then an optional fraction and exponent.
     private mutating func number() -> Bool {
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let integerPart = digits()
+        guard integerPart == 1 || (integerPart > 1 && bytes[index - integerPart] != UInt8(ascii: "0")) else { return false }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { return false }
+        }
+        if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return true
+    }
+
+    /// Skips decimal digits; returns how many.
+    private mutating func digits() -> Int {
         let start = index
-        while index < bytes.count, Self.numberBytes.contains(bytes[index]) { index += 1 }
-        return index > start && Double(String(decoding: bytes[start..<index], as: UTF8.self)) != nil
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        return index - start
     }
 
     /// A string, its escapes resolved; nil when it is not a valid JSON string. (The record's
@@ -268,7 +286,6 @@ struct LedgerRecordReader {
     private static let `true` = Array("true".utf8)
     private static let `false` = Array("false".utf8)
     private static let unicodeEscapeStart = Array("\\u".utf8)
-    private static let numberBytes = Set("+-.eE0123456789".utf8)
 
     private mutating func literal(_ utf8: [UInt8], skippingWhitespace: Bool = true) -> Bool {
         if skippingWhitespace { skipWhitespace() }
