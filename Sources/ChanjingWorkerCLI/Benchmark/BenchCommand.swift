@@ -19,6 +19,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
     @Option(help: "A librdkafka property `key=value` for the worker (repeatable; passed as its `--kafka`), to measure a setting.")
     var workerKafka: [String] = []
+    @Option(help: "Requests per scenario instead of each scenario's own number: a quick check that the benchmark runs (the figures need the defaults).")
+    var requests: Int?
+
+    func validate() throws {
+        if let requests, requests < 10 { throw ValidationError("--requests must be at least 10 (the first and last tenth are warm-up and drain)") }
+    }
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel)
@@ -28,7 +34,8 @@ struct BenchCommand: AsyncParsableCommand {
         #if DEBUG
             printLine("warning: this is a debug build; figures are only meaningful from `swift run -c release chanjing-worker bench`")
         #endif
-        for scenario in BenchScenario.all where selected.contains(scenario.number) {
+        for var scenario in BenchScenario.all where selected.contains(scenario.number) {
+            if let requests { scenario.requests = requests }
             try await BenchRun(scenario: scenario, partitions: partitions, ledger: ledger, workerKafka: workerKafka, logLevel: logLevel, logger: logger).run()
         }
     }

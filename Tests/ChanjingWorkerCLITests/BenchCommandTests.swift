@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `bench` is how the throughput, CPU and ledger-cost figures in docs/benchmarks.md are made: it
+/// runs here as the real binary, with few requests, so a change that breaks it is caught.
+@Suite("Benchmark command", .serialized)
+struct BenchCommandTests {
+    @Test("bench runs scenarios 1 and 2 end to end and prints their figures", .timeLimit(.minutes(3)))
+    func scenariosOneAndTwo() async throws {
+        let process = try WorkerProcess(arguments: ["bench", "--scenarios", "1,2", "--requests", "2000", "--partitions", "4"], environment: [:])
+        let (status, output) = await process.waitForExit(within: 150)
+        #expect(status == 0, "\(output)")
+        #expect(!output.contains("warning: the worker exited with status"), "\(output)")
+
+        let scenarios = output.components(separatedBy: "\n## Scenario ").dropFirst()
+        #expect(scenarios.map { $0.prefix(1) } == ["1", "2"], "\(output)")
+        for scenario in scenarios {
+            #expect(scenario.contains("(ledger on)"), "the ledger is on by default: \(scenario)")
+            #expect(scenario.contains("preloaded 2000 requests"), "\(scenario)")
+            // Every request got its result, and every one was a submit (the simulator accepts all).
+            // Enough requests that the worker's CPU time (read in clock ticks) is more than zero.
+            #expect(scenario.contains("results 2000 (2000 submitted)"), "\(scenario)")
+            let rate = try #require(Self.number(after: "requests/s ", in: scenario), "\(scenario)")
+            let cpu = try #require(Self.number(after: "ms per request; with the worker's, ", in: scenario), "\(scenario)")
+            #expect(rate > 0 && cpu > 0, "\(scenario)")
+        }
+        let ceiling = try #require(Self.number(after: "ceiling (bare librdkafka consume-produce loop, same run): ", in: String(scenarios.first ?? "")))
+        #expect(ceiling > 0)
+    }
+
+    @Test("bench refuses fewer than 10 requests with one line naming the option", .timeLimit(.minutes(1)))
+    func refusesTooFewRequests() async throws {
+        let process = try WorkerProcess(arguments: ["bench", "--requests", "5"], environment: [:])
+        let (status, output) = await process.waitForExit(within: 30)
+        #expect(status != 0)
+        #expect(output.contains("--requests must be at least 10"), "\(output)")
+    }
+
+    /// The number printed right after `label` in `text`.
+    private static func number(after label: String, in text: String) -> Double? {
+        guard let range = text.range(of: label) else { return nil }
+        return Double(text[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+    }
+}
