@@ -246,7 +246,7 @@ struct LedgerWriterTests {
         let ledger = SubmissionLedger(
             topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20),
             metrics: metrics, logger: Self.logger,
-            loadRead: {
+            loadRead: { _ in
                 guard !paused.exchange(true, ordering: .relaxed) else { return }
                 reachedSignal.yield()
                 for await _ in release { break }
@@ -272,6 +272,75 @@ struct LedgerWriterTests {
         #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
         #expect(Self.recordsRead(metrics) == 1)
         await producer.shutdown()
+        await kafka.shutdown()
+    }
+
+    @Test("each partition of a load is served once it is read: a kept copy answers while another partition is still being read", .timeLimit(.minutes(1)))
+    func partitionsServedAsRead() async throws {
+        let kafka = try KafkaTestCluster(partitions: 2)
+        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
+        // The load holds partition 1 (read in full) until the test lets it go on.
+        let (reached, reachedSignal) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+        let hold = Atomic(false)
+        let ledger = SubmissionLedger(
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20),
+            metrics: WorkerMetrics(), logger: Self.logger,
+            loadRead: { partition in
+                guard partition == 1, hold.load(ordering: .relaxed) else { return }
+                reachedSignal.yield()
+                for await _ in release { break }
+            }
+        )
+        // Partition 0 is held here and kept across the revocation; partition 1 is written by
+        // another worker, so this one must read it.
+        ledger.assigned([0])
+        try await ledger.write(Self.outcome("kept"), partition: 0).acknowledged()
+        ledger.revoked([0])
+        let other = Self.ledger(kafka, producer)
+        other.assigned([1])
+        try await other.write(Self.outcome("read"), partition: 1).acknowledged()
+        other.revoked([1])
+
+        hold.store(true, ordering: .relaxed)
+        ledger.assigned([0, 1])
+        for await _ in reached { break }
+        // Partition 1 is read but not served: partition 0 answers meanwhile (a lookup that
+        // waited for the whole load would wait forever here).
+        let kept = try await withTimeout(10, "a lookup of the kept partition while another is held") {
+            try await ledger.lookup("kept", partition: 0).entry?.creationID
+        }
+        #expect(kept == "task-kept")
+        let read = Task { try await ledger.lookup("read", partition: 1).entry?.creationID }
+        try await Task.sleep(for: .milliseconds(100))
+        releaseSignal.yield()
+        #expect(try await read.value == "task-read")
+        await producer.shutdown()
+        await kafka.shutdown()
+    }
+
+    @Test("when a load fails, the lookups of its partitions fail with ledgerUnavailable", .timeLimit(.minutes(1)))
+    func failedLoad() async throws {
+        let (kafka, producer, _) = try Self.ledger(partitions: 2)
+        let ledger = SubmissionLedger(
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(2),
+            metrics: WorkerMetrics(), logger: Self.logger
+        )
+        kafka.cluster.setBroker(1, up: false)
+        ledger.assigned([0, 1])
+        for partition: Int32 in [0, 1] {
+            do {
+                _ = try await ledger.lookup("any", partition: partition)
+                Issue.record("a lookup of partition \(partition) answered although its ledger partition could not be read")
+            } catch {
+                guard case .ledgerUnavailable = error else {
+                    Issue.record("expected ledgerUnavailable, got \(error)")
+                    continue
+                }
+            }
+        }
+        kafka.cluster.setBroker(1, up: true)
+        await producer.shutdown(flushTimeout: .seconds(5))
         await kafka.shutdown()
     }
 

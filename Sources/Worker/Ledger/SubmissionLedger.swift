@@ -6,8 +6,9 @@ import Synchronization
 /// The submission ledger of the partitions this worker owns, kept in a Kafka topic.
 ///
 /// On assignment of requests partition p, ledger partition p is read to its end before any
-/// request of p is processed; from then on this worker is p's only writer and keeps its copy up
-/// to date as its writes are acknowledged. Every write waits for Kafka's acknowledgement.
+/// request of p is processed (each partition as soon as it is read, not when the whole
+/// assignment is); from then on this worker is p's only writer and keeps its copy up to date as
+/// its writes are acknowledged. Every write waits for Kafka's acknowledgement.
 ///
 /// A partition revoked and assigned back (every rebalance of the default eager protocol does
 /// that) is not read again from its start: the copy is kept from the revocation to the next
@@ -69,7 +70,8 @@ final class SubmissionLedger: Sendable {
     }
 
     private struct Slot {
-        var load: Task<Void, any Error>
+        /// Set once the partition is read, or its load failed: its lookups wait for it.
+        var ready: PartitionReadiness
         /// Which load fills this slot: a slot replaced meanwhile ignores an older load.
         var loadID: UInt64
         var state = PartitionState()
@@ -114,13 +116,13 @@ final class SubmissionLedger: Sendable {
     private let metrics: WorkerMetrics
     private let logger: Logger
     private let holdings: Holdings
-    /// For tests: awaited once a load has read its records, before it applies them and the
-    /// records written here meanwhile.
-    private let loadRead: (@Sendable () async -> Void)?
+    /// For tests: awaited once a load has read a partition's records, before the partition is
+    /// served with them and the records written here meanwhile.
+    private let loadRead: (@Sendable (_ partition: Int32) async -> Void)?
 
     init(
         topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: WorkerMetrics, logger: Logger,
-        loadRead: (@Sendable () async -> Void)? = nil
+        loadRead: (@Sendable (_ partition: Int32) async -> Void)? = nil
     ) {
         self.topic = topic
         self.loadRead = loadRead
@@ -136,20 +138,22 @@ final class SubmissionLedger: Sendable {
     }
 
     /// Starts reading the ledger partitions of newly assigned requests partitions, all in one
-    /// pass (one client for the offsets, one reader for the records). A partition revoked since
-    /// the last assignment is read from where its copy ends; the copies of the others are dropped.
+    /// pass (one client for the offsets, one reader for the records); each is served as soon as
+    /// it is read. A partition revoked since the last assignment is read from where its copy
+    /// ends, so it is usually served at once; the copies of the others are dropped.
     func assigned(_ partitions: [Int32]) {
         holdings.state.withLock { state in
             defer { state.revoked = [:] }
             guard !partitions.isEmpty else { return }
             state.nextLoadID += 1
             let id = state.nextLoadID
+            let readiness = Dictionary(uniqueKeysWithValues: partitions.map { ($0, PartitionReadiness()) })
             // The load takes the kept copies from the slots (under this lock, so after they are
             // set): it then holds their only reference and adds the new records in place,
             // instead of copying a partition's whole state on the first one.
-            let load = Task { try await self.load(partitions, id: id) }
+            Task { await self.load(partitions, id: id, readiness: readiness) }
             for partition in partitions {
-                state.slots[partition] = Slot(load: load, loadID: id, kept: state.revoked.removeValue(forKey: partition))
+                state.slots[partition] = Slot(ready: readiness[partition]!, loadID: id, kept: state.revoked.removeValue(forKey: partition))
             }
         }
     }
@@ -182,9 +186,9 @@ final class SubmissionLedger: Sendable {
     /// Throws when it cannot be read: the worker stops rather than submit blind, and its
     /// requests are redelivered.
     func lookup(_ requestID: String, partition: Int32) async throws(WorkerFailure) -> Lookup {
-        guard let (load, loadID) = holdings.state.withLock({ $0.slots[partition].map { ($0.load, $0.loadID) } }) else { return .notAssigned }
+        guard let (ready, loadID) = holdings.state.withLock({ $0.slots[partition].map { ($0.ready, $0.loadID) } }) else { return .notAssigned }
         do {
-            try await load.value
+            try await ready.wait()
         } catch {
             throw .ledgerUnavailable("cannot read ledger partition \(topic)[\(partition)]: \(error)")
         }
@@ -244,8 +248,9 @@ final class SubmissionLedger: Sendable {
     }
 
     /// Reads `partitions` to their end, each from its log start, or for those with a kept copy from
-    /// where that copy ends, on top of it.
-    private func load(_ partitions: [Int32], id: UInt64) async throws {
+    /// where that copy ends, on top of it. Each partition is served as soon as it is read; when
+    /// the load fails, the lookups of the partitions not yet served fail with it.
+    private func load(_ partitions: [Int32], id: UInt64, readiness: [Int32: PartitionReadiness]) async {
         let started = ContinuousClock.now
         var kept = holdings.state.withLock { holdings in
             partitions.reduce(into: [Int32: PartitionState]()) { kept, partition in
@@ -254,52 +259,116 @@ final class SubmissionLedger: Sendable {
             }
         }
         let keptPartitions = kept.keys.sorted()
-        let ledgerPartitions = partitions.map { TopicPartition(topic: topic, partition: $0) }
-        let offsets = try await ClusterInspector.watermarkOffsets(
-            properties: readerProperties, partitions: ledgerPartitions, timeout: loadTimeout, logger: logger
-        )
-        var states: [Int32: PartitionState] = [:]
-        var ranges: [TopicPartition: Range<Int64>] = [:]
-        for partition in ledgerPartitions {
-            let (low, high) = offsets[partition] ?? (0, 0)
-            // A copy that ends past the partition's end (a log truncated since) is not used.
-            var state = kept.removeValue(forKey: partition.partition).flatMap { $0.end <= high ? $0 : nil } ?? PartitionState(logStart: low, end: low)
-            _ = state.forget(below: low)
-            ranges[partition] = state.end..<max(state.end, high)
-            state.end = max(state.end, high)
-            states[partition.partition] = state
-        }
-        let records = try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
-        var entries = 0
-        for message in records {
-            guard let decoded = LedgerEntry.decode(message.value) else {
-                logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
-                continue
-            }
-            entries += decoded.count
-            for entry in decoded { states[message.partition]?.apply(entry, offset: message.offset) }
-        }
-        metrics.ledgerRead(records: records.count)
-        await loadRead?()
-        holdings.state.withLock { holdings in
-            for partition in partitions where holdings.slots[partition]?.loadID == id {
-                // Taken out of `states`, so that the writes below do not copy it.
-                guard var state = states.removeValue(forKey: partition) else { continue }
-                // Written here while this load ran: records past its end are not in it.
-                for written in holdings.slots[partition]?.writtenDuringLoad.sorted(by: { $0.offset < $1.offset }) ?? [] {
-                    state.applyWritten(written.entries, offset: written.offset)
+        let read = Mutex((records: 0, entries: 0))
+        do {
+            let ledgerPartitions = partitions.map { TopicPartition(topic: topic, partition: $0) }
+            let offsets = try await ClusterInspector.watermarkOffsets(
+                properties: readerProperties, partitions: ledgerPartitions, timeout: loadTimeout, logger: logger
+            )
+            var ranges: [TopicPartition: Range<Int64>] = [:]
+            var unread: [Int32: PartitionState] = [:]
+            for partition in ledgerPartitions {
+                let (low, high) = offsets[partition] ?? (0, 0)
+                // A copy that ends past the partition's end (a log truncated since) is not used.
+                var state = kept.removeValue(forKey: partition.partition).flatMap { $0.end <= high ? $0 : nil } ?? PartitionState(logStart: low, end: low)
+                _ = state.forget(below: low)
+                let range = state.end..<max(state.end, high)
+                state.end = range.upperBound
+                if range.isEmpty {
+                    await serve(partition.partition, state, records: 0, id: id, readiness: readiness)
+                } else {
+                    ranges[partition] = range
+                    unread[partition.partition] = state
                 }
-                holdings.slots[partition]?.state = state
-                holdings.slots[partition]?.loaded = true
-                holdings.slots[partition]?.writtenDuringLoad = []
             }
+            let pending = Mutex(unread)
+            try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger) { partition, records in
+                // Taken out, so that the records are applied in place.
+                guard var state = pending.withLock({ $0.removeValue(forKey: partition.partition) }) else { return }
+                var entries = 0
+                for message in records {
+                    guard let decoded = LedgerEntry.decode(message.value) else {
+                        self.logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
+                        continue
+                    }
+                    entries += decoded.count
+                    for entry in decoded { state.apply(entry, offset: message.offset) }
+                }
+                read.withLock { $0.records += records.count; $0.entries += entries }
+                await self.serve(partition.partition, state, records: records.count, id: id, readiness: readiness)
+            }
+        } catch {
+            for ready in readiness.values { ready.finish(.failure(error)) }
+            return
         }
+        let (records, entries) = read.withLock { $0 }
         logger.info(
             "Ledger partitions read",
             metadata: [
-                "partitions": "\(partitions.sorted())", "kept": "\(keptPartitions)", "records": "\(records.count)", "entries": "\(entries)",
+                "partitions": "\(partitions.sorted())", "kept": "\(keptPartitions)", "records": "\(records)", "entries": "\(entries)",
                 "took": "\(ContinuousClock.now - started)",
             ]
         )
+    }
+
+    /// Serves a partition read by load `id` (`records` read), with the records written here
+    /// while it was read, unless the partition has been revoked or assigned again since.
+    private func serve(_ partition: Int32, _ state: consuming PartitionState, records: Int, id: UInt64, readiness: [Int32: PartitionReadiness]) async {
+        metrics.ledgerRead(records: records)
+        await loadRead?(partition)
+        holdings.state.withLock { holdings in
+            guard holdings.slots[partition]?.loadID == id else { return }
+            // Written here while this load ran: records past its end are not in it.
+            for written in holdings.slots[partition]?.writtenDuringLoad.sorted(by: { $0.offset < $1.offset }) ?? [] {
+                state.applyWritten(written.entries, offset: written.offset)
+            }
+            holdings.slots[partition]?.state = state
+            holdings.slots[partition]?.loaded = true
+            holdings.slots[partition]?.writtenDuringLoad = []
+        }
+        // Also when the slot is gone: its waiting lookups then answer `notAssigned`.
+        readiness[partition]?.finish(.success(()))
+    }
+}
+
+/// Whether a ledger partition has been read: its lookups wait for it, its load sets it once.
+final class PartitionReadiness: Sendable {
+    private enum State {
+        case waiting([CheckedContinuation<Void, any Error>])
+        case done(Result<Void, any Error>)
+    }
+
+    private let state = Mutex(State.waiting([]))
+
+    /// Ends the wait of every lookup, now and later; only the first call counts.
+    func finish(_ result: Result<Void, any Error>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = .done(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+
+    /// Returns once the partition is read; throws the load's error when it failed.
+    func wait() async throws {
+        // Usually read long ago.
+        if let done = state.withLock({ state -> Result<Void, any Error>? in if case .done(let result) = state { result } else { nil } }) {
+            return try done.get()
+        }
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            let done = state.withLock { state -> Result<Void, any Error>? in
+                switch state {
+                case .done(let result):
+                    return result
+                case .waiting(var waiters):
+                    state = .waiting([])
+                    waiters.append(waiter)
+                    state = .waiting(waiters)
+                    return nil
+                }
+            }
+            if let done { waiter.resume(with: done) }
+        }
     }
 }
