@@ -87,6 +87,27 @@ struct OperatorToolsTests {
         await kafka.shutdown()
     }
 
+    @Test("enqueue spreads a burst of requests over the partitions, keyed by request_id", .timeLimit(.minutes(1)))
+    func enqueueSpreadsRequests() async throws {
+        let kafka = try KafkaTestCluster(partitions: 3)
+        let common = ["--brokers", kafka.cluster.bootstrapServers, "--requests-topic", kafka.requestsTopic]
+        try await withTimeout(50) {
+            let lines = (0..<900).map { #"{"request_id":"spread-\#($0)","ref_prompt":"a kite over the dunes \#($0)"}"# }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("spread-\(UUID().uuidString).ndjson")
+            try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let enqueue = try await run(["enqueue", "--file", file.path] + common)
+            #expect(enqueue.status == 0, "\(enqueue.output)")
+            // librdkafka's sticky partitioner would put a burst of unkeyed records on one
+            // partition, which one worker of the pool would then serve alone.
+            let report = try await lagReport(["--brokers", kafka.cluster.bootstrapServers, "--group", "spread", "--topic", kafka.requestsTopic])
+            let perPartition = (report["partitions"] as? [[String: Any]] ?? []).compactMap { $0["lag"] as? Int }
+            #expect(perPartition.reduce(0, +) == 900, "\(report)")
+            #expect(perPartition.count == 3 && perPartition.allSatisfy { $0 >= 200 }, "each partition holds about a third: \(perPartition)")
+        }
+        await kafka.shutdown()
+    }
+
     private func run(_ arguments: [String], within seconds: Double = 60) async throws -> (status: Int32, output: String) {
         let process = try WorkerProcess(arguments: arguments, environment: ["LOG_LEVEL": "warning"])
         return await process.waitForExit(within: seconds)

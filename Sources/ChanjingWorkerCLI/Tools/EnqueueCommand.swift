@@ -21,7 +21,8 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Requests topic (env REQUESTS_TOPIC, default chanjing.video.requests).") var requestsTopic: String?
     @Option(help: "Results topic, for --wait (env RESULTS_TOPIC, default chanjing.video.results).") var resultsTopic: String?
     @Option(help: "A file of requests: a JSON array, one object, or NDJSON; - for standard input.") var file: String?
-    @Option(help: "Kafka key for every request (requests sharing a key keep their order with --ordering key).") var key: String?
+    @Option(help: "Kafka key for every request (requests sharing a key keep their order with --ordering key); by default each request's request_id.")
+    var key: String?
     @Flag(help: "Wait for each request's result and print it.") var wait = false
     @Option(help: "Seconds --wait waits for the last result.") var waitTimeout: Double = 600
     @Argument(help: "Requests as JSON objects.") var requests: [String] = []
@@ -42,7 +43,11 @@ struct EnqueueCommand: AsyncParsableCommand {
                 ? try await ResultWatcher.start(properties: properties, topic: resultsTopic, timeout: cluster.callTimeout, logger: logger)
                 : nil
             do {
-                let messages = valid.map { OutgoingMessage(topic: requestsTopic, key: key.map { Array($0.utf8) }, value: $0.bytes) }
+                // Keyed by request_id, so that requests spread over the partitions (librdkafka's
+                // sticky partitioner puts a burst of unkeyed records on one partition, which one
+                // worker then serves alone) and copies of one request share a partition, where
+                // the ledger recognises them.
+                let messages = valid.map { OutgoingMessage(topic: requestsTopic, key: (key ?? $0.requestID).map { Array($0.utf8) }, value: $0.bytes) }
                 try await produceAcknowledged(messages, properties: properties, logger: logger)
             } catch {
                 await watcher?.stop()
@@ -50,7 +55,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             }
             printError("sent \(valid.count) request(s) to \(requestsTopic); refused \(refused.count)")
             if let watcher {
-                let missing = await watcher.waitFor(Set(valid.map(\.requestID)), within: .seconds(waitTimeout)) { printLine($0) }
+                let missing = await watcher.waitFor(Set(valid.compactMap(\.requestID)), within: .seconds(waitTimeout)) { printLine($0) }
                 await watcher.stop()
                 if !missing.isEmpty {
                     printError("no result within \(Int(waitTimeout)) s for \(missing.count) request(s): \(missing.sorted().prefix(10).joined(separator: ", "))")
@@ -73,13 +78,13 @@ struct EnqueueCommand: AsyncParsableCommand {
         return inputs
     }
 
-    /// Splits inputs into those the worker would accept (with their request IDs) and those it
-    /// would reject. Duplicate request IDs in one batch are refused too (the worker would
+    /// Splits inputs into those the worker would accept (with their request IDs, nil for none) and
+    /// those it would reject. Duplicate request IDs in one batch are refused too (the worker would
     /// submit both), and so is a request without `request_id` when its result is awaited (the
     /// worker would name it by its offset, which is not known here).
-    static func validate(_ inputs: [RequestInput], requireRequestID: Bool) -> (valid: [(requestID: String, bytes: [UInt8])], refused: [(RequestInput, RequestRejection)]) {
+    static func validate(_ inputs: [RequestInput], requireRequestID: Bool) -> (valid: [(requestID: String?, bytes: [UInt8])], refused: [(RequestInput, RequestRejection)]) {
         let decoder = RequestDecoder()
-        var valid: [(requestID: String, bytes: [UInt8])] = []
+        var valid: [(requestID: String?, bytes: [UInt8])] = []
         var refused: [(RequestInput, RequestRejection)] = []
         var seen: Set<String> = []
         for input in inputs {
@@ -88,7 +93,7 @@ struct EnqueueCommand: AsyncParsableCommand {
                 if requireRequestID {
                     refused.append((input, RequestRejection(code: .missingField, field: "request_id", message: "is needed to wait for the result (--wait)")))
                 } else {
-                    valid.append((input.origin, input.bytes))
+                    valid.append((nil, input.bytes))
                 }
             case .valid(let request):
                 if seen.insert(request.requestID).inserted {
