@@ -22,7 +22,9 @@ extension ClusterInspector {
                 return err == RD_KAFKA_RESP_ERR_NO_ERROR ? .success((low, high)) : .failure(KafkaError(err))
             }
             guard let answer else {
-                // The abandoned call still uses the client: leave it, the caller is a short-lived command.
+                // The abandoned call still uses the client, so it is never destroyed (its handle
+                // keeps its callback context alive). Rare: the worker stops after a failed ledger
+                // read, and forgets deleted ledger entries every 10 minutes.
                 throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "no answer for the offsets of \(partition) within \(timeout)")
             }
             switch answer {

@@ -10,7 +10,8 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 
     let pointer: OpaquePointer
-    /// Kept alive here because librdkafka holds only an unretained pointer to it.
+    /// Also retained by the handle itself (its opaque pointer) until ``destroy()``: a handle left
+    /// running (a call abandoned past its deadline) keeps calling back after this object is gone.
     let context: CallbackContext
 
     private init(pointer: OpaquePointer, context: CallbackContext) {
@@ -26,7 +27,8 @@ final class RDKafkaClient: @unchecked Sendable {
         configure: (OpaquePointer) -> Void = { _ in }
     ) throws(KafkaError) -> RDKafkaClient {
         let conf = try RDKafkaConfig.make(properties)
-        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
+        let opaque = Unmanaged.passRetained(context)
+        rd_kafka_conf_set_opaque(conf, opaque.toOpaque())
         rd_kafka_conf_set_log_cb(conf, logCallback)
         rd_kafka_conf_set_error_cb(conf, errorCallback)
         configure(conf)
@@ -36,6 +38,7 @@ final class RDKafkaClient: @unchecked Sendable {
         // On success rd_kafka_new takes ownership of conf; on failure the caller keeps it.
         guard let handle = rd_kafka_new(type, conf, &errstr, errstr.count) else {
             rd_kafka_conf_destroy(conf)
+            opaque.release()
             throw KafkaError.client("cannot create a Kafka client: \(errorText(errstr))")
         }
         return RDKafkaClient(pointer: handle, context: context)
@@ -44,6 +47,8 @@ final class RDKafkaClient: @unchecked Sendable {
     /// Destroys the handle. Blocks until librdkafka's threads have stopped; call it once, last.
     func destroy() {
         rd_kafka_destroy(pointer)
+        // No callback can come any more: the handle's reference to the context goes.
+        Unmanaged.passUnretained(context).release()
     }
 
     /// The client's fatal error, when librdkafka has raised one (idempotent producer trouble,
