@@ -56,11 +56,7 @@ public final class KafkaProducer: Sendable {
             case .success(let report):
                 return report
             case .failure(let error) where error.isQueueFull:
-                do {
-                    try await Task.sleep(for: Self.queueFullBackoff)
-                } catch {
-                    throw KafkaError.client("send to \(message.topic) cancelled while the producer queue was full")
-                }
+                try await waitForRoom(sending: message.topic)
             case .failure(let error):
                 throw error
             }
@@ -89,11 +85,7 @@ public final class KafkaProducer: Sendable {
                 guard let refusal = pending.register(box) ?? enqueue(message, box: box) else { break }
                 box.complete(.failure(refusal))
                 guard refusal.isQueueFull else { break }
-                do {
-                    try await Task.sleep(for: Self.queueFullBackoff)
-                } catch {
-                    throw KafkaError.client("send to \(message.topic) cancelled while the producer queue was full")
-                }
+                try await waitForRoom(sending: message.topic)
             }
         }
         var (count, firstError) = (0, KafkaError?.none)
@@ -103,6 +95,15 @@ public final class KafkaProducer: Sendable {
             if count == messages.count { break }
         }
         if let firstError { throw firstError }
+    }
+
+    /// Waits ``queueFullBackoff`` after librdkafka refused a record for a full local queue.
+    private func waitForRoom(sending topic: String) async throws(KafkaError) {
+        do {
+            try await Task.sleep(for: Self.queueFullBackoff)
+        } catch {
+            throw KafkaError.client("send to \(topic) cancelled while the producer queue was full")
+        }
     }
 
     /// Produces `message` and calls `onDelivery` once with its delivery report: on the producer's

@@ -6,6 +6,9 @@ import Synchronization
 /// Reads bounded offset ranges of partitions outside any consumer group: the submission ledger
 /// at assignment, `replay` on the results and requests topics.
 public enum PartitionReader {
+    /// A partition read to the end of its range, with its records in offset order.
+    public typealias ReadPartition = (partition: TopicPartition, messages: [KafkaMessage])
+
     /// The records of `ranges` (start inclusive, end exclusive), grouped by partition, each in
     /// offset order. Stops when every range is read, or when nothing arrived for `idle` (the last
     /// offsets of a range can be transaction markers, which are never delivered); with
@@ -18,27 +21,47 @@ public enum PartitionReader {
         requireEnd: Bool = false,
         logger: Logger
     ) async throws -> [KafkaMessage] {
-        let read = Mutex<[KafkaMessage]>([])
-        try await self.read(ranges, properties: properties, idle: idle, requireEnd: requireEnd, logger: logger) { _, messages in
-            read.withLock { $0.append(contentsOf: messages) }
+        var messages: [KafkaMessage] = []
+        for try await read in partitions(ranges, properties: properties, idle: idle, requireEnd: requireEnd, logger: logger) {
+            messages += read.messages
         }
-        return read.withLock { $0 }
+        return messages
     }
 
-    /// Reads `ranges` like ``read(_:properties:idle:requireEnd:logger:)``, but hands each
-    /// partition's records to `partitionRead` as soon as its range is read, so that a caller can
-    /// use one partition while the others are still being read. The handler runs on the reader,
-    /// one partition at a time; a partition with an empty range is not handed. Without
-    /// `requireEnd`, the partitions cut short by `idle` are handed what was read of them.
-    public static func read(
+    /// Reads `ranges` like ``read(_:properties:idle:requireEnd:logger:)``, but hands out each
+    /// partition as soon as its range is read, so that a caller can use one partition while the
+    /// others are still being read. A partition with an empty range is not handed out. Without
+    /// `requireEnd`, the partitions cut short by `idle` come last, with what was read of them.
+    /// Ending the iteration early stops the reading.
+    public static func partitions(
         _ ranges: [TopicPartition: Range<Int64>],
         properties: KafkaProperties,
         idle: Duration = .seconds(5),
         requireEnd: Bool = false,
+        logger: Logger
+    ) -> AsyncThrowingStream<ReadPartition, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReadPartition.self)
+        let reading = Task {
+            do {
+                try await read(ranges.filter { !$0.value.isEmpty }, properties: properties, idle: idle, requireEnd: requireEnd, logger: logger, into: continuation)
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in reading.cancel() }
+        return stream
+    }
+
+    private static func read(
+        _ ranges: [TopicPartition: Range<Int64>],
+        properties: KafkaProperties,
+        idle: Duration,
+        requireEnd: Bool,
         logger: Logger,
-        partitionRead: @escaping @Sendable (TopicPartition, [KafkaMessage]) async throws -> Void
+        into output: AsyncThrowingStream<ReadPartition, any Error>.Continuation
     ) async throws {
-        var remaining = ranges.filter { !$0.value.isEmpty }
+        var remaining = ranges
         guard !remaining.isEmpty else { return }
         let consumer = try KafkaConsumer(properties: properties, partitions: remaining.mapValues(\.lowerBound), logger: logger)
         let lastArrival = Arrival()
@@ -52,39 +75,31 @@ public enum PartitionReader {
                 if range.contains(message.offset) { read[partition, default: []].append(message) }
                 guard message.offset >= range.upperBound - 1 else { continue }
                 remaining[partition] = nil
-                // The handler's own time is not the broker's silence.
-                lastArrival.handling = true
-                defer { lastArrival.handling = false; lastArrival.touch() }
-                try await partitionRead(partition, read.removeValue(forKey: partition) ?? [])
+                output.yield((partition, read.removeValue(forKey: partition) ?? []))
                 if remaining.isEmpty { break }
             }
             return remaining.mapValues { _ in [] }.merging(read) { $1 }
         }
         let watchdog = Task {
-            while !Task.isCancelled, lastArrival.handling || ContinuousClock.now - lastArrival.last < idle {
+            while !Task.isCancelled, ContinuousClock.now - lastArrival.last < idle {
                 try? await Task.sleep(for: .milliseconds(200))
             }
             reader.cancel()
         }
-        let result = await reader.result
+        let result = await withTaskCancellationHandler { await reader.result } onCancel: { reader.cancel() }
         watchdog.cancel()
         await consumer.close()
         let unfinished = try result.get()
         if requireEnd, !unfinished.isEmpty {
             throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "\(unfinished.count) partition(s) were not read to their end: nothing arrived for \(idle)")
         }
-        for (partition, messages) in unfinished { try await partitionRead(partition, messages) }
+        for (partition, messages) in unfinished { output.yield((partition, messages)) }
     }
 }
 
-/// When the last record arrived, and whether the reader is handing a partition to its caller,
-/// shared by a reader and its idle watchdog.
+/// When the last record arrived, shared by a reader and its idle watchdog.
 private final class Arrival: Sendable {
-    private let state = Mutex((last: ContinuousClock.now, handling: false))
-    func touch() { state.withLock { $0.last = .now } }
-    var last: ContinuousClock.Instant { state.withLock { $0.last } }
-    var handling: Bool {
-        get { state.withLock { $0.handling } }
-        set { state.withLock { $0.handling = newValue } }
-    }
+    private let instant = Mutex(ContinuousClock.now)
+    func touch() { instant.withLock { $0 = .now } }
+    var last: ContinuousClock.Instant { instant.withLock { $0 } }
 }

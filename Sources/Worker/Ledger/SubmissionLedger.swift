@@ -259,7 +259,7 @@ final class SubmissionLedger: Sendable {
             }
         }
         let keptPartitions = kept.keys.sorted()
-        let read = Mutex((records: 0, entries: 0))
+        var (records, entries) = (0, 0)
         do {
             let ledgerPartitions = partitions.map { TopicPartition(topic: topic, partition: $0) }
             let offsets = try await ClusterInspector.watermarkOffsets(
@@ -281,27 +281,25 @@ final class SubmissionLedger: Sendable {
                     unread[partition.partition] = state
                 }
             }
-            let pending = Mutex(unread)
-            try await PartitionReader.read(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger) { partition, records in
+            let read = PartitionReader.partitions(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
+            for try await (partition, messages) in read {
                 // Taken out, so that the records are applied in place.
-                guard var state = pending.withLock({ $0.removeValue(forKey: partition.partition) }) else { return }
-                var entries = 0
-                for message in records {
+                guard var state = unread.removeValue(forKey: partition.partition) else { continue }
+                for message in messages {
                     guard let decoded = LedgerEntry.decode(message.value) else {
-                        self.logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
+                        logger.warning("Skipping an unreadable ledger record", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
                         continue
                     }
                     entries += decoded.count
                     for entry in decoded { state.apply(entry, offset: message.offset) }
                 }
-                read.withLock { $0.records += records.count; $0.entries += entries }
-                await self.serve(partition.partition, state, records: records.count, id: id, readiness: readiness)
+                records += messages.count
+                await serve(partition.partition, state, records: messages.count, id: id, readiness: readiness)
             }
         } catch {
             for ready in readiness.values { ready.finish(.failure(error)) }
             return
         }
-        let (records, entries) = read.withLock { $0 }
         logger.info(
             "Ledger partitions read",
             metadata: [
