@@ -19,11 +19,13 @@ extension ClusterInspector {
         var properties = properties
         properties["allow.auto.create.topics"] = nil
         let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
-        let answer: Result<[String: [String: String]], KafkaError>? = await BlockingThread.run(name: "kafka-describe-configs", deadline: timeout) {
+        let answer: Result<[String: [String: String]], KafkaError>? = await BlockingThread.run(
+            name: "kafka-describe-configs", deadline: timeout, whenAbandoned: { client.destroy() }
+        ) {
             describeConfigs(topics, client: client, timeout: timeout)
         }
         guard let answer else {
-            // The abandoned call still uses the client: it is left, like the watermark queries'.
+            // The abandoned call still uses the client: it is destroyed once the call returns.
             throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "no answer for the configuration of \(topics.joined(separator: ", ")) within \(timeout)")
         }
         await BlockingThread.run(name: "kafka-destroy") { client.destroy() }

@@ -15,16 +15,16 @@ extension ClusterInspector {
         let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
         var offsets: [TopicPartition: (low: Int64, high: Int64)] = [:]
         for partition in partitions {
-            let answer: Result<(low: Int64, high: Int64), KafkaError>? = await BlockingThread.run(name: "kafka-watermarks", deadline: timeout) {
+            let answer: Result<(low: Int64, high: Int64), KafkaError>? = await BlockingThread.run(
+                name: "kafka-watermarks", deadline: timeout, whenAbandoned: { client.destroy() }
+            ) {
                 var low: Int64 = 0
                 var high: Int64 = 0
                 let err = rd_kafka_query_watermark_offsets(client.pointer, partition.topic, partition.partition, &low, &high, timeout.milliseconds)
                 return err == RD_KAFKA_RESP_ERR_NO_ERROR ? .success((low, high)) : .failure(KafkaError(err))
             }
             guard let answer else {
-                // The abandoned call still uses the client, so it is never destroyed (its handle
-                // keeps its callback context alive). Rare: the worker stops after a failed ledger
-                // read, and forgets deleted ledger entries every 10 minutes.
+                // The abandoned call still uses the client: it is destroyed once the call returns.
                 throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "no answer for the offsets of \(partition) within \(timeout)")
             }
             switch answer {
@@ -51,7 +51,9 @@ extension ClusterInspector {
         properties["allow.auto.create.topics"] = nil
         let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
         let milliseconds = Int64(time.timeIntervalSince1970 * 1000)
-        let answer: Result<[TopicPartition: Int64], KafkaError>? = await BlockingThread.run(name: "kafka-offsets-for-times", deadline: timeout) {
+        let answer: Result<[TopicPartition: Int64], KafkaError>? = await BlockingThread.run(
+            name: "kafka-offsets-for-times", deadline: timeout, whenAbandoned: { client.destroy() }
+        ) {
             RDKafkaTopicPartitionList.withList(partitions.map { ($0, milliseconds) }) { list in
                 let err = rd_kafka_offsets_for_times(client.pointer, list, timeout.milliseconds)
                 guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err)) }

@@ -10,8 +10,8 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 
     let pointer: OpaquePointer
-    /// Also retained by the handle itself (its opaque pointer) until ``destroy()``: a handle left
-    /// running (a call abandoned past its deadline) keeps calling back after this object is gone.
+    /// Also retained by the handle itself (its opaque pointer) until ``destroy()``, so that its
+    /// callbacks never reach a freed context, whoever still holds this object.
     let context: CallbackContext
 
     private init(pointer: OpaquePointer, context: CallbackContext) {
