@@ -22,8 +22,46 @@ struct LedgerWriterTests {
         prometheusValue("chanjing_worker_ledger_records_read_total", in: String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
     }
 
-    static func ledger(_ kafka: KafkaTestCluster, _ producer: KafkaProducer, metrics: WorkerMetrics = WorkerMetrics()) -> SubmissionLedger {
-        SubmissionLedger(topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20), metrics: metrics, logger: logger)
+    static func ledger(
+        _ kafka: KafkaTestCluster, _ producer: KafkaProducer, metrics: WorkerMetrics = WorkerMetrics(), loadTimeout: Duration = .seconds(20),
+        warningsTo log: LogSink? = nil, loadRead: (@Sendable (Int32) async -> Void)? = nil
+    ) -> SubmissionLedger {
+        SubmissionLedger(
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: loadTimeout, metrics: metrics,
+            logger: log.map { TestLogging.capturing($0, level: .warning) } ?? logger, loadRead: loadRead
+        )
+    }
+
+    /// Holds a ledger's load at the partitions `holds` picks (through its `loadRead` hook) until
+    /// the test releases it.
+    final class LoadGate: Sendable {
+        private let holds: @Sendable (Int32) -> Bool
+        private let reachedStream: AsyncStream<Void>
+        private let reachedSignal: AsyncStream<Void>.Continuation
+        private let releaseStream: AsyncStream<Void>
+        private let releaseSignal: AsyncStream<Void>.Continuation
+
+        init(holding holds: @escaping @Sendable (Int32) -> Bool) {
+            self.holds = holds
+            (reachedStream, reachedSignal) = AsyncStream.makeStream(of: Void.self)
+            (releaseStream, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+        }
+
+        /// The ledger's `loadRead` hook.
+        @Sendable func loadRead(_ partition: Int32) async {
+            guard holds(partition) else { return }
+            reachedSignal.yield()
+            for await _ in releaseStream { break }
+        }
+
+        /// Returns once the load is held.
+        func reached() async {
+            for await _ in reachedStream { break }
+        }
+
+        func release() {
+            releaseSignal.yield()
+        }
     }
 
     static func outcome(_ id: String) -> LedgerEntry {
@@ -119,10 +157,7 @@ struct LedgerWriterTests {
         )
         let producer = try KafkaProducer(properties: properties, logger: Self.logger)
         let log = LogSink()
-        let ledger = SubmissionLedger(
-            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20),
-            metrics: WorkerMetrics(), logger: TestLogging.capturing(log, level: .warning)
-        )
+        let ledger = Self.ledger(kafka, producer, warningsTo: log)
         ledger.assigned([0])
         func intent(_ id: String) -> PendingWrite {
             ledger.write(LedgerEntry(kind: .intent, requestID: id, bodyHash: "h", at: LedgerEntry.now()), partition: 0)
@@ -240,24 +275,15 @@ struct LedgerWriterTests {
         let kafka = try KafkaTestCluster(partitions: 1)
         let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
         // The first load stops after reading its records (none) until the test lets it go on.
-        let (reached, reachedSignal) = AsyncStream.makeStream(of: Void.self)
-        let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
         let paused = Atomic(false)
-        let ledger = SubmissionLedger(
-            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20),
-            metrics: metrics, logger: Self.logger,
-            loadRead: { _ in
-                guard !paused.exchange(true, ordering: .relaxed) else { return }
-                reachedSignal.yield()
-                for await _ in release { break }
-            }
-        )
+        let gate = LoadGate { _ in !paused.exchange(true, ordering: .relaxed) }
+        let ledger = Self.ledger(kafka, producer, metrics: metrics, loadRead: gate.loadRead)
         ledger.assigned([0])
-        for await _ in reached { break }
+        await gate.reached()
         // Offset 0 is past what the paused load read: only the write's acknowledgement tells the ledger.
         let offset = try await ledger.write(Self.outcome("during"), partition: 0).acknowledged()
         #expect(offset == 0)
-        releaseSignal.yield()
+        gate.release()
         #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
 
         // Another worker adds a record while the partition is away; assigned back, the ledger
@@ -280,18 +306,9 @@ struct LedgerWriterTests {
         let kafka = try KafkaTestCluster(partitions: 2)
         let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
         // The load holds partition 1 (read in full) until the test lets it go on.
-        let (reached, reachedSignal) = AsyncStream.makeStream(of: Void.self)
-        let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
         let hold = Atomic(false)
-        let ledger = SubmissionLedger(
-            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(20),
-            metrics: WorkerMetrics(), logger: Self.logger,
-            loadRead: { partition in
-                guard partition == 1, hold.load(ordering: .relaxed) else { return }
-                reachedSignal.yield()
-                for await _ in release { break }
-            }
-        )
+        let gate = LoadGate { partition in partition == 1 && hold.load(ordering: .relaxed) }
+        let ledger = Self.ledger(kafka, producer, loadRead: gate.loadRead)
         // Partition 0 is held here and kept across the revocation; partition 1 is written by
         // another worker, so this one must read it.
         ledger.assigned([0])
@@ -304,7 +321,7 @@ struct LedgerWriterTests {
 
         hold.store(true, ordering: .relaxed)
         ledger.assigned([0, 1])
-        for await _ in reached { break }
+        await gate.reached()
         // Partition 1 is read but not served: partition 0 answers meanwhile (a lookup that
         // waited for the whole load would wait forever here).
         let kept = try await withTimeout(10, "a lookup of the kept partition while another is held") {
@@ -313,7 +330,7 @@ struct LedgerWriterTests {
         #expect(kept == "task-kept")
         let read = Task { try await ledger.lookup("read", partition: 1).entry?.creationID }
         try await Task.sleep(for: .milliseconds(100))
-        releaseSignal.yield()
+        gate.release()
         #expect(try await read.value == "task-read")
         await producer.shutdown()
         await kafka.shutdown()
@@ -322,10 +339,7 @@ struct LedgerWriterTests {
     @Test("when a load fails, the lookups of its partitions fail with ledgerUnavailable", .timeLimit(.minutes(1)))
     func failedLoad() async throws {
         let (kafka, producer, _) = try Self.ledger(partitions: 2)
-        let ledger = SubmissionLedger(
-            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: .seconds(2),
-            metrics: WorkerMetrics(), logger: Self.logger
-        )
+        let ledger = Self.ledger(kafka, producer, loadTimeout: .seconds(2))
         kafka.cluster.setBroker(1, up: false)
         ledger.assigned([0, 1])
         for partition: Int32 in [0, 1] {
