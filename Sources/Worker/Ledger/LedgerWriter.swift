@@ -120,39 +120,17 @@ final class LedgerWriter: Sendable {
 /// A ledger entry on its way to Kafka. Waiting is separate from writing, so a request can
 /// publish its result while its outcome is written, and usually find the outcome acknowledged
 /// without suspending.
-final class PendingWrite: Sendable {
-    fileprivate typealias Outcome = Result<Int64, WorkerFailure>
+struct PendingWrite: Sendable {
+    private let acknowledgement = SetOnce<Result<Int64, WorkerFailure>>()
 
-    private enum State {
-        case waiting(CheckedContinuation<Outcome, Never>?)
-        case done(Outcome)
-    }
-
-    private let state = Mutex(State.waiting(nil))
-
-    fileprivate func complete(_ result: Outcome) {
-        let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
-            guard case .waiting(let waiter) = state else { return nil }
-            state = .done(result)
-            return waiter
-        }
-        waiter?.resume(returning: result)
+    fileprivate func complete(_ result: Result<Int64, WorkerFailure>) {
+        acknowledgement.set(result)
     }
 
     /// Returns the offset of the Kafka record holding the entry once Kafka has acknowledged it;
-    /// throws when it could not be written. Call it once.
+    /// throws when it could not be written.
     @discardableResult
     func acknowledged() async throws(WorkerFailure) -> Int64 {
-        // Usually acknowledged already (an outcome is written while its result is published).
-        if case .done(let result) = state.withLock({ $0 }) { return try result.get() }
-        let result = await withCheckedContinuation { (waiter: CheckedContinuation<Outcome, Never>) in
-            let done = state.withLock { state -> Outcome? in
-                if case .done(let result) = state { return result }
-                state = .waiting(waiter)
-                return nil
-            }
-            if let done { waiter.resume(returning: done) }
-        }
-        return try result.get()
+        try await acknowledgement.value.get()
     }
 }

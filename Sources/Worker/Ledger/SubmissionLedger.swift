@@ -69,9 +69,12 @@ final class SubmissionLedger: Sendable {
         }
     }
 
+    /// Whether a partition has been read, or why it could not be.
+    private typealias Readiness = SetOnce<Result<Void, any Error>>
+
     private struct Slot {
         /// Set once the partition is read, or its load failed: its lookups wait for it.
-        var ready: PartitionReadiness
+        var ready: Readiness
         /// Which load fills this slot: a slot replaced meanwhile ignores an older load.
         var loadID: UInt64
         var state = PartitionState()
@@ -147,7 +150,7 @@ final class SubmissionLedger: Sendable {
             guard !partitions.isEmpty else { return }
             state.nextLoadID += 1
             let id = state.nextLoadID
-            let readiness = Dictionary(uniqueKeysWithValues: partitions.map { ($0, PartitionReadiness()) })
+            let readiness = Dictionary(uniqueKeysWithValues: partitions.map { ($0, Readiness()) })
             // The load takes the kept copies from the slots (under this lock, so after they are
             // set): it then holds their only reference and adds the new records in place,
             // instead of copying a partition's whole state on the first one.
@@ -188,7 +191,7 @@ final class SubmissionLedger: Sendable {
     func lookup(_ requestID: String, partition: Int32) async throws(WorkerFailure) -> Lookup {
         guard let (ready, loadID) = holdings.state.withLock({ $0.slots[partition].map { ($0.ready, $0.loadID) } }) else { return .notAssigned }
         do {
-            try await ready.wait()
+            try await ready.value.get()
         } catch {
             throw .ledgerUnavailable("cannot read ledger partition \(topic)[\(partition)]: \(error)")
         }
@@ -250,7 +253,7 @@ final class SubmissionLedger: Sendable {
     /// Reads `partitions` to their end, each from its log start, or for those with a kept copy from
     /// where that copy ends, on top of it. Each partition is served as soon as it is read; when
     /// the load fails, the lookups of the partitions not yet served fail with it.
-    private func load(_ partitions: [Int32], id: UInt64, readiness: [Int32: PartitionReadiness]) async {
+    private func load(_ partitions: [Int32], id: UInt64, readiness: [Int32: Readiness]) async {
         let started = ContinuousClock.now
         var kept = holdings.state.withLock { holdings in
             partitions.reduce(into: [Int32: PartitionState]()) { kept, partition in
@@ -297,7 +300,8 @@ final class SubmissionLedger: Sendable {
                 await serve(partition.partition, state, records: messages.count, id: id, readiness: readiness)
             }
         } catch {
-            for ready in readiness.values { ready.finish(.failure(error)) }
+            // Partitions already served keep their value: only the first set counts.
+            for ready in readiness.values { ready.set(.failure(error)) }
             return
         }
         logger.info(
@@ -311,7 +315,7 @@ final class SubmissionLedger: Sendable {
 
     /// Serves a partition read by load `id` (`records` read), with the records written here
     /// while it was read, unless the partition has been revoked or assigned again since.
-    private func serve(_ partition: Int32, _ state: consuming PartitionState, records: Int, id: UInt64, readiness: [Int32: PartitionReadiness]) async {
+    private func serve(_ partition: Int32, _ state: consuming PartitionState, records: Int, id: UInt64, readiness: [Int32: Readiness]) async {
         metrics.ledgerRead(records: records)
         await loadRead?(partition)
         holdings.state.withLock { holdings in
@@ -325,48 +329,6 @@ final class SubmissionLedger: Sendable {
             holdings.slots[partition]?.writtenDuringLoad = []
         }
         // Also when the slot is gone: its waiting lookups then answer `notAssigned`.
-        readiness[partition]?.finish(.success(()))
-    }
-}
-
-/// Whether a ledger partition has been read: its lookups wait for it, its load sets it once.
-final class PartitionReadiness: Sendable {
-    private enum State {
-        case waiting([CheckedContinuation<Void, any Error>])
-        case done(Result<Void, any Error>)
-    }
-
-    private let state = Mutex(State.waiting([]))
-
-    /// Ends the wait of every lookup, now and later; only the first call counts.
-    func finish(_ result: Result<Void, any Error>) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            guard case .waiting(let waiters) = state else { return [] }
-            state = .done(result)
-            return waiters
-        }
-        for waiter in waiters { waiter.resume(with: result) }
-    }
-
-    /// Returns once the partition is read; throws the load's error when it failed.
-    func wait() async throws {
-        // Usually read long ago.
-        if let done = state.withLock({ state -> Result<Void, any Error>? in if case .done(let result) = state { result } else { nil } }) {
-            return try done.get()
-        }
-        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
-            let done = state.withLock { state -> Result<Void, any Error>? in
-                switch state {
-                case .done(let result):
-                    return result
-                case .waiting(var waiters):
-                    state = .waiting([])
-                    waiters.append(waiter)
-                    state = .waiting(waiters)
-                    return nil
-                }
-            }
-            if let done { waiter.resume(with: done) }
-        }
+        readiness[partition]?.set(.success(()))
     }
 }
