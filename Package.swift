@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // The C binding: Debian's librdkafka 2.0.2 (with the mock cluster header).
@@ -47,6 +48,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The pool as one Chanjing client: one access token for every member, agreed through an
+        // ordered Kafka topic and sealed with a key only holders of the secret key can derive.
+        .target(
+            name: "PoolCoordination",
+            dependencies: [
+                "Kafka",
+                "Chanjing",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // A Chanjing look-alike HTTP server for the demo, staging and tests.
         .target(
             name: "ChanjingSimulator",
@@ -62,6 +75,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Chanjing",
+                "PoolCoordination",
                 "VideoContract",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -101,6 +115,10 @@ let package = Package(
         .testTarget(name: "VideoContractTests", dependencies: ["VideoContract"]),
         .testTarget(name: "ChanjingTests", dependencies: ["Chanjing", "ChanjingSimulator", "TestSupport"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
+        .testTarget(
+            name: "PoolCoordinationTests",
+            dependencies: ["PoolCoordination", "Chanjing", "ChanjingSimulator", "Kafka", "TestSupport"]
+        ),
         .testTarget(
             name: "WorkerTests",
             dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "VideoContract", "TestSupport"]

@@ -99,7 +99,9 @@ public final class ChanjingClient: Sendable {
     ) async throws(ChanjingError) -> T {
         let token = try await tokens.currentToken()
         do {
-            return try await call(token)
+            let answer = try await call(token)
+            await tokens.tokenAccepted(token)
+            return answer
         } catch {
             if error.disposition == .refreshToken { await tokens.tokenRejected(token) }
             throw error

@@ -10,9 +10,16 @@ public protocol AccessTokenSource: Sendable {
     /// Chanjing answered 10400 for `token`. The next ``currentToken()`` must not return it again.
     func tokenRejected(_ token: String) async
 
+    /// Chanjing accepted a call made with `token`.
+    func tokenAccepted(_ token: String) async
+
     /// Whether a token is held that Chanjing has not refused and that has not expired, answered
     /// without fetching (for metrics and alerts).
     var hasUsableToken: Bool { get async }
+}
+
+extension AccessTokenSource {
+    public func tokenAccepted(_ token: String) async {}
 }
 
 /// Told about every token refresh, successful or not (for metrics).

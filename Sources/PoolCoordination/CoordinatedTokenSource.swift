@@ -1,0 +1,255 @@
+import Chanjing
+import Foundation
+import Kafka
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The pool's one access token, agreed through the coordination topic: at most one member
+/// fetches at a time, the others take the token it publishes, sealed (``TokenSeal``). The rules
+/// are ``TokenCoordinationState``'s; this type reads the topic, appends records and calls
+/// Chanjing's token endpoint.
+///
+/// Run it as a service (it reads the topic until shutdown) and give it the producer the worker
+/// already has. Put it before the services that call Chanjing, so that it stops after them.
+public final class CoordinatedTokenSource: AccessTokenSource, Service {
+    public struct Configuration: Sendable {
+        /// The coordination topic (one partition).
+        public var topic: String
+        public var appID: String
+        public var secretKey: String
+        public var settings: TokenCoordinationState.Settings
+        /// How long a caller waits for the pool to agree on a token before it gets
+        /// ``ChanjingError/tokenUnavailable(_:)``.
+        public var maxWait: Duration
+        /// How long start-up may take to find where the topic ends.
+        public var startupTimeout: Duration
+        /// This member's name on the topic (the host name, a pod's name, with the process ID).
+        public var member: String
+
+        public init(
+            topic: String,
+            appID: String,
+            secretKey: String,
+            settings: TokenCoordinationState.Settings = .init(),
+            maxWait: Duration? = nil,
+            startupTimeout: Duration = .seconds(15),
+            member: String = CoordinatedTokenSource.defaultMember()
+        ) {
+            self.topic = topic
+            self.appID = appID
+            self.secretKey = secretKey
+            self.settings = settings
+            self.maxWait = maxWait ?? settings.claimLapse + .seconds(15)
+            self.startupTimeout = startupTimeout
+            self.member = member
+        }
+    }
+
+    private let configuration: Configuration
+    private let seal: TokenSeal
+    private let client: ChanjingClient
+    private let producer: KafkaProducer
+    private let readerProperties: KafkaProperties
+    private let state: Mutex<TokenCoordinationState>
+    private let actions: AsyncStream<TokenCoordinationState.Action>
+    private let actionInput: AsyncStream<TokenCoordinationState.Action>.Continuation
+    private let onRefresh: TokenRefreshObserver
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - readerProperties: properties for reading the topic (brokers, security).
+    ///   - onRefresh: told about every token fetch this member makes (for metrics).
+    public init(
+        configuration: Configuration,
+        client: ChanjingClient,
+        producer: KafkaProducer,
+        readerProperties: KafkaProperties,
+        logger: Logger,
+        onRefresh: @escaping TokenRefreshObserver = { _ in }
+    ) {
+        self.configuration = configuration
+        self.seal = TokenSeal(appID: configuration.appID, secretKey: configuration.secretKey)
+        self.client = client
+        self.producer = producer
+        var readerProperties = readerProperties
+        // Tokens should reach every member within a fraction of a second.
+        readerProperties["fetch.wait.max.ms"] = "100"
+        self.readerProperties = readerProperties
+        self.state = Mutex(TokenCoordinationState(member: configuration.member, settings: configuration.settings))
+        (actions, actionInput) = AsyncStream.makeStream(of: TokenCoordinationState.Action.self)
+        self.onRefresh = onRefresh
+        var logger = logger
+        logger[metadataKey: "coordination_topic"] = "\(configuration.topic)"
+        self.logger = logger
+    }
+
+    /// `<host>-<pid>`: a pod's host name is its name, so members are recognisable on the topic.
+    public static func defaultMember() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    // MARK: AccessTokenSource
+
+    public func currentToken() async throws(ChanjingError) -> String {
+        let deadline = ContinuousClock.now + configuration.maxWait
+        while true {
+            let (answer, next) = state.withLock { $0.need(now: .now, wall: Date()) }
+            enqueue(next)
+            switch answer {
+            case .use(let token):
+                return token
+            case .fail(let error):
+                throw error
+            case .wait:
+                guard ContinuousClock.now < deadline else {
+                    throw .tokenUnavailable("the pool agreed on no access token on \(configuration.topic) within \(configuration.maxWait)")
+                }
+                do {
+                    try await Task.sleep(for: .milliseconds(50))
+                } catch {
+                    throw .tokenUnavailable("cancelled while waiting for the pool's access token")
+                }
+            }
+        }
+    }
+
+    public func tokenRejected(_ token: String) async {
+        enqueue(state.withLock { $0.refused(token, now: .now, wall: Date()) })
+    }
+
+    public func tokenAccepted(_ token: String) async {
+        enqueue(state.withLock { $0.accepted(token) })
+    }
+
+    public var hasUsableToken: Bool {
+        state.withLock { $0.hasUsableToken(wall: Date()) }
+    }
+
+    public var contended: Bool {
+        state.withLock { $0.contended }
+    }
+
+    /// The pool's current token as this member knows it: who fetched it and when it expires.
+    public var current: TokenCoordinationState.CurrentToken? {
+        state.withLock { $0.current }
+    }
+
+    // MARK: Service
+
+    /// Reads the topic and carries out the state's actions until shutdown.
+    public func run() async throws {
+        let partition = TopicPartition(topic: configuration.topic, partition: 0)
+        let bounds = try await ClusterInspector.watermarkOffsets(
+            properties: readerProperties, partitions: [partition], timeout: configuration.startupTimeout, logger: logger
+        )
+        let (low, high) = bounds[partition] ?? (0, 0)
+        let consumer = try KafkaConsumer(properties: readerProperties, partitions: [partition: low], logger: logger)
+        if high <= low { state.withLock { $0.caughtUp(now: .now) } }
+        logger.debug("Reading the coordination topic", metadata: ["from_offset": "\(low)", "to_offset": "\(high)"])
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    defer { self.actionInput.finish() }
+                    try await cancelWhenGracefulShutdown {
+                        for try await message in consumer.messages {
+                            self.apply(message, catchingUpTo: high)
+                        }
+                    }
+                }
+                for await action in actions {
+                    group.addTask { await self.perform(action) }
+                }
+            }
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
+    }
+
+    private func apply(_ message: KafkaMessage, catchingUpTo high: Int64) {
+        guard let record = CoordinationRecord.decode(message.value) else {
+            logger.warning("Skipped a record this version does not understand", metadata: ["offset": "\(message.offset)"])
+            return
+        }
+        var opened: String?
+        if case .token(_, _, let sealed) = record { opened = seal.open(sealed) }
+        let next = state.withLock { state in
+            let next = state.read(record, offset: message.offset, opened: opened, now: .now)
+            if !state.caughtUp, message.offset >= high - 1 { state.caughtUp(now: .now) }
+            return next
+        }
+        if case .token(let id, _, let sealed) = record, opened != nil, state.withLock({ $0.current?.claim == id }) {
+            logger.info("The pool's access token changed", metadata: ["fetched_by": "\(id.member)", "expires_at": "\(sealed.expiresAt)"])
+        }
+        enqueue(next)
+    }
+
+    private func enqueue(_ next: [TokenCoordinationState.Action]) {
+        for action in next { actionInput.yield(action) }
+    }
+
+    private func perform(_ action: TokenCoordinationState.Action) async {
+        switch action {
+        case .appendClaim(let id, let replaces, let overrides):
+            if await append(.claim(id, replaces: replaces, overrides: overrides)) == nil {
+                state.withLock { $0.claimNotAppended(id) }
+            }
+        case .fetch(let id):
+            let result: Result<AccessToken, ChanjingError>
+            do throws(ChanjingError) {
+                result = .success(try await client.fetchAccessToken(appID: configuration.appID, secretKey: configuration.secretKey))
+                onRefresh(true)
+            } catch {
+                logger.warning("Cannot fetch a Chanjing access token for the pool: \(error)")
+                result = .failure(error)
+                onRefresh(false)
+            }
+            enqueue(state.withLock { $0.fetched(id, result, now: .now, wall: Date()) })
+        case .appendToken(let id, let claimOffset, let token, let fetchedAt, let publishBy):
+            await publish(id, claimOffset: claimOffset, token: token, fetchedAt: fetchedAt, publishBy: publishBy)
+        case .appendRelease(let id, let reason, let credentialsRefused):
+            _ = await append(.release(id, reason: reason, credentialsRefused: credentialsRefused))
+        case .reportContention(let refused):
+            logger.error("\(TokenCoordinationState.contentionMessage(refused)); submissions wait for the circuit's probes")
+        case .reportContentionOver:
+            logger.notice("Chanjing accepts the pool's access token again")
+        case .reportUnreadableToken(let id):
+            logger.error(
+                "A token record (claim \(id)) cannot be opened with this worker's CHANJING_APP_ID and CHANJING_SECRET_KEY: workers with other credentials share \(configuration.topic); give each app its own coordination topic"
+            )
+        }
+    }
+
+    private func publish(_ id: ClaimID, claimOffset: Int64, token: AccessToken, fetchedAt: Date, publishBy: ContinuousClock.Instant) async {
+        let sealed: SealedToken
+        do {
+            sealed = try seal.seal(token, fetchedAt: fetchedAt)
+        } catch {
+            logger.error("Cannot seal the access token: \(error)")
+            state.withLock { $0.tokenNotPublished(id) }
+            return
+        }
+        while ContinuousClock.now < publishBy {
+            if await append(.token(id, claimOffset: claimOffset, sealed)) != nil {
+                logger.info("Fetched the pool's Chanjing access token", metadata: ["expires_at": "\(token.expiresAt)"])
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        logger.error("Could not publish the fetched access token in time; another member will fetch one")
+        state.withLock { $0.tokenNotPublished(id) }
+    }
+
+    /// Appends `record`; its offset, or nil when Kafka did not take it (logged).
+    private func append(_ record: CoordinationRecord) async -> Int64? {
+        do {
+            let report = try await producer.send(OutgoingMessage(topic: configuration.topic, partition: 0, key: nil, value: record.encoded()))
+            return report.offset
+        } catch {
+            logger.warning("Cannot write to the coordination topic: \(error)", metadata: ["claim": "\(record.claim)"])
+            return nil
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// Names one claim to fetch the pool's next token: the claiming member and its own counter.
+public struct ClaimID: Hashable, Sendable, CustomStringConvertible {
+    public var member: String
+    public var number: Int
+
+    public init(member: String, number: Int) {
+        self.member = member
+        self.number = number
+    }
+
+    public var description: String { "\(member)#\(number)" }
+
+    init?(_ text: String) {
+        guard let hash = text.lastIndex(of: "#"), let number = Int(text[text.index(after: hash)...]) else { return nil }
+        self.init(member: String(text[..<hash]), number: number)
+    }
+}
+
+/// A record on the coordination topic. Its one partition orders them for every member alike,
+/// which is all the agreement on who fetches needs (see ``TokenCoordinationState``).
+public enum CoordinationRecord: Equatable, Sendable {
+    /// A member asks to fetch the next token, to replace the token with fingerprint `replaces`
+    /// (refused or due for refresh), or the first one when `replaces` is nil. `overrides` names
+    /// the live claim it takes over from because that claim's owner published nothing in time.
+    case claim(ClaimID, replaces: String?, overrides: ClaimID?)
+    /// The owner of a winning claim publishes the token it fetched, sealed (``TokenSeal``);
+    /// `claimOffset` is where the claim stands on the topic.
+    case token(ClaimID, claimOffset: Int64, SealedToken)
+    /// The owner of a winning claim could not fetch a token; the next claim may go ahead.
+    /// `credentialsRefused` tells that Chanjing refused the app credentials themselves.
+    case release(ClaimID, reason: String, credentialsRefused: Bool)
+
+    public var claim: ClaimID {
+        switch self {
+        case .claim(let id, _, _), .token(let id, _, _), .release(let id, _, _): id
+        }
+    }
+}
+
+/// A token as it travels on the coordination topic: readable facts plus the sealed value.
+public struct SealedToken: Equatable, Sendable {
+    /// A keyed fingerprint naming the token without revealing it (claims name tokens by it).
+    public var fingerprint: String
+    /// When Chanjing said it expires.
+    public var expiresAt: Date
+    /// When the fetching member received it; every member derives the same refresh time from it.
+    public var fetchedAt: Date
+    /// AES-GCM nonce, ciphertext and tag of the token's value.
+    public var sealed: [UInt8]
+
+    public init(fingerprint: String, expiresAt: Date, fetchedAt: Date, sealed: [UInt8]) {
+        self.fingerprint = fingerprint
+        self.expiresAt = expiresAt
+        self.fetchedAt = fetchedAt
+        self.sealed = sealed
+    }
+}
+
+extension CoordinationRecord {
+    /// The record as JSON, one object per Kafka record.
+    public func encoded() -> [UInt8] {
+        var wire = Wire(version: 1, type: "", claim: claim.description)
+        switch self {
+        case .claim(_, let replaces, let overrides):
+            wire.type = "claim"
+            wire.replaces = replaces
+            wire.overrides = overrides?.description
+        case .token(_, let claimOffset, let token):
+            wire.type = "token"
+            wire.claimOffset = claimOffset
+            wire.fingerprint = token.fingerprint
+            wire.expiresAt = Int64(token.expiresAt.timeIntervalSince1970)
+            wire.fetchedAtMs = Int64((token.fetchedAt.timeIntervalSince1970 * 1000).rounded())
+            wire.sealed = Data(token.sealed).base64EncodedString()
+        case .release(_, let reason, let credentialsRefused):
+            wire.type = "release"
+            wire.reason = reason
+            wire.credentialsRefused = credentialsRefused
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Array((try? encoder.encode(wire)) ?? Data())
+    }
+
+    /// Decodes a record; nil for anything this version does not understand (a newer member's
+    /// record kinds are skipped, never misread).
+    public static func decode(_ bytes: [UInt8]) -> CoordinationRecord? {
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(bytes)), wire.version == 1, let claim = ClaimID(wire.claim) else {
+            return nil
+        }
+        switch wire.type {
+        case "claim":
+            let overrides = wire.overrides.flatMap(ClaimID.init)
+            guard (wire.overrides == nil) == (overrides == nil) else { return nil }
+            return .claim(claim, replaces: wire.replaces, overrides: overrides)
+        case "token":
+            guard let claimOffset = wire.claimOffset, let fingerprint = wire.fingerprint, let expiresAt = wire.expiresAt, let fetchedAtMs = wire.fetchedAtMs,
+                let sealedText = wire.sealed, let sealed = Data(base64Encoded: sealedText)
+            else { return nil }
+            return .token(
+                claim,
+                claimOffset: claimOffset,
+                SealedToken(
+                    fingerprint: fingerprint,
+                    expiresAt: Date(timeIntervalSince1970: TimeInterval(expiresAt)),
+                    fetchedAt: Date(timeIntervalSince1970: TimeInterval(fetchedAtMs) / 1000),
+                    sealed: Array(sealed)
+                )
+            )
+        case "release":
+            return .release(claim, reason: wire.reason ?? "", credentialsRefused: wire.credentialsRefused ?? false)
+        default:
+            return nil
+        }
+    }
+
+    private struct Wire: Codable {
+        var version: Int
+        var type: String
+        var claim: String
+        var replaces: String?
+        var overrides: String?
+        var claimOffset: Int64?
+        var fingerprint: String?
+        var expiresAt: Int64?
+        var fetchedAtMs: Int64?
+        var sealed: String?
+        var reason: String?
+        var credentialsRefused: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case version = "v"
+            case type, claim, replaces, overrides, fingerprint, sealed, reason
+            case claimOffset = "claim_offset"
+            case expiresAt = "expires_at"
+            case fetchedAtMs = "fetched_at_ms"
+            case credentialsRefused = "credentials_refused"
+        }
+    }
+}
