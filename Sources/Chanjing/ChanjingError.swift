@@ -61,6 +61,13 @@ public enum ChanjingError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// True when no call reached Chanjing with a valid token: the token was refused (10400), or
+    /// none could be had. Nothing was created, so such failures do not spend a request's attempts.
+    public var isTokenless: Bool {
+        if case .tokenUnavailable = self { return true }
+        return disposition == .refreshToken
+    }
+
     /// Chanjing's own code, when Chanjing answered with one.
     public var chanjingCode: Int? {
         if case .api(let code, _, _) = self { return code }

@@ -5,8 +5,9 @@ import Logging
 /// clear line instead of a worker that idles or auto-creates a topic; says how long the ledger
 /// remembers.
 enum StartupCheck {
-    /// Returns the number of partitions of the requests topic.
-    static func verify(_ configuration: WorkerConfiguration, logger: Logger) async throws(WorkerFailure) -> Int {
+    /// Returns the number of partitions of the requests topic. `coordinates` says whether the
+    /// worker agrees on its token through the coordination topic (app credentials).
+    static func verify(_ configuration: WorkerConfiguration, coordinates: Bool, logger: Logger) async throws(WorkerFailure) -> Int {
         let topics: [String: Int]
         do {
             topics = try await ClusterInspector.topicPartitionCounts(
@@ -20,6 +21,7 @@ enum StartupCheck {
         }
         var required = [("requests", configuration.requestsTopic), ("results", configuration.resultsTopic)]
         if let ledger = configuration.ledger { required.append(("ledger", ledger.topic)) }
+        if coordinates { required.append(("coordination", configuration.coordinationTopic)) }
         for (role, topic) in required {
             guard topics[topic] != nil else {
                 throw .missingTopic(role: role, topic: topic, brokers: configuration.brokers)
@@ -35,6 +37,15 @@ enum StartupCheck {
             "results_topic": "\(configuration.resultsTopic) (\(topics[configuration.resultsTopic]!) partitions)",
         ]
         if let ledger = configuration.ledger { metadata["ledger_topic"] = "\(ledger.topic)" }
+        if coordinates {
+            metadata["coordination_topic"] = "\(configuration.coordinationTopic)"
+            if let partitions = topics[configuration.coordinationTopic], partitions > 1 {
+                logger.warning(
+                    "The coordination topic has \(partitions) partitions; only partition 0 is used",
+                    metadata: ["coordination_topic": "\(configuration.coordinationTopic)"]
+                )
+            }
+        }
         logger.info("Kafka cluster reachable", metadata: metadata)
         if let ledger = configuration.ledger {
             await LedgerTopicCheck.run(

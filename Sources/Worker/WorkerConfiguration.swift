@@ -22,6 +22,9 @@ public struct WorkerConfiguration: Sendable {
     public var groupID: String
     public var requestsTopic: String
     public var resultsTopic: String
+    /// The topic (one partition) through which workers with app credentials agree on the pool's
+    /// one access token.
+    public var coordinationTopic: String
     /// Extra librdkafka properties for every Kafka client (security, tuning).
     public var kafkaProperties: KafkaProperties
     /// Where a group without committed offsets starts.
@@ -56,6 +59,7 @@ public struct WorkerConfiguration: Sendable {
         groupID: String = "chanjing-worker",
         requestsTopic: String = "chanjing.video.requests",
         resultsTopic: String = "chanjing.video.results",
+        coordinationTopic: String = "chanjing.video.coordination",
         kafkaProperties: KafkaProperties = KafkaProperties(),
         autoOffsetReset: String = "earliest",
         maxInFlight: Int = 64,
@@ -80,6 +84,7 @@ public struct WorkerConfiguration: Sendable {
         self.groupID = groupID
         self.requestsTopic = requestsTopic
         self.resultsTopic = resultsTopic
+        self.coordinationTopic = coordinationTopic
         self.kafkaProperties = kafkaProperties
         self.autoOffsetReset = autoOffsetReset
         self.maxInFlight = maxInFlight

@@ -26,6 +26,7 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
         case .missingTopic(let role, let topic, let brokers):
             "the \(role) topic '\(topic)' does not exist on the cluster at \(brokers); create it first (the worker never creates topics)"
                 + (role == "ledger" ? ", with the requests topic's partition count, or run with --ledger off (duplicate submits become possible)" : "")
+                + (role == "coordination" ? ", with one partition: workers with app credentials agree on the pool's access token through it" : "")
         case .kafkaClient(let error):
             "cannot create the Kafka client: \(error)"
         case .chanjingClient(let detail):

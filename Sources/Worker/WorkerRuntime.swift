@@ -1,6 +1,7 @@
 import Chanjing
 import Kafka
 import Logging
+import PoolCoordination
 import ServiceLifecycle
 import UnixSignals
 import VideoContract
@@ -31,7 +32,9 @@ public final class WorkerRuntime: Sendable {
         gracefulShutdownSignals: [UnixSignal] = [],
         logger: Logger
     ) async throws(WorkerFailure) {
-        let requestPartitions = try await StartupCheck.verify(configuration, logger: logger)
+        let appCredentials: (appID: String, secretKey: String)?
+        if case .app(let appID, let secretKey) = credentials { appCredentials = (appID, secretKey) } else { appCredentials = nil }
+        let requestPartitions = try await StartupCheck.verify(configuration, coordinates: appCredentials != nil, logger: logger)
         let chanjing: ChanjingClient
         do {
             chanjing = try ChanjingClient(configuration: configuration.chanjing)
@@ -39,7 +42,6 @@ public final class WorkerRuntime: Sendable {
             throw .chanjingClient(error.description)
         }
         let metrics = WorkerMetrics()
-        let tokens = credentials.makeSource(client: chanjing, logger: logger) { metrics.tokenRefreshed(succeeded: $0) }
         let limiter = RateLimiter(maxQPS: configuration.maxQPS, poolMaxQPS: configuration.poolMaxQPS, totalPartitions: requestPartitions)
         let retention = RetentionGapDetector(
             offsets: .cluster(properties: configuration.commonProperties, groupID: configuration.groupID, logger: logger),
@@ -68,8 +70,21 @@ public final class WorkerRuntime: Sendable {
             try? await chanjing.shutdown()
             throw .kafkaClient(error)
         }
+        // With app credentials the pool shares one token through the coordination topic: a worker
+        // fetching its own would invalidate every other member's.
+        let coordination = appCredentials.map { app in
+            CoordinatedTokenSource(
+                configuration: .init(
+                    topic: configuration.coordinationTopic, appID: app.appID, secretKey: app.secretKey,
+                    settings: .init(claimLapse: configuration.chanjing.requestTimeout + .seconds(10)),
+                    startupTimeout: configuration.startupTimeout
+                ),
+                client: chanjing, producer: producer, readerProperties: configuration.commonProperties, logger: logger
+            ) { metrics.tokenRefreshed(succeeded: $0) }
+        }
+        let tokens: any AccessTokenSource = coordination ?? credentials.makeSource(client: chanjing, logger: logger) { metrics.tokenRefreshed(succeeded: $0) }
         // Best effort: a topic not looked up now is looked up by its first record.
-        for topic in [configuration.resultsTopic, configuration.ledger?.topic].compactMap({ $0 }) {
+        for topic in [configuration.resultsTopic, configuration.ledger?.topic, coordination.map { _ in configuration.coordinationTopic }].compactMap({ $0 }) {
             do {
                 try await producer.warmUp(topic: topic, timeout: configuration.startupTimeout)
             } catch {
@@ -107,7 +122,8 @@ public final class WorkerRuntime: Sendable {
         let service = WorkerService(
             consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, metrics: metrics, logger: logger
         )
-        var services: [any Service] = [service]
+        // The token source stops last: requests draining on shutdown still call Chanjing.
+        var services: [any Service] = coordination.map { [$0, service] } ?? [service]
         if let ledger = duplicateGuard?.ledger {
             // Retention deletes whole segments (at most a day old, as provisioned): checking every
             // 10 minutes keeps the copy close to the topic at no noticeable cost.
@@ -123,6 +139,7 @@ public final class WorkerRuntime: Sendable {
                 sample: { [ledger = duplicateGuard?.ledger] in
                     metrics.sample(
                         consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken,
+                        tokenContended: coordination?.contended ?? false,
                         ledgerEntriesHeld: ledger?.entriesHeld
                     )
                 }

@@ -39,6 +39,7 @@ struct OperatorToolsTests {
             // A worker whose every submit fails: 11 `failed` results, offsets committed.
             var configuration = WorkerConfiguration(
                 brokers: brokers, groupID: "tools", requestsTopic: kafka.requestsTopic, resultsTopic: kafka.resultsTopic,
+                coordinationTopic: kafka.coordinationTopic,
                 kafkaProperties: KafkaProperties(["session.timeout.ms": "6000", "message.timeout.ms": "20000"]),
                 commitInterval: .milliseconds(200), drainTimeout: .seconds(10),
                 retry: RetryPolicy(maxAttempts: 1, maxElapsed: .seconds(5)),

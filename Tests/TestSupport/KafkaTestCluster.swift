@@ -11,6 +11,8 @@ public final class KafkaTestCluster: Sendable {
     public let resultsTopic: String
     /// The submission ledger's topic, with the requests topic's partition count.
     public let ledgerTopic: String
+    /// The topic (one partition) workers with app credentials agree on their token through.
+    public let coordinationTopic = "coordination"
     public let partitions: Int
     private let logger: Logger
 
@@ -30,6 +32,7 @@ public final class KafkaTestCluster: Sendable {
         try cluster.createTopic(requestsTopic, partitions: partitions, replicationFactor: replicationFactor)
         try cluster.createTopic(resultsTopic, partitions: partitions, replicationFactor: replicationFactor)
         try cluster.createTopic(ledgerTopic, partitions: partitions, replicationFactor: replicationFactor)
+        try cluster.createTopic(coordinationTopic, partitions: 1, replicationFactor: replicationFactor)
     }
 
     /// Produces request values (JSON text) to the requests topic, optionally to one partition.

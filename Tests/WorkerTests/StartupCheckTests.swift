@@ -1,3 +1,4 @@
+import Chanjing
 import Foundation
 import Kafka
 import Testing
@@ -7,9 +8,9 @@ import Worker
 @Suite("Start-up checks", .serialized)
 struct StartupCheckTests {
     /// The failure starting a worker with `configuration` ends in, if any.
-    private func startupFailure(_ configuration: WorkerConfiguration) async -> WorkerFailure? {
+    private func startupFailure(_ configuration: WorkerConfiguration, credentials: ChanjingCredentials = .accessToken("t")) async -> WorkerFailure? {
         do {
-            let runtime = try await WorkerRuntime(configuration: configuration, credentials: .accessToken("t"), logger: TestLogging.logger("worker"))
+            let runtime = try await WorkerRuntime(configuration: configuration, credentials: credentials, logger: TestLogging.logger("worker"))
             await runtime.shutdown()
             try? await runtime.run()
             return nil
@@ -42,6 +43,14 @@ struct StartupCheckTests {
             let ledger = await startupFailure(missingLedger)
             #expect(ledger?.description.contains("ledger topic 'no-such-ledger' does not exist") == true, "\(String(describing: ledger))")
             #expect(ledger?.description.contains("--ledger off") == true)
+
+            // App credentials need the coordination topic; a fixed token does not.
+            var missingCoordination = base
+            missingCoordination.coordinationTopic = "no-such-coordination"
+            let coordination = await startupFailure(missingCoordination, credentials: .app(appID: "a", secretKey: "s"))
+            #expect(coordination?.description.contains("coordination topic 'no-such-coordination' does not exist") == true, "\(String(describing: coordination))")
+            #expect(coordination?.description.contains("one partition") == true)
+            #expect(await startupFailure(missingCoordination) == nil)
 
             var mismatched = base
             mismatched.ledger = LedgerSettings(topic: "ledger-2")

@@ -57,6 +57,7 @@ struct BenchRun {
         printLine("\n## Scenario \(scenario.number): \(scenario.title) (ledger \(ledger)\(settings))\ntarget: \(scenario.target)")
         let cluster = try MockCluster(brokers: 1, logger: logger)
         for topic in ["requests", "results", "ledger", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
+        try cluster.createTopic("coordination", partitions: 1)
         let simulator = ChanjingSimulator(configuration: SimulatorConfiguration(
             submitLatency: scenario.latency...scenario.latency, qpsLimit: scenario.qpsQuota
         ))
@@ -77,7 +78,7 @@ struct BenchRun {
                 "KAFKA_BROKERS": cluster.bootstrapServers, "REQUESTS_TOPIC": "requests", "RESULTS_TOPIC": "results",
                 "KAFKA_GROUP_ID": "bench-worker", "CHANJING_BASE_URL": server.baseURL, "CHANJING_APP_ID": "sim-app",
                 "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000", "HTTP_PORT": "0",
-                "LEDGER": ledger, "LEDGER_TOPIC": "ledger",
+                "LEDGER": ledger, "LEDGER_TOPIC": "ledger", "COORDINATION_TOPIC": "coordination",
             ]
         )
         let started = ContinuousClock.now

@@ -31,6 +31,7 @@ struct DemoCommand: AsyncParsableCommand {
         try cluster.createTopic(requestsTopic, partitions: 3)
         try cluster.createTopic(resultsTopic, partitions: 3)
         try cluster.createTopic(LedgerSettings().topic, partitions: 3)
+        try cluster.createTopic(WorkerConfiguration(brokers: "", chanjing: .init(baseURL: "")).coordinationTopic, partitions: 1)
         let simulator = ChanjingSimulator(
             configuration: SimulatorConfiguration(submitLatency: 0.1...max(0.1, maxLatencyMs / 1000), failureRate: failureRate)
         )

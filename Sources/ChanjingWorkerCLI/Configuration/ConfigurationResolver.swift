@@ -46,6 +46,7 @@ public struct ConfigurationResolver {
             groupID: try nonEmpty("--group"),
             requestsTopic: try nonEmpty("--requests-topic"),
             resultsTopic: try nonEmpty("--results-topic"),
+            coordinationTopic: try nonEmpty("--coordination-topic"),
             kafkaProperties: try kafkaProperties(),
             autoOffsetReset: autoOffsetReset,
             maxInFlight: maxInFlight,
@@ -68,6 +69,10 @@ public struct ConfigurationResolver {
         )
         guard worker.requestsTopic != worker.resultsTopic else {
             throw ConfigurationError("--requests-topic and --results-topic are both '\(worker.requestsTopic)'; results must go to their own topic")
+        }
+        let otherTopics = [worker.requestsTopic, worker.resultsTopic, worker.ledger?.topic].compactMap { $0 }
+        guard !otherTopics.contains(worker.coordinationTopic) else {
+            throw ConfigurationError("--coordination-topic '\(worker.coordinationTopic)' is also the requests, results or ledger topic; give it its own topic")
         }
         let levelText = value("--log-level")
         guard let logLevel = Logger.Level(rawValue: levelText.lowercased()) else {

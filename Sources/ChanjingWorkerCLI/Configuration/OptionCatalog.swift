@@ -16,6 +16,7 @@ public enum OptionCatalog {
         .init(flag: "--group", environment: "KAFKA_GROUP_ID", defaultValue: "chanjing-worker", meaning: "Consumer group shared by the worker pool."),
         .init(flag: "--requests-topic", environment: "REQUESTS_TOPIC", defaultValue: "chanjing.video.requests", meaning: "Topic the video requests are read from."),
         .init(flag: "--results-topic", environment: "RESULTS_TOPIC", defaultValue: "chanjing.video.results", meaning: "Topic the results are published to."),
+        .init(flag: "--coordination-topic", environment: "COORDINATION_TOPIC", defaultValue: "chanjing.video.coordination", meaning: "Topic (one partition) through which workers with app credentials agree on the pool's one access token; token records on it are encrypted with a key derived from the secret key."),
         .init(flag: "--chanjing-base-url", environment: "CHANJING_BASE_URL", defaultValue: "https://open-api.chanjing.cc", meaning: "Chanjing API base URL."),
         .init(flag: "--kafka", environment: "KAFKA_PROP_<NAME>", defaultValue: "", meaning: "Any librdkafka property as `key=value` (repeatable), for every Kafka client; `KAFKA_PROP_SASL_PASSWORD` sets `sasl.password`. Properties the delivery guarantee rests on are refused."),
         .init(flag: "--auto-offset-reset", environment: "KAFKA_AUTO_OFFSET_RESET", defaultValue: "earliest", meaning: "Where a group with no committed offset starts: `earliest` or `latest`."),

@@ -11,6 +11,8 @@ public struct RunOptions: ParsableArguments {
     var requestsTopic: String?
     @Option(name: .customLong("results-topic"), help: .init(OptionCatalog.help("--results-topic")))
     var resultsTopic: String?
+    @Option(name: .customLong("coordination-topic"), help: .init(OptionCatalog.help("--coordination-topic")))
+    var coordinationTopic: String?
     @Option(name: .customLong("chanjing-base-url"), help: .init(OptionCatalog.help("--chanjing-base-url")))
     var chanjingBaseURL: String?
     @Option(name: .customLong("kafka"), help: .init(OptionCatalog.help("--kafka")))
@@ -73,6 +75,7 @@ public struct RunOptions: ParsableArguments {
         case "--group": group
         case "--requests-topic": requestsTopic
         case "--results-topic": resultsTopic
+        case "--coordination-topic": coordinationTopic
         case "--chanjing-base-url": chanjingBaseURL
         case "--auto-offset-reset": autoOffsetReset
         case "--max-in-flight": maxInFlight

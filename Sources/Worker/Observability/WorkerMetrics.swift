@@ -12,7 +12,7 @@ public final class WorkerMetrics: Sendable {
     /// against this list.
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
-        circuitOpen, tokenRefreshes, tokenAvailable, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
+        circuitOpen, tokenRefreshes, tokenAvailable, tokenContended, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
         ledgerRecords, ledgerEntries, ledgerEntriesHeld, ledgerRecordsRead,
     ]
 
@@ -26,6 +26,7 @@ public final class WorkerMetrics: Sendable {
     static let circuitOpen = "chanjing_worker_circuit_open"
     static let tokenRefreshes = "chanjing_worker_token_refreshes_total"
     static let tokenAvailable = "chanjing_worker_token_available"
+    static let tokenContended = "chanjing_worker_token_contended"
     static let consumerLag = "chanjing_worker_consumer_lag_messages"
     static let lostToRetention = "chanjing_worker_requests_lost_to_retention_total"
     static let duplicatesAvoided = "chanjing_worker_duplicates_avoided_total"
@@ -142,11 +143,13 @@ public final class WorkerMetrics: Sendable {
 
     /// Sets the gauges sampled from live state; called before each scrape. Lag series of
     /// partitions no longer assigned are removed; `ledgerEntriesHeld` is nil with the ledger off.
-    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, ledgerEntriesHeld: Int?) {
+    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, tokenContended: Bool = false, ledgerEntriesHeld: Int?) {
         Gauge(label: Self.pausedPartitions, factory: factory).record(consumer.pausedPartitions)
         if let ledgerEntriesHeld { Gauge(label: Self.ledgerEntriesHeld, factory: factory).record(ledgerEntriesHeld) }
         Gauge(label: Self.circuitOpen, factory: factory).record(circuitOpen ? 1 : 0)
         Gauge(label: Self.tokenAvailable, factory: factory).record(tokenAvailable ? 1 : 0)
+        // 1 while fresh tokens keep being refused: someone outside the pool fetches with its app ID.
+        Gauge(label: Self.tokenContended, factory: factory).record(tokenContended ? 1 : 0)
         let lag = (consumer.statistics?.lag ?? [:]).filter { consumer.assignment.contains($0.key) }
         lagGauges.withLock { gauges in
             for (partition, gauge) in gauges where lag[partition] == nil {

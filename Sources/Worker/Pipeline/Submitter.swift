@@ -52,6 +52,9 @@ struct Submitter: Sendable {
         let body = request.submitBody
         var started = ContinuousClock.now
         var attempts = 0
+        // Calls that never reached Chanjing with a valid token (refused, or none to be had) do not
+        // spend the attempt budget: nothing was created, and a new token is on its way.
+        var tokenless = 0
         var retries = VideoResult.Retries()
         while !Task.isCancelled {
             let waitedForCircuit = circuit.isOpen
@@ -80,7 +83,10 @@ struct Submitter: Sendable {
             case .failure(let caught):
                 error = caught
             }
-            var next = afterFailure(error, of: request, attempts: attempts, started: started, retries: &retries, reconciles: afterAmbiguousFailure != nil)
+            if error.isTokenless { tokenless += 1 }
+            var next = afterFailure(
+                error, of: request, attempts: attempts, spent: attempts - tokenless, started: started, retries: &retries, reconciles: afterAmbiguousFailure != nil
+            )
             if case .reconcile = next, let afterAmbiguousFailure {
                 switch try await afterAmbiguousFailure(error) {
                 case .adopted(let creationID):
@@ -89,7 +95,7 @@ struct Submitter: Sendable {
                 case .giveUp(let message):
                     next = .end(Self.ended(.failed, .outcomeUnknown, message, error: error, attempts: attempts, retries: retries))
                 case .retry:
-                    next = backoff(after: error, of: request, attempts: attempts, started: started, retries: &retries)
+                    next = backoff(after: error, of: request, attempts: attempts, spent: attempts - tokenless, started: started, retries: &retries)
                 }
             }
             switch next {
@@ -132,7 +138,7 @@ struct Submitter: Sendable {
     /// stay off the async frame.
     @inline(never)
     private func afterFailure(
-        _ error: ChanjingError, of request: VideoRequest, attempts: Int, started: ContinuousClock.Instant, retries: inout VideoResult.Retries, reconciles: Bool
+        _ error: ChanjingError, of request: VideoRequest, attempts: Int, spent: Int, started: ContinuousClock.Instant, retries: inout VideoResult.Retries, reconciles: Bool
     ) -> Next {
         if let code = error.chanjingCode { limiter.record(throttled: code == 40001) }
         let disposition = error.disposition
@@ -153,13 +159,16 @@ struct Submitter: Sendable {
             if disposition != .refreshToken { circuit.failedTransiently("\(error)") }
             if Task.isCancelled { return .stop }
             if disposition == .retryAmbiguous, reconciles { return .reconcile }
-            return backoff(after: error, of: request, attempts: attempts, started: started, retries: &retries)
+            return backoff(after: error, of: request, attempts: attempts, spent: spent, started: started, retries: &retries)
         }
     }
 
     /// After a retryable failure: the delay before the next call, or the end of the retry budget.
+    /// `spent` is the attempts that count against `maxAttempts` (``ChanjingError/isTokenless`` ones do not).
     @inline(never)
-    private func backoff(after error: ChanjingError, of request: VideoRequest, attempts: Int, started: ContinuousClock.Instant, retries: inout VideoResult.Retries) -> Next {
+    private func backoff(
+        after error: ChanjingError, of request: VideoRequest, attempts: Int, spent: Int, started: ContinuousClock.Instant, retries: inout VideoResult.Retries
+    ) -> Next {
         let disposition = error.disposition
         // A refused token is replaced at once; other failures back off.
         let delay = disposition == .refreshToken ? Duration.zero : policy.backoff(afterAttempt: attempts)
@@ -168,7 +177,7 @@ struct Submitter: Sendable {
             count(retry: disposition, in: &retries)
             return .waitForCircuit
         }
-        guard attempts < policy.maxAttempts, elapsed + delay < policy.maxElapsed else {
+        guard spent < policy.maxAttempts, elapsed + delay < policy.maxElapsed else {
             let message = "gave up after \(attempts) attempts in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))); last error: \(error)"
             return .end(Self.ended(.failed, .retriesExhausted, message, error: error, attempts: attempts, retries: retries))
         }
