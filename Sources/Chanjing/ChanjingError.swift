@@ -34,7 +34,7 @@ public enum ChanjingError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Phrases Chanjing uses for an exhausted balance (insufficient balance / credits).
-    static let billingPhrases = ["余额不足", "蝉豆不足"]
+    static let billingPhrases = ["扣费失败", "余额不足", "蝉豆不足", "蝉豆余额", "欠费"]
 
     public var disposition: Disposition {
         switch self {

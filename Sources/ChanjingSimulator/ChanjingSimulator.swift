@@ -179,6 +179,7 @@ public final class ChanjingSimulator: Sendable {
     public func taskPage(token: String?, body: [UInt8]) -> Reply {
         state.withLock { state in
             if let refusal = Self.checkToken(token, in: &state) { return refusal }
+            if state.configuration.taskListDown { return Self.envelope(code: 50000, message: "系统繁忙") }
             guard let json = Self.object(body) else { return Self.envelope(code: 400, message: "参数格式错误") }
             let ids = (json["unique_ids"] as? [String]) ?? []
             guard ids.count <= 50 else { return Self.envelope(code: 40000, message: "unique_ids最多50个") }

@@ -40,6 +40,8 @@ public struct SimulatorConfiguration: Sendable {
     public var generationTime: Duration
     /// Transport-level faults injected into submits.
     public var faults: SimulatedFaults
+    /// While true, the task list (`task/page`) answers 50000: searches cannot run.
+    public var taskListDown = false
     /// Overrides the latency of a submit, by prompt, when it returns a value (seconds).
     public var latencyForPrompt: (@Sendable (String) -> Double?)?
 

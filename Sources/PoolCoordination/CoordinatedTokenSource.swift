@@ -119,7 +119,7 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
     }
 
     public func tokenAccepted(_ token: String) async {
-        enqueue(state.withLock { $0.accepted(token) })
+        enqueue(state.withLock { $0.accepted(token, wall: Date()) })
     }
 
     public var hasUsableToken: Bool {

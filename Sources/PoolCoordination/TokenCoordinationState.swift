@@ -28,6 +28,10 @@ public struct TokenCoordinationState: Sendable {
         public var refreshMargin: TimeInterval
         /// Fresh tokens refused in a row before the member reports contention.
         public var contentionThreshold: Int
+        /// A token still accepted this long after it was fetched ends contention: nobody fetched
+        /// meanwhile. (Calls accepted in the short life of a token between two outside fetches
+        /// do not.)
+        public var contentionClears: TimeInterval
         /// Back-off before this member claims again after a failed fetch; doubles per failure.
         public var initialBackoff: Duration
         public var maxBackoff: Duration
@@ -36,12 +40,14 @@ public struct TokenCoordinationState: Sendable {
             claimLapse: Duration = .seconds(30),
             refreshMargin: TimeInterval = 300,
             contentionThreshold: Int = 3,
+            contentionClears: TimeInterval = 10,
             initialBackoff: Duration = .seconds(1),
             maxBackoff: Duration = .seconds(60)
         ) {
             self.claimLapse = claimLapse
             self.refreshMargin = refreshMargin
             self.contentionThreshold = contentionThreshold
+            self.contentionClears = contentionClears
             self.initialBackoff = initialBackoff
             self.maxBackoff = maxBackoff
         }
@@ -79,6 +85,7 @@ public struct TokenCoordinationState: Sendable {
         public var fingerprint: String
         public var expiresAt: Date
         public var refreshAt: Date
+        public var fetchedAt: Date
         /// The claim it was fetched for (`member` is the member that fetched it).
         public var claim: ClaimID
     }
@@ -96,8 +103,8 @@ public struct TokenCoordinationState: Sendable {
     public private(set) var currentRefused = false
     /// Whether the member has read the topic up to where it stood at start-up.
     public private(set) var caughtUp = false
-    /// Fresh tokens (refused before their refresh time) refused one after another, with no call
-    /// accepted in between.
+    /// Fresh tokens (refused before their refresh time) refused one after another, with no token
+    /// accepted long after its fetch in between.
     public private(set) var freshRefusalsInARow = 0
 
     private var firstOffsetRead: Int64?
@@ -159,7 +166,7 @@ public struct TokenCoordinationState: Sendable {
             claimsNotBefore = nil
             guard let opened else { return [.reportUnreadableToken(id)] }
             let refreshAt = AccessToken(value: opened, expiresAt: sealed.expiresAt, fetchedAt: sealed.fetchedAt, refreshMargin: settings.refreshMargin).refreshAt
-            current = CurrentToken(value: opened, fingerprint: sealed.fingerprint, expiresAt: sealed.expiresAt, refreshAt: refreshAt, claim: id)
+            current = CurrentToken(value: opened, fingerprint: sealed.fingerprint, expiresAt: sealed.expiresAt, refreshAt: refreshAt, fetchedAt: sealed.fetchedAt, claim: id)
             currentRefused = false
             return []
 
@@ -208,8 +215,10 @@ public struct TokenCoordinationState: Sendable {
     }
 
     /// Chanjing accepted a call made with `value`.
-    public mutating func accepted(_ value: String) -> [Action] {
-        guard freshRefusalsInARow > 0, current?.value == value else { return [] }
+    public mutating func accepted(_ value: String, wall: Date) -> [Action] {
+        guard freshRefusalsInARow > 0, let current, current.value == value,
+            wall.timeIntervalSince(current.fetchedAt) >= settings.contentionClears
+        else { return [] }
         freshRefusalsInARow = 0
         defer { contentionReported = false }
         return contentionReported ? [.reportContentionOver] : []

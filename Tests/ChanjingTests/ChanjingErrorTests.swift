@@ -15,6 +15,9 @@ struct ChanjingErrorTests {
         (51000, "系统内部错误", .retryAmbiguous),
         (10003, "蝉豆不足,请充值", .quotaExhausted),
         (50000, "余额不足", .quotaExhausted),
+        (10004, "扣费失败", .quotaExhausted),
+        (10005, "蝉豆余额不够", .quotaExhausted),
+        (10006, "账户欠费", .quotaExhausted),
         (12345, "something new", .failed),
     ]
 

@@ -130,6 +130,28 @@ struct ReconciliationTests {
         #expect(simulator.tasks.count == 121)
     }
 
+    @Test("a search that cannot run is never taken for 'not found': the request waits until the task list answers, then adopts the task", .timeLimit(.minutes(2)))
+    func searchOutageWaits() async throws {
+        let harness = try await WorkerHarness(partitions: 1)
+        try await harness.run(within: 100, "search outage") {
+            let created = try await Self.createTask(prompt: "prompt for waiting", harness)
+            try await Self.leaveInLedger([try Self.intent("waiting")], harness)
+            harness.simulator.configure { $0.taskListDown = true }
+            try await harness.kafka.produce([requestJSON(id: "waiting")])
+            let (worker, run) = try await harness.startWorker()
+            // Longer than the five searches that used to end in a second submit.
+            try await Task.sleep(for: .seconds(14))
+            #expect(try await harness.kafka.readResults(atLeast: 1, within: 1).isEmpty, "no result while the search cannot run")
+            #expect(harness.simulator.stats.submitCalls == 1, "only the dead worker's call")
+            harness.simulator.configure { $0.taskListDown = false }
+            let result = try await harness.results(atLeast: 1, within: 60).first?.1
+            #expect(result?.status == .submitted && result?.reconciled == true && result?.creationID == created, "\(String(describing: result))")
+            #expect(harness.simulator.tasks.count == 1, "no paid duplicate")
+            await worker.shutdown()
+            try await run.value
+        }
+    }
+
     @Test("a matching task created before the intent, beyond the clock skew, is not adopted", .timeLimit(.minutes(2)))
     func taskOlderThanTheWindow() async throws {
         let (result, simulator) = try await Self.reconcile("late", policy: .adoptOrFail, clockSkew: .seconds(1)) { harness in

@@ -35,6 +35,23 @@ struct SubmitterTests {
         await server.stop()
     }
 
+    @Test("40001 answers slow the worker down but never open the circuit", .timeLimit(.minutes(1)))
+    func throttlingDoesNotOpenTheCircuit() async throws {
+        let throttled = SimulatorConfiguration(qpsLimit: 5)
+        let patient = RetryPolicy(maxAttempts: 1000, maxElapsed: .seconds(40), initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100))
+        try await withSubmitter(throttled, policy: patient, circuit: CircuitState(failureThreshold: 3, initialOpen: .seconds(30))) { simulator, submitter in
+            let outcomes = try await withThrowingTaskGroup(of: SubmissionOutcome?.self) { group in
+                for index in 0..<30 {
+                    group.addTask { try await submitter.submit(VideoRequest(requestID: "t-\(index)", prompt: "prompt \(index)")) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(simulator.stats.throttled > 3, "the simulator answered 40001 more often than the circuit's threshold")
+            #expect(outcomes.allSatisfy { $0?.status == .submitted })
+            #expect(!submitter.circuit.isOpen)
+        }
+    }
+
     @Test("a submitted request carries the simulator's creation ID", .timeLimit(.minutes(1)))
     func submitted() async throws {
         try await withSubmitter { simulator, submitter in

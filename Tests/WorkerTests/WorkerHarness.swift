@@ -86,6 +86,17 @@ final class WorkerHarness: Sendable {
         try await kafka.readResults(atLeast: count, within: seconds, settle: settle).map { ($0, try VideoResult.decode($0.value)) }
     }
 
+    /// Runs `body` within `seconds`, then shuts the harness down, whether the body passed or not.
+    func run(within seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        do {
+            try await withTimeout(seconds, what, body)
+        } catch {
+            await shutdown()
+            throw error
+        }
+        await shutdown()
+    }
+
     func shutdown() async {
         _ = try? await withTimeout(20, "simulator shutdown") { [server] in await server.stop() }
         await kafka.shutdown()

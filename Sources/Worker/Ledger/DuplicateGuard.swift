@@ -144,21 +144,23 @@ struct DuplicateGuard: Sendable {
         let wait = waitUntil.timeIntervalSinceNow
         if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
         var found: CreationTask?
-        var attempt = 0
+        var failures = 0
         while true {
             do {
                 found = try await reconciler.find(body, since: since) { ledger.isClaimed($0, byOtherThan: request.requestID, partition: partition) }
                 break
             } catch {
-                attempt += 1
-                logger.warning("Cannot search Chanjing's task list: \(error)", metadata: metadata)
-                guard attempt < 5, !Task.isCancelled else {
-                    metrics.reconciled(.failed)
-                    return policy == .adoptOrFail
-                        ? .giveUp("an earlier submit may have created a task, and Chanjing's task list could not be searched: \(error)")
-                        : .retry
+                // A search that cannot run (refused token, outage, 40001) is not "not found":
+                // submitting again could pay for a second task. The request waits, uncommitted,
+                // until the search answers or the worker lets go of it.
+                failures += 1
+                metrics.reconciled(.failed)
+                if failures == 1 || failures.isMultiple(of: 10) {
+                    logger.warning("Cannot search Chanjing's task list; the request waits until it can (\(failures) failed searches)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
                 }
-                try? await Task.sleep(for: .seconds(attempt))
+                // Shutdown: the request stays unfinished (the caller sends nothing once cancelled).
+                guard !Task.isCancelled else { return .retry }
+                try? await Task.sleep(for: .seconds(min(30, 1 << min(failures - 1, 5))))
             }
         }
         guard let task = found else {

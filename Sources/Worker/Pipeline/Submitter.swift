@@ -156,7 +156,9 @@ struct Submitter: Sendable {
             count(retry: disposition, in: &retries)
             return Task.isCancelled ? .stop : .waitForCircuit
         case .refreshToken, .retrySafe, .retryAmbiguous:
-            if disposition != .refreshToken { circuit.failedTransiently("\(error)") }
+            // A refused token is replaced, and 40001 slows the pool down (the rate limiter): neither
+            // says Chanjing is failing, so neither may stop submissions.
+            if disposition != .refreshToken, error.chanjingCode != 40001 { circuit.failedTransiently("\(error)") }
             if Task.isCancelled { return .stop }
             if disposition == .retryAmbiguous, reconciles { return .reconcile }
             return backoff(after: error, of: request, attempts: attempts, spent: spent, started: started, retries: &retries)
