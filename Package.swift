@@ -93,6 +93,7 @@ let package = Package(
                 "Kafka",
                 "Chanjing",
                 "ChanjingSimulator",
+                "PoolCoordination",
                 "VideoContract",
                 "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -121,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "VideoContract", "TestSupport"]
+            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "PoolCoordination", "VideoContract", "TestSupport"]
         ),
         .testTarget(
             name: "ChanjingWorkerCLITests",

@@ -70,6 +70,15 @@ public final class ChanjingSimulator: Sendable {
         }
     }
 
+    /// `POST /open/v1/access_token` as the server answers it: the token is issued (invalidating
+    /// the previous one) at once, and the answer waits ``SimulatorConfiguration/tokenLatency``.
+    public func answerAccessToken(body: [UInt8]) async -> Reply {
+        let reply = accessToken(body: body)
+        let latency = configuration.tokenLatency
+        if latency > .zero { try? await Task.sleep(for: latency) }
+        return reply
+    }
+
     /// `POST /open/v1/ai_creation/task/submit`. Waits the configured latency before answering.
     public func submit(token: String?, body: [UInt8]) async -> Reply {
         defer { state.withLock { $0.stats.submitsInProgress -= 1 } }

@@ -26,6 +26,8 @@ public struct SimulatorConfiguration: Sendable {
     public var secretKey: String
     /// How long issued tokens last.
     public var tokenLifetime: Duration
+    /// How long the token endpoint takes to answer, after it has issued the token.
+    public var tokenLatency: Duration = .zero
     /// Each submit waits a random time in this range (seconds) before answering.
     public var submitLatency: ClosedRange<Double>
     /// Share of submits answered 50000 without creating a task.

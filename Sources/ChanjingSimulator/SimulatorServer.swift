@@ -17,7 +17,7 @@ public enum SimulatorServer {
     ) -> some ApplicationProtocol {
         let router = Router()
         router.post("/open/v1/access_token") { request, _ in
-            try await reply(simulator.accessToken(body: body(of: request)))
+            try await reply(simulator.answerAccessToken(body: body(of: request)))
         }
         router.post("/open/v1/ai_creation/task/submit") { request, _ in
             try await reply(simulator.submit(token: token(of: request), body: body(of: request)))

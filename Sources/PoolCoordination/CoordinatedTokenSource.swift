@@ -24,7 +24,8 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
         public var maxWait: Duration
         /// How long start-up may take to find where the topic ends.
         public var startupTimeout: Duration
-        /// This member's name on the topic (the host name, a pod's name, with the process ID).
+        /// This member's name on the topic, unique in the pool (the host name, a pod's name, with
+        /// the process ID and a random part).
         public var member: String
 
         public init(
@@ -52,6 +53,7 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
     private let producer: KafkaProducer
     private let readerProperties: KafkaProperties
     private let state: Mutex<TokenCoordinationState>
+    private let roster = Mutex(PoolRoster())
     private let actions: AsyncStream<TokenCoordinationState.Action>
     private let actionInput: AsyncStream<TokenCoordinationState.Action>.Continuation
     private let onRefresh: TokenRefreshObserver
@@ -84,9 +86,10 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
         self.logger = logger
     }
 
-    /// `<host>-<pid>`: a pod's host name is its name, so members are recognisable on the topic.
+    /// `<host>/<pid>/<random>`: a pod's host name is its name, so members are recognisable on
+    /// the topic; the random part keeps two members apart even in one process.
     public static func defaultMember() -> String {
-        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(String(UInt16.random(in: .min ... .max), radix: 16))"
     }
 
     // MARK: AccessTokenSource
@@ -135,18 +138,29 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
         state.withLock { $0.current }
     }
 
+    /// This member's name on the topic.
+    public var member: String { configuration.member }
+
+    /// The pool's members as their reports on the topic show them.
+    public var pool: PoolRoster { roster.withLock { $0 } }
+
+    /// Tells the pool how this member is doing (see ``MemberReport``).
+    public func announce(_ report: MemberReport) async {
+        _ = await append(.member(report))
+    }
+
     // MARK: Service
 
     /// Reads the topic and carries out the state's actions until shutdown.
     public func run() async throws {
         let partition = TopicPartition(topic: configuration.topic, partition: 0)
-        let bounds = try await ClusterInspector.watermarkOffsets(
-            properties: readerProperties, partitions: [partition], timeout: configuration.startupTimeout, logger: logger
+        let range = try await CoordinationTopic.range(
+            topic: configuration.topic, properties: readerProperties, timeout: configuration.startupTimeout, logger: logger
         )
-        let (low, high) = bounds[partition] ?? (0, 0)
-        let consumer = try KafkaConsumer(properties: readerProperties, partitions: [partition: low], logger: logger)
-        if high <= low { state.withLock { $0.caughtUp(now: .now) } }
-        logger.debug("Reading the coordination topic", metadata: ["from_offset": "\(low)", "to_offset": "\(high)"])
+        let high = range.upperBound
+        let consumer = try KafkaConsumer(properties: readerProperties, partitions: [partition: range.lowerBound], logger: logger)
+        if range.isEmpty { state.withLock { $0.caughtUp(now: .now) } }
+        logger.debug("Reading the coordination topic", metadata: ["from_offset": "\(range.lowerBound)", "to_offset": "\(high)"])
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
@@ -170,9 +184,10 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
 
     private func apply(_ message: KafkaMessage, catchingUpTo high: Int64) {
         guard let record = CoordinationRecord.decode(message.value) else {
-            logger.warning("Skipped a record this version does not understand", metadata: ["offset": "\(message.offset)"])
+            logger.debug("Skipped a record this version does not understand", metadata: ["offset": "\(message.offset)"])
             return
         }
+        roster.withLock { $0.read(record, at: message.timestamp ?? Date()) }
         var opened: String?
         if case .token(_, _, let sealed) = record { opened = seal.open(sealed) }
         let next = state.withLock { state in
@@ -248,7 +263,7 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
             let report = try await producer.send(OutgoingMessage(topic: configuration.topic, partition: 0, key: nil, value: record.encoded()))
             return report.offset
         } catch {
-            logger.warning("Cannot write to the coordination topic: \(error)", metadata: ["claim": "\(record.claim)"])
+            logger.warning("Cannot write to the coordination topic: \(error)", metadata: ["claim": "\(record.claim?.description ?? "none")"])
             return nil
         }
     }

@@ -31,11 +31,35 @@ public enum CoordinationRecord: Equatable, Sendable {
     /// The owner of a winning claim could not fetch a token; the next claim may go ahead.
     /// `credentialsRefused` tells that Chanjing refused the app credentials themselves.
     case release(ClaimID, reason: String, credentialsRefused: Bool)
+    /// A member's periodic report, so that members and operators see the whole pool.
+    case member(MemberReport)
 
-    public var claim: ClaimID {
+    /// The claim the record belongs to; nil for a member's report.
+    public var claim: ClaimID? {
         switch self {
         case .claim(let id, _, _), .token(let id, _, _), .release(let id, _, _): id
+        case .member: nil
         }
+    }
+}
+
+/// What a member tells the pool about itself every few seconds.
+public struct MemberReport: Equatable, Sendable {
+    public var member: String
+    /// Requests partitions it owns.
+    public var partitions: Int
+    /// Submit calls Chanjing accepted, and answered 40001, per second since its last report.
+    public var acceptedPerSecond: Double
+    public var throttledPerSecond: Double
+    /// The rate its calls are paced at; nil when unlimited.
+    public var paceLimit: Double?
+
+    public init(member: String, partitions: Int, acceptedPerSecond: Double, throttledPerSecond: Double, paceLimit: Double?) {
+        self.member = member
+        self.partitions = partitions
+        self.acceptedPerSecond = acceptedPerSecond
+        self.throttledPerSecond = throttledPerSecond
+        self.paceLimit = paceLimit
     }
 }
 
@@ -61,7 +85,7 @@ public struct SealedToken: Equatable, Sendable {
 extension CoordinationRecord {
     /// The record as JSON, one object per Kafka record.
     public func encoded() -> [UInt8] {
-        var wire = Wire(version: 1, type: "", claim: claim.description)
+        var wire = Wire(version: 1, type: "", claim: claim?.description)
         switch self {
         case .claim(_, let replaces, let overrides):
             wire.type = "claim"
@@ -78,6 +102,13 @@ extension CoordinationRecord {
             wire.type = "release"
             wire.reason = reason
             wire.credentialsRefused = credentialsRefused
+        case .member(let report):
+            wire.type = "member"
+            wire.member = report.member
+            wire.partitions = report.partitions
+            wire.acceptedPerSecond = report.acceptedPerSecond
+            wire.throttledPerSecond = report.throttledPerSecond
+            wire.paceLimit = report.paceLimit
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -87,9 +118,16 @@ extension CoordinationRecord {
     /// Decodes a record; nil for anything this version does not understand (a newer member's
     /// record kinds are skipped, never misread).
     public static func decode(_ bytes: [UInt8]) -> CoordinationRecord? {
-        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(bytes)), wire.version == 1, let claim = ClaimID(wire.claim) else {
-            return nil
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(bytes)), wire.version == 1 else { return nil }
+        if wire.type == "member" {
+            guard let member = wire.member, let partitions = wire.partitions, let accepted = wire.acceptedPerSecond,
+                let throttled = wire.throttledPerSecond
+            else { return nil }
+            return .member(
+                MemberReport(member: member, partitions: partitions, acceptedPerSecond: accepted, throttledPerSecond: throttled, paceLimit: wire.paceLimit)
+            )
         }
+        guard let claim = wire.claim.flatMap(ClaimID.init) else { return nil }
         switch wire.type {
         case "claim":
             let overrides = wire.overrides.flatMap(ClaimID.init)
@@ -119,7 +157,7 @@ extension CoordinationRecord {
     private struct Wire: Codable {
         var version: Int
         var type: String
-        var claim: String
+        var claim: String?
         var replaces: String?
         var overrides: String?
         var claimOffset: Int64?
@@ -129,6 +167,11 @@ extension CoordinationRecord {
         var sealed: String?
         var reason: String?
         var credentialsRefused: Bool?
+        var member: String?
+        var partitions: Int?
+        var acceptedPerSecond: Double?
+        var throttledPerSecond: Double?
+        var paceLimit: Double?
 
         enum CodingKeys: String, CodingKey {
             case version = "v"
@@ -137,6 +180,10 @@ extension CoordinationRecord {
             case expiresAt = "expires_at"
             case fetchedAtMs = "fetched_at_ms"
             case credentialsRefused = "credentials_refused"
+            case member, partitions
+            case acceptedPerSecond = "accepted_per_second"
+            case throttledPerSecond = "throttled_per_second"
+            case paceLimit = "pace_limit"
         }
     }
 }

@@ -177,6 +177,9 @@ public struct TokenCoordinationState: Sendable {
             lastFailure = credentialsRefused ? .credentialsRefused(reason) : .tokenUnavailable(reason)
             claimsNotBefore = now + min(settings.maxBackoff, settings.initialBackoff * (1 << min(failedFetches - 1, 16)))
             return []
+
+        case .member:
+            return []  // the roster's business, not the token's
         }
     }
 

@@ -1,4 +1,5 @@
 import Chanjing
+import Foundation
 import Kafka
 import Logging
 import PoolCoordination
@@ -123,7 +124,10 @@ public final class WorkerRuntime: Sendable {
             consumer: consumer, coordinator: coordinator, processor: processor, configuration: configuration, metrics: metrics, logger: logger
         )
         // The token source stops last: requests draining on shutdown still call Chanjing.
-        var services: [any Service] = coordination.map { [$0, service] } ?? [service]
+        var services: [any Service] = [service]
+        if let coordination {
+            services = [coordination, PoolHeartbeat(source: coordination, limiter: limiter, interval: Self.heartbeatInterval), service]
+        }
         if let ledger = duplicateGuard?.ledger {
             // Retention deletes whole segments (at most a day old, as provisioned): checking every
             // 10 minutes keeps the copy close to the topic at no noticeable cost.
@@ -139,7 +143,7 @@ public final class WorkerRuntime: Sendable {
                 sample: { [ledger = duplicateGuard?.ledger] in
                     metrics.sample(
                         consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken,
-                        tokenContended: coordination?.contended ?? false,
+                        pool: coordination.map(Self.poolSample),
                         ledgerEntriesHeld: ledger?.entriesHeld
                     )
                 }
@@ -158,6 +162,21 @@ public final class WorkerRuntime: Sendable {
         self.producer = producer
         self.chanjing = chanjing
         self.logger = logger
+    }
+
+    /// How often a member reports to the pool; members silent for three intervals have left.
+    static let heartbeatInterval = Duration.seconds(15)
+
+    private static func poolSample(_ source: CoordinatedTokenSource) -> WorkerMetrics.PoolSample {
+        let live = source.pool.live(now: Date(), window: 3 * (heartbeatInterval / .seconds(1)))
+        let current = source.current
+        return WorkerMetrics.PoolSample(
+            members: live.count,
+            acceptedPerSecond: live.reduce(0) { $0 + $1.report.acceptedPerSecond },
+            tokenExpiresAt: current?.expiresAt,
+            tokenFetchedHere: current?.claim.member == source.member,
+            contended: source.contended
+        )
     }
 
     /// Runs until a graceful shutdown completes (returns) or the worker fails (throws). Either

@@ -28,6 +28,7 @@ public final class WorkerProcess: @unchecked Sendable {  // Process is thread-sa
     }
 
     public var isRunning: Bool { process.isRunning }
+    public var processIdentifier: Int32 { process.processIdentifier }
 
     /// Sends `signal` if the process is still running.
     public func signal(_ signal: Int32) {

@@ -43,6 +43,17 @@ struct RateLimitingTests {
         #expect(try #require(rate.limit) == 30)
     }
 
+    @Test("a pool member grows by its share of the partitions, so the pool grows as one client")
+    func poolAwareGrowth() throws {
+        var rate = AdaptiveRate(decrease: 0.5, increasePerSecond: 2, cooldown: .seconds(1))
+        rate.share = 0.25
+        for index in 0..<100 { rate.accepted(now: start + .milliseconds(index * 10)) }
+        rate.throttled(now: start + .seconds(1))
+        #expect(rate.limit == 50)
+        rate.accepted(now: start + .seconds(3))
+        #expect(try #require(rate.limit) == 51, "2 s at a quarter of 2 calls/s per second")
+    }
+
     @Test("the limit never drops below the minimum and is lifted after a quiet period")
     func bounds() {
         var rate = AdaptiveRate(minimum: 2, decrease: 0.1, cooldown: .zero, releaseAfter: .seconds(30))

@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the worker's throughput, latency, CPU and memory (run a release build)."
     )
 
-    @Option(help: "Scenarios to run, comma-separated (1-5).") var scenarios = "1,2,3,4,5"
+    @Option(help: "Scenarios to run, comma-separated (1-6; 6 runs pools of 1, 2, 4 and 8 workers).") var scenarios = "1,2,3,4,5"
     @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
     @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
     @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
@@ -55,6 +55,7 @@ struct BenchRun {
     func run() async throws {
         let settings = workerKafka.isEmpty ? "" : ", worker --kafka \(workerKafka.joined(separator: " "))"
         printLine("\n## Scenario \(scenario.number): \(scenario.title) (ledger \(ledger)\(settings))\ntarget: \(scenario.target)")
+        if scenario.workers > 1 { printLine("token fetches and 40001 answers are the pool's; CPU is summed over its \(scenario.workers) workers") }
         let cluster = try MockCluster(brokers: 1, logger: logger)
         for topic in ["requests", "results", "ledger", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
         try cluster.createTopic("coordination", partitions: 1)
@@ -71,7 +72,7 @@ struct BenchRun {
             printLine("ceiling (bare librdkafka consume-produce loop, same run): \(Int(ceiling)) requests/s")
         }
         let collector = try ResultCollector(brokers: cluster.bootstrapServers, topic: "results", logger: logger)
-        let worker = try ChildProcess(
+        let workers = try (0..<scenario.workers).map { _ in try ChildProcess(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
             arguments: ["run"] + scenario.workerArguments + workerKafka.flatMap { ["--kafka", $0] },
             environment: [
@@ -80,13 +81,14 @@ struct BenchRun {
                 "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": "6000", "HTTP_PORT": "0",
                 "LEDGER": ledger, "LEDGER_TOPIC": "ledger", "COORDINATION_TOPIC": "coordination",
             ]
-        )
+        ) }
+        let worker = workers[0]
         let started = ContinuousClock.now
         switch scenario.measure {
         case .completion:
             try await measureCompletion(worker: worker, collector: collector, simulator: simulator, started: started)
         case .sustainedRate(let seconds, let from):
-            try await measureRate(worker: worker, simulator: simulator, seconds: seconds, from: from)
+            try await measureRate(workers: workers, simulator: simulator, seconds: seconds, from: from)
         case .memory(let seconds):
             try await Task.sleep(for: .seconds(seconds))
             // In flight = result rate × latency, over the time results have been arriving.
@@ -96,8 +98,10 @@ struct BenchRun {
             printLine(String(format: "peak RSS %.1f MiB | %d results in %.0f s; since the first result %.0f/s, so about %.0f in flight at %.1f s latency | backlog left %d",
                              worker.peakRSSMiB, samples.count, seconds, rate, rate * scenario.latency, scenario.latency, scenario.requests - samples.count))
         }
-        let status = await worker.stop(within: 60)
-        if status != 0 { printLine("warning: the worker exited with status \(status)") }
+        for worker in workers {
+            let status = await worker.stop(within: 60)
+            if status != 0 { printLine("warning: a worker exited with status \(status)") }
+        }
         await collector.stop()
         await server.stop()
         await cluster.shutdown()
@@ -157,7 +161,9 @@ struct BenchRun {
         printLine("results \(samples.count) (\(samples.filter(\.submitted).count) submitted) | 40001 answers \(simulator.stats.throttled) | total time \(String(format: "%.1f", (ContinuousClock.now - started) / .seconds(1))) s")
     }
 
-    private func measureRate(worker: ChildProcess, simulator: ChanjingSimulator, seconds: Double, from: Double) async throws {
+    /// The pool's accepted rate and share of 40001 over the window; CPU summed over the workers,
+    /// memory the largest worker's.
+    private func measureRate(workers: [ChildProcess], simulator: ChanjingSimulator, seconds: Double, from: Double) async throws {
         try await Task.sleep(for: .seconds(from))
         let before = simulator.stats
         let windowStart = Date()
@@ -169,8 +175,8 @@ struct BenchRun {
         let throttled = Double(after.throttled - before.throttled)
         let perSecond = Dictionary(grouping: simulator.tasks.filter { $0.createdAt >= windowStart }) { Int($0.createdAt.timeIntervalSince(windowStart)) }
             .filter { $0.key < Int(window) }.mapValues(\.count)
-        printLine(String(format: "window %.0f–%.0f s: accepted %.2f/s | calls %.2f/s | 40001 %.1f%% of calls | busiest second %d calls | CPU %.2f s | peak RSS %.1f MiB",
-                         from, seconds, accepted / window, calls / window, calls > 0 ? throttled / calls * 100 : 0, perSecond.values.max() ?? 0,
-                         worker.cpuSeconds, worker.peakRSSMiB))
+        printLine(String(format: "window %.0f–%.0f s: accepted %.2f/s | calls %.2f/s | 40001 %.1f%% of calls | busiest second %d calls | token fetches %d | CPU %.2f s | peak RSS %.1f MiB",
+                         from, seconds, accepted / window, calls / window, calls > 0 ? throttled / calls * 100 : 0, perSecond.values.max() ?? 0, after.tokenFetches,
+                         workers.reduce(0) { $0 + $1.cpuSeconds }, workers.map(\.peakRSSMiB).max() ?? 0))
     }
 }

@@ -18,6 +18,8 @@ struct BenchScenario: Sendable {
     var workerArguments: [String]
     var measure: Measure
     var target: String
+    /// Worker processes in the pool (one consumer group, the same app credentials).
+    var workers = 1
 
     static let all: [BenchScenario] = [
         .init(number: 1, title: "simulator latency 0: the worker's own overhead", requests: 50_000, latency: 0, qpsQuota: nil,
@@ -30,5 +32,9 @@ struct BenchScenario: Sendable {
               workerArguments: ["--max-qps", "50"], measure: .sustainedRate(seconds: 60, from: 10), target: "from 10 s (after the group join): within 2% of 50/s; no one-second window above 55 calls"),
         .init(number: 5, title: "memory: 2,000 in flight, 200,000-request backlog", requests: 200_000, latency: 2.0, qpsQuota: nil,
               workerArguments: ["--max-in-flight", "2000"], measure: .memory(seconds: 30), target: "peak RSS < 150 MiB"),
-    ]
+    ] + [1, 2, 4, 8].map { workers in
+        .init(number: 6, title: "\(workers) worker(s), one pool, simulator quota 50 QPS, told nothing, 90 s", requests: 20_000, latency: 0, qpsQuota: 50,
+              workerArguments: [], measure: .sustainedRate(seconds: 90, from: 20),
+              target: "after 20 s (the group settled): the pool accepts ≥ 45/s with ≤ 5% of calls answered 40001", workers: workers)
+    }
 }

@@ -43,10 +43,7 @@ struct LagCommand: AsyncParsableCommand {
             "TOTAL", "", "", "", "", "",
             "\(partitions.reduce(0) { $0 + $1.lag })", "\(partitions.reduce(0) { $0 + $1.lostToRetention })",
         ])
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n")
+        return textTable(rows)
     }
 
     /// The report as one JSON object.

@@ -2,6 +2,7 @@ import Kafka
 import Metrics
 import class Prometheus.PrometheusCollectorRegistry
 import struct Prometheus.PrometheusMetricsFactory
+import Foundation
 import Synchronization
 import VideoContract
 
@@ -12,7 +13,7 @@ public final class WorkerMetrics: Sendable {
     /// against this list.
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
-        circuitOpen, tokenRefreshes, tokenAvailable, tokenContended, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
+        circuitOpen, tokenRefreshes, tokenAvailable, tokenContended, tokenExpiresAt, tokenFetchedHere, poolMembers, poolAcceptedRate, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
         ledgerRecords, ledgerEntries, ledgerEntriesHeld, ledgerRecordsRead,
     ]
 
@@ -27,6 +28,22 @@ public final class WorkerMetrics: Sendable {
     static let tokenRefreshes = "chanjing_worker_token_refreshes_total"
     static let tokenAvailable = "chanjing_worker_token_available"
     static let tokenContended = "chanjing_worker_token_contended"
+    static let tokenExpiresAt = "chanjing_worker_token_expires_at_seconds"
+    static let tokenFetchedHere = "chanjing_worker_token_fetched_here"
+    static let poolMembers = "chanjing_worker_pool_members"
+    static let poolAcceptedRate = "chanjing_worker_pool_accepted_per_second"
+
+    /// The pool as this member sees it on the coordination topic, for the gauges.
+    struct PoolSample {
+        /// Members that reported recently, this one included.
+        var members: Int
+        /// Submits per second Chanjing accepted, summed over their latest reports.
+        var acceptedPerSecond: Double
+        var tokenExpiresAt: Date?
+        var tokenFetchedHere: Bool
+        /// Fresh tokens keep being refused.
+        var contended: Bool
+    }
     static let consumerLag = "chanjing_worker_consumer_lag_messages"
     static let lostToRetention = "chanjing_worker_requests_lost_to_retention_total"
     static let duplicatesAvoided = "chanjing_worker_duplicates_avoided_total"
@@ -143,13 +160,19 @@ public final class WorkerMetrics: Sendable {
 
     /// Sets the gauges sampled from live state; called before each scrape. Lag series of
     /// partitions no longer assigned are removed; `ledgerEntriesHeld` is nil with the ledger off.
-    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, tokenContended: Bool = false, ledgerEntriesHeld: Int?) {
+    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, pool: PoolSample?, ledgerEntriesHeld: Int?) {
         Gauge(label: Self.pausedPartitions, factory: factory).record(consumer.pausedPartitions)
         if let ledgerEntriesHeld { Gauge(label: Self.ledgerEntriesHeld, factory: factory).record(ledgerEntriesHeld) }
         Gauge(label: Self.circuitOpen, factory: factory).record(circuitOpen ? 1 : 0)
         Gauge(label: Self.tokenAvailable, factory: factory).record(tokenAvailable ? 1 : 0)
-        // 1 while fresh tokens keep being refused: someone outside the pool fetches with its app ID.
-        Gauge(label: Self.tokenContended, factory: factory).record(tokenContended ? 1 : 0)
+        if let pool {
+            // 1 while fresh tokens keep being refused: someone outside the pool fetches with its app ID.
+            Gauge(label: Self.tokenContended, factory: factory).record(pool.contended ? 1 : 0)
+            Gauge(label: Self.tokenFetchedHere, factory: factory).record(pool.tokenFetchedHere ? 1 : 0)
+            if let expiresAt = pool.tokenExpiresAt { Gauge(label: Self.tokenExpiresAt, factory: factory).record(expiresAt.timeIntervalSince1970) }
+            Gauge(label: Self.poolMembers, factory: factory).record(pool.members)
+            Gauge(label: Self.poolAcceptedRate, factory: factory).record(pool.acceptedPerSecond)
+        }
         let lag = (consumer.statistics?.lag ?? [:]).filter { consumer.assignment.contains($0.key) }
         lagGauges.withLock { gauges in
             for (partition, gauge) in gauges where lag[partition] == nil {

@@ -3,9 +3,16 @@
 /// succeed, and shrinks multiplicatively on 40001 (AIMD, as TCP does), so a worker converges
 /// near the quota without a storm of rejected calls. With no 40001 for `releaseAfter`, the limit
 /// is lifted again. Plain state; time is passed in.
+///
+/// In a pool every member meets the same quota. Each one grows by its ``share`` of the growth
+/// (and keeps its share of the minimum), so the pool's rate grows as one client's would; a
+/// quota overrun refuses calls of every member, so all of them cut together, as one client's
+/// cut. Without the share, N members grow N times faster and overshoot together.
 struct AdaptiveRate {
     /// The current limit in calls per second; nil while nothing needs limiting.
     private(set) var limit: Double?
+    /// This member's share of the pool's calls (its partitions over all), from 0 to 1.
+    var share: Double = 1
     let minimum: Double
     /// Factor applied on 40001.
     let decrease: Double
@@ -36,7 +43,7 @@ struct AdaptiveRate {
         lastThrottle = now
         if let lastDecrease, now - lastDecrease < cooldown { return }
         let base = limit ?? acceptedRate(now: now)
-        limit = max(minimum, base * decrease)
+        limit = max(minimum * share, base * decrease)
         lastDecrease = now
         lastIncrease = now
     }
@@ -50,7 +57,7 @@ struct AdaptiveRate {
             return
         }
         let since = lastIncrease.map { now - $0 } ?? .zero
-        limit = current + increasePerSecond * (since / .seconds(1))
+        limit = current + increasePerSecond * share * (since / .seconds(1))
         lastIncrease = now
     }
 

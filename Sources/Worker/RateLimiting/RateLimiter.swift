@@ -2,12 +2,15 @@ import Synchronization
 
 /// Paces submit calls at the lowest of three rates: `--max-qps`; this worker's share of
 /// `--pool-max-qps` (in proportion to the partitions it owns, so scaling the pool never overruns
-/// Chanjing's quota); and the rate ``AdaptiveRate`` learns from 40001 answers.
+/// Chanjing's quota); and the rate ``AdaptiveRate`` learns from 40001 answers, growing by the
+/// same share of the pool's growth.
 final class RateLimiter: Sendable {
     private struct State {
         var pacer = Pacer()
         var adaptive = AdaptiveRate()
         var ownedPartitions = 0
+        var accepted = 0
+        var throttled = 0
     }
     private let state = Mutex(State())
     private let maxQPS: Double?
@@ -35,16 +38,26 @@ final class RateLimiter: Sendable {
     func record(throttled: Bool) {
         state.withLock { state in
             if throttled {
+                state.throttled += 1
                 state.adaptive.throttled(now: .now)
             } else {
+                state.accepted += 1
                 state.adaptive.accepted(now: .now)
             }
         }
     }
 
+    /// Calls recorded so far (accepted, answered 40001), the partitions owned and the pace.
+    var totals: (accepted: Int, throttled: Int, partitions: Int, rate: Double?) {
+        state.withLock { ($0.accepted, $0.throttled, $0.ownedPartitions, rate(in: $0)) }
+    }
+
     /// This worker now owns `count` partitions of the requests topic.
     func partitionsOwned(_ count: Int) {
-        state.withLock { $0.ownedPartitions = count }
+        state.withLock { state in
+            state.ownedPartitions = count
+            if count > 0 { state.adaptive.share = min(1, Double(count) / Double(totalPartitions)) }
+        }
     }
 
     private func rate(in state: State) -> Double? {
