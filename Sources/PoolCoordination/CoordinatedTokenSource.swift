@@ -74,9 +74,6 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
         self.seal = TokenSeal(appID: configuration.appID, secretKey: configuration.secretKey)
         self.client = client
         self.producer = producer
-        var readerProperties = readerProperties
-        // Tokens should reach every member within a fraction of a second.
-        readerProperties["fetch.wait.max.ms"] = "100"
         self.readerProperties = readerProperties
         self.state = Mutex(TokenCoordinationState(member: configuration.member, settings: configuration.settings))
         (actions, actionInput) = AsyncStream.makeStream(of: TokenCoordinationState.Action.self)
@@ -158,8 +155,10 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
             topic: configuration.topic, properties: readerProperties, timeout: configuration.startupTimeout, logger: logger
         )
         let high = range.upperBound
-        let consumer = try KafkaConsumer(properties: readerProperties, partitions: [partition: range.lowerBound], logger: logger)
-        if range.isEmpty { state.withLock { $0.caughtUp(now: .now) } }
+        // Tokens should reach every member within a fraction of a second.
+        let tail = readerProperties.merging(KafkaProperties(["fetch.wait.max.ms": "100"]))
+        let consumer = try KafkaConsumer(properties: tail, partitions: [partition: range.lowerBound], logger: logger)
+        if range.isEmpty { state.withLock { $0.markCaughtUp() } }
         logger.debug("Reading the coordination topic", metadata: ["from_offset": "\(range.lowerBound)", "to_offset": "\(high)"])
         do {
             try await withThrowingDiscardingTaskGroup { group in
@@ -171,9 +170,20 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
                         }
                     }
                 }
+                group.addTask {
+                    // The records up to where the topic stood should arrive within the start-up
+                    // timeout; if some never do (deleted meanwhile), go on with what was read.
+                    try? await Task.sleep(for: self.configuration.startupTimeout)
+                    let late = self.state.withLock { state in
+                        defer { state.markCaughtUp() }
+                        return !state.caughtUp
+                    }
+                    if late { self.logger.warning("The coordination topic was not read to offset \(high) within \(self.configuration.startupTimeout); going on with what was read") }
+                }
                 for await action in actions {
                     group.addTask { await self.perform(action) }
                 }
+                group.cancelAll()  // shutdown: the start-up watch and any fetch or append still going
             }
         } catch {
             await consumer.close()
@@ -192,7 +202,7 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
         if case .token(_, _, let sealed) = record { opened = seal.open(sealed) }
         let next = state.withLock { state in
             let next = state.read(record, offset: message.offset, opened: opened, now: .now)
-            if !state.caughtUp, message.offset >= high - 1 { state.caughtUp(now: .now) }
+            if !state.caughtUp, message.offset >= high - 1 { state.markCaughtUp() }
             return next
         }
         if case .token(let id, _, let sealed) = record, opened != nil, state.withLock({ $0.current?.claim == id }) {

@@ -135,7 +135,7 @@ public struct TokenCoordinationState: Sendable {
     // MARK: Events
 
     /// The member has read every record that was on the topic when it started.
-    public mutating func caughtUp(now: Instant) {
+    public mutating func markCaughtUp() {
         caughtUp = true
     }
 

@@ -29,7 +29,7 @@ struct TokenCoordinationStateTests {
         /// The member reads every record appended so far.
         mutating func catchUp(_ name: String) {
             while readUpTo[name]! < log.count { readNext(name) }
-            members[name]!.caughtUp(now: now)
+            members[name]!.markCaughtUp()
         }
 
         mutating func readNext(_ name: String) {
