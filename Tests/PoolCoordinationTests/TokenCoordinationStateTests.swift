@@ -2,6 +2,7 @@ import Chanjing
 import Foundation
 import PoolCoordination
 import Testing
+import TestSupport
 
 /// The agreement on who fetches, played on the pure state: members share one ordered log and
 /// read it at their own pace, as they share the coordination topic's one partition.
@@ -291,7 +292,7 @@ struct TokenCoordinationStateTests {
 
     @Test("random interleavings: members that read the same records agree, and the pool converges on Chanjing's valid token", arguments: 1...40)
     func randomInterleavings(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var pool = Pool()
         let names = ["a", "b", "c", "d"]
         for name in names { pool.join(name); pool.catchUp(name) }
@@ -344,18 +345,5 @@ struct TokenCoordinationStateTests {
         for name in names {
             #expect(pool.need(name) == .use(pool.validToken ?? "none"), "seed \(seed): \(name) does not use Chanjing's valid token")
         }
-    }
-}
-
-/// A small deterministic generator, so a failing seed can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import Kafka
 import Testing
+import TestSupport
 @testable import Worker
 
 @Suite("Offset tracking")
@@ -84,18 +85,5 @@ struct RetryPolicyTests {
         #expect(policy.backoff(afterAttempt: 60, random: { 1 }) == .seconds(4))
         #expect(policy.backoff(afterAttempt: 3, random: { 0 }) == .zero)
         #expect(policy.backoff(afterAttempt: 3, random: { 0.5 }) == .seconds(1))
-    }
-}
-
-/// A deterministic generator so that a failing order can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
