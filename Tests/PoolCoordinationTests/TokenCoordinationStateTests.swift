@@ -33,6 +33,16 @@ struct TokenCoordinationStateTests {
             members[name]!.markCaughtUp()
         }
 
+        /// `names` join an empty topic and catch up; `fetcher` claims the first token, fetches and
+        /// publishes it, and everyone reads it.
+        mutating func start(_ names: [String], firstTokenBy fetcher: String) {
+            for name in names { join(name); catchUp(name) }
+            _ = need(fetcher)
+            for name in names { catchUp(name) }
+            completeFetch(fetcher)
+            for name in names { catchUp(name) }
+        }
+
         mutating func readNext(_ name: String) {
             let offset = readUpTo[name]!
             let record = log[offset]
@@ -131,12 +141,7 @@ struct TokenCoordinationStateTests {
     @Test("a member joining mid-lifetime takes the published token and fetches nothing")
     func joinerTakesPublishedToken() {
         var pool = Pool()
-        pool.join("a")
-        pool.catchUp("a")
-        _ = pool.need("a")
-        pool.catchUp("a")
-        pool.completeFetch("a")
-        pool.catchUp("a")
+        pool.start(["a"], firstTokenBy: "a")
         pool.join("late")
         pool.catchUp("late")
         let logBefore = pool.log.count
@@ -148,12 +153,7 @@ struct TokenCoordinationStateTests {
     @Test("a member whose reading starts after retention removed the claim still takes the token")
     func joinerAfterRetention() {
         var pool = Pool()
-        pool.join("a")
-        pool.catchUp("a")
-        _ = pool.need("a")
-        pool.catchUp("a")
-        pool.completeFetch("a")
-        pool.catchUp("a")
+        pool.start(["a"], firstTokenBy: "a")
         pool.join("late", fromOffset: 1)  // the claim at offset 0 is gone
         pool.catchUp("late")
         #expect(pool.need("late") == .use("tok1"))
@@ -162,11 +162,7 @@ struct TokenCoordinationStateTests {
     @Test("a token refused while a newer one is already published: nothing is claimed")
     func refusedAfterReplacement() {
         var pool = Pool()
-        for name in ["a", "b"] { pool.join(name); pool.catchUp(name) }
-        _ = pool.need("a")
-        for name in ["a", "b"] { pool.catchUp(name) }
-        pool.completeFetch("a")
-        for name in ["a", "b"] { pool.catchUp(name) }
+        pool.start(["a", "b"], firstTokenBy: "a")
         pool.refused("a", "tok1")  // a learns tok1 is refused (say, it expired early)
         for name in ["a", "b"] { pool.catchUp(name) }
         pool.completeFetch("a")
@@ -184,11 +180,7 @@ struct TokenCoordinationStateTests {
     @Test("a refused claim names the refused token; stale claims naming an older token lose")
     func staleClaimLoses() {
         var pool = Pool()
-        for name in ["a", "b"] { pool.join(name); pool.catchUp(name) }
-        _ = pool.need("a")
-        for name in ["a", "b"] { pool.catchUp(name) }
-        pool.completeFetch("a")
-        for name in ["a", "b"] { pool.catchUp(name) }
+        pool.start(["a", "b"], firstTokenBy: "a")
         pool.refused("a", "tok1")
         pool.refused("b", "tok1")  // both claim to replace tok1: the first wins
         for name in ["a", "b"] { pool.catchUp(name) }
@@ -207,11 +199,7 @@ struct TokenCoordinationStateTests {
     @Test("refresh ahead of expiry is claimed once for the pool, and the old token is used meanwhile")
     func refreshOnce() {
         var pool = Pool()
-        for name in ["a", "b", "c"] { pool.join(name); pool.catchUp(name) }
-        _ = pool.need("a")
-        for name in ["a", "b", "c"] { pool.catchUp(name) }
-        pool.completeFetch("a")
-        for name in ["a", "b", "c"] { pool.catchUp(name) }
+        pool.start(["a", "b", "c"], firstTokenBy: "a")
         pool.wall += 3600 - 200  // past the refresh time, before expiry
         #expect(pool.need("b") == .use("tok1"))
         pool.catchUp("c")
