@@ -200,13 +200,13 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
         roster.withLock { $0.read(record, at: message.timestamp ?? Date()) }
         var opened: String?
         if case .token(_, _, let sealed) = record { opened = seal.open(sealed) }
-        let next = state.withLock { state in
+        let (next, current) = state.withLock { state in
             let next = state.read(record, offset: message.offset, opened: opened, now: .now)
             if !state.caughtUp, message.offset >= high - 1 { state.markCaughtUp() }
-            return next
+            return (next, state.current)
         }
-        if case .token(let id, _, let sealed) = record, opened != nil, state.withLock({ $0.current?.claim == id }) {
-            logger.info("The pool's access token changed", metadata: ["fetched_by": "\(id.member)", "expires_at": "\(sealed.expiresAt)"])
+        if case .token(let id, _, _) = record, opened != nil, let current, current.claim == id {
+            logger.info("The pool's access token changed", metadata: ["fetched_by": "\(id.member)", "expires_at": "\(current.expiresAt)"])
         }
         enqueue(next)
     }
