@@ -32,13 +32,7 @@ struct PoolChurnTests {
             try await at(24)
             harness.simulator.configure { $0.taskListDown = false }
 
-            // Redeliveries add results: read until every request has one.
-            var results = try await harness.results(atLeast: count, within: 150, settle: .seconds(2))
-            let deadline = ContinuousClock.now + .seconds(120)
-            while Set(results.map(\.1.requestID)).count < count, ContinuousClock.now < deadline {
-                let missing = count - Set(results.map(\.1.requestID)).count
-                results = try await harness.results(atLeast: results.count + missing, within: 30, settle: .seconds(2))
-            }
+            let results = try await harness.results(forEvery: count, within: 150, settle: .seconds(2))
             for worker in workers { worker.signal(SIGTERM) }
             for worker in workers { _ = await worker.waitForExit(within: 30) }
 

@@ -61,7 +61,7 @@ struct PoolTokenTests {
                 #expect(killed != nil && restarted == 1, "a member holding the fetch claim was killed and restarted")
             }
             let elapsed = ContinuousClock.now - started
-            let results = try await harness.results(atLeast: sent, within: 90, settle: .seconds(1))
+            let results = try await harness.results(forEvery: sent, within: 90, settle: .seconds(1))
             for worker in workers { worker.signal(SIGTERM) }
             var outputs: [String] = []
             for worker in workers { outputs.append(await worker.waitForExit(within: 30).output) }
@@ -166,7 +166,7 @@ struct PoolTokenTests {
 
             outsider.cancel()
             _ = await outsider.result
-            let results = try await harness.results(atLeast: sent, within: 90)
+            let results = try await harness.results(forEvery: sent, within: 90)
             #expect(Set(results.map(\.1.requestID)).count == sent, "work resumes once the outside fetcher stops")
             #expect(results.allSatisfy { $0.1.status == .submitted }, "\(results.filter { $0.1.status != .submitted }.map { $0.1.error?.message ?? "" })")
             await worker.shutdown()

@@ -86,6 +86,17 @@ final class WorkerHarness: Sendable {
         try await kafka.readResults(atLeast: count, within: seconds, settle: settle).map { ($0, try VideoResult.decode($0.value)) }
     }
 
+    /// Results read until `requests` distinct `request_id`s have one (redeliveries add results,
+    /// so a count of records is not enough), or `seconds` passed.
+    func results(forEvery requests: Int, within seconds: Double, settle: Duration = .zero) async throws -> [(KafkaMessage, VideoResult)] {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var results = try await self.results(atLeast: requests, within: seconds, settle: settle)
+        while case let missing = requests - Set(results.map(\.1.requestID)).count, missing > 0, ContinuousClock.now < deadline {
+            results = try await self.results(atLeast: results.count + missing, within: min(30, (deadline - .now) / .seconds(1)), settle: settle)
+        }
+        return results
+    }
+
     /// Runs `body` within `seconds`, then shuts the harness down, whether the body passed or not.
     func run(within seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
         do {
