@@ -72,7 +72,14 @@ public final class ChanjingClient: Sendable {
     /// Submits with a token from `tokens`, reporting a refused token back to it so that the
     /// next call uses a fresh one.
     public func submit(_ task: SubmitTaskRequest, tokens: any AccessTokenSource) async throws(ChanjingError) -> SubmitTaskResponse {
-        try await withToken(tokens) { token throws(ChanjingError) in try await self.submit(task, token: token) }
+        try await submit(task, token: try await tokens.currentToken(), reportingTo: tokens)
+    }
+
+    /// Submits with `token`, taken from `tokens` beforehand, and reports Chanjing's verdict on it
+    /// back to `tokens`. For callers that must not wait for a token between deciding to call and
+    /// calling (the worker records an intent right before each call).
+    public func submit(_ task: SubmitTaskRequest, token: String, reportingTo tokens: any AccessTokenSource) async throws(ChanjingError) -> SubmitTaskResponse {
+        try await reporting(token, to: tokens) { token throws(ChanjingError) in try await self.submit(task, token: token) }
     }
 
     /// One task by its creation ID.
@@ -97,7 +104,14 @@ public final class ChanjingClient: Sendable {
         _ tokens: any AccessTokenSource,
         _ call: (String) async throws(ChanjingError) -> T
     ) async throws(ChanjingError) -> T {
-        let token = try await tokens.currentToken()
+        try await reporting(try await tokens.currentToken(), to: tokens, call)
+    }
+
+    private func reporting<T>(
+        _ token: String,
+        to tokens: any AccessTokenSource,
+        _ call: (String) async throws(ChanjingError) -> T
+    ) async throws(ChanjingError) -> T {
         do {
             let answer = try await call(token)
             await tokens.tokenAccepted(token)

@@ -94,6 +94,35 @@ struct SubmitterTests {
         }
     }
 
+    @Test("a wait for a new token comes before beforeCall, and a request revoked while it waits makes no call", .timeLimit(.minutes(1)))
+    func tokenBeforeIntent() async throws {
+        var slowTokens = SimulatorConfiguration()
+        slowTokens.tokenLatency = .milliseconds(1500)
+        try await withSubmitter(slowTokens) { simulator, submitter in
+            // Revoked 300 ms into the first token fetch: nothing is recorded or sent.
+            let revoked = Mutex(false)
+            let hooks = Mutex(0)
+            Task {
+                try await Task.sleep(for: .milliseconds(300))
+                revoked.withLock { $0 = true }
+            }
+            let left = try await submitter.submit(Self.request, stillWanted: { !revoked.withLock { $0 } }, beforeCall: { hooks.withLock { $0 += 1 } })
+            #expect(left == nil)
+            #expect(hooks.withLock { $0 } == 0)
+            #expect(simulator.stats.submitCalls == 0)
+
+            // The intent (beforeCall) is written once the token is at hand, so that the call follows it at once.
+            let tokenHeld = Mutex<[Bool]>([])
+            let tokens = submitter.tokens
+            let outcome = try await submitter.submit(Self.request, beforeCall: { () async throws(WorkerFailure) in
+                let held = await tokens.hasUsableToken
+                tokenHeld.withLock { $0.append(held) }
+            })
+            #expect(outcome?.status == .submitted)
+            #expect(tokenHeld.withLock { $0 } == [true])
+        }
+    }
+
     @Test("the total-time bound stops retries before the attempt bound", .timeLimit(.minutes(1)))
     func timeBound() async throws {
         let policy = RetryPolicy(maxAttempts: 100, maxElapsed: .milliseconds(400), initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(100))

@@ -80,10 +80,11 @@ struct DuplicateGuard: Sendable {
             )
         default:
             // An intent without an outcome: a worker stopped during the call.
-            // The latest intent came right before the latest call, which has landed or failed
-            // once the reconcile delay has passed; the first intent bounds the search.
+            // The latest call was sent within `sendWithin` of the latest intent, and has landed
+            // or failed once the reconcile delay has passed; the first intent bounds the search.
             logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
-            switch try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: record.date.addingTimeInterval(reconcileDelay / .seconds(1))) {
+            let landedBy = record.date.addingTimeInterval((IntentRecorder.sendWithin + reconcileDelay) / .seconds(1))
+            switch try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: landedBy) {
             case .adopted(let creationID):
                 return try await recordAdopted(creationID, request: request, partition: partition)
             case .giveUp(let message):
@@ -201,11 +202,21 @@ final class IntentRecorder: Sendable {
     /// When the first intent was written; nil while no call has been made.
     var firstIntentDate: Date? { firstAt.withLock { $0 }.map(LedgerEntry.date) }
 
-    /// Writes an intent and waits for Kafka's acknowledgement. Call it right before each call.
+    /// How soon after its time an intent's call is sent at the latest: an acknowledgement slower
+    /// than this is followed by another intent. The latest intent's time, plus this, plus the
+    /// submit timeout, bounds when its call can land.
+    static let sendWithin: Duration = .seconds(2)
+
+    /// Writes an intent and waits for Kafka's acknowledgement, within ``sendWithin`` of the
+    /// intent's time. Call it right before each call.
     func record() async throws(WorkerFailure) {
-        let at = LedgerEntry.now()
-        let intent = LedgerEntry(kind: .intent, requestID: requestID, bodyHash: bodyHash, at: at, intentAt: firstAt.withLock { $0 })
-        try await ledger.write(intent, partition: partition).acknowledged()
-        firstAt.withLock { if $0 == nil { $0 = at } }
+        while true {
+            let at = LedgerEntry.now()
+            let started = ContinuousClock.now
+            let intent = LedgerEntry(kind: .intent, requestID: requestID, bodyHash: bodyHash, at: at, intentAt: firstAt.withLock { $0 })
+            try await ledger.write(intent, partition: partition).acknowledged()
+            firstAt.withLock { if $0 == nil { $0 = at } }
+            if ContinuousClock.now - started <= Self.sendWithin { return }
+        }
     }
 }

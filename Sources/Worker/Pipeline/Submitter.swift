@@ -37,7 +37,7 @@ struct Submitter: Sendable {
     /// a call was sent.
     ///
     /// `beforeCall`, when given, runs right before each call is sent (after any wait for the
-    /// circuit or the rate limiter); a call is sent only once it returns.
+    /// circuit, the rate limiter or an access token); a call is sent only once it returns.
     ///
     /// `afterAmbiguousFailure`, when given, runs after a failure that may have created a task
     /// and before anything is sent again: it may adopt the task (the outcome is then
@@ -67,13 +67,24 @@ struct Submitter: Sendable {
             } catch {
                 return nil
             }
-            // A revoked request is its next owner's now; a call from here could race that owner's.
-            guard stillWanted() else { return nil }
-            try await beforeCall?()
+            // The token is taken before the intent is written: waiting for one (while the pool
+            // agrees on a new token) must not come between the intent and the call it bounds.
+            guard let token = await nextToken(stillWanted: stillWanted) else { return nil }
             attempts += 1
-            let callStarted = ContinuousClock.now
-            let answer = await call(body)
-            metrics.chanjingCall(code: answer.outcomeLabel, duration: .now - callStarted)
+            let answer: Result<SubmitTaskResponse, ChanjingError>
+            switch token {
+            case .failure(let error):
+                answer = .failure(error)
+            case .success(let token):
+                // A revoked request is its next owner's now; a call from here could race that owner's.
+                guard stillWanted() else { return nil }
+                try await beforeCall?()
+                // Revoked while the intent was written: the next owner reconciles it.
+                guard stillWanted() else { return nil }
+                let callStarted = ContinuousClock.now
+                answer = await call(body, token: token)
+                metrics.chanjingCall(code: answer.outcomeLabel, duration: .now - callStarted)
+            }
             let error: ChanjingError
             switch answer {
             case .success(let response):
@@ -213,13 +224,38 @@ struct Submitter: Sendable {
         metrics.retried(ambiguous: ambiguous)
     }
 
+    /// The token for the next call, or nil when the request's partition was revoked (or the task
+    /// cancelled) while a new token was awaited: a revocation waits for the requests in flight,
+    /// so this wait must not outlast the partition.
+    private func nextToken(stillWanted: @escaping @Sendable () -> Bool) async -> Result<String, ChanjingError>? {
+        if await tokens.hasUsableToken { return await Self.token(from: tokens) }
+        return await withTaskGroup(of: Result<String, ChanjingError>?.self) { [tokens] group in
+            group.addTask { await Self.token(from: tokens) }
+            group.addTask {
+                while stillWanted(), (try? await Task.sleep(for: .milliseconds(100))) != nil {}
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private static func token(from tokens: any AccessTokenSource) async -> Result<String, ChanjingError> {
+        do throws(ChanjingError) {
+            return .success(try await tokens.currentToken())
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// A call once started is never cancelled halfway (that would leave its outcome unknown): it
     /// runs in its own task, bounded by the request timeout, and its outcome is reported even
     /// when shutdown began meanwhile, so a created task gets its result.
-    private func call(_ body: SubmitTaskRequest) async -> Result<SubmitTaskResponse, ChanjingError> {
+    private func call(_ body: SubmitTaskRequest, token: String) async -> Result<SubmitTaskResponse, ChanjingError> {
         await Task { [client, tokens] () async -> Result<SubmitTaskResponse, ChanjingError> in
             do throws(ChanjingError) {
-                return .success(try await client.submit(body, tokens: tokens))
+                return .success(try await client.submit(body, token: token, reportingTo: tokens))
             } catch {
                 return .failure(error)
             }
