@@ -71,6 +71,18 @@ struct OffsetTrackerTests {
         #expect(tracker.inFlight([p1]) == 1)
         #expect(tracker.inFlight() == 2)
     }
+
+    @Test("a record left unfinished is no longer in flight, and the position never passes it")
+    func left() {
+        var tracker = OffsetTracker()
+        tracker.assign([p0], generation: 1)
+        _ = tracker.begin(p0, offset: 0, generation: 1)
+        _ = tracker.begin(p0, offset: 1, generation: 1)
+        tracker.leave(p0, offset: 0, generation: 1)
+        #expect(tracker.inFlight([p0]) == 1)
+        do { let value = tracker.finish(p0, offset: 1, generation: 1); #expect(value == nil, "offset 0 was left: the position stays before it") }
+        #expect(tracker.inFlight([p0]) == 0)
+    }
 }
 
 @Suite("Retry back-off")

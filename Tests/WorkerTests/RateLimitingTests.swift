@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import Worker
 
@@ -8,14 +9,30 @@ struct RateLimitingTests {
     @Test("the pacer spaces calls evenly and banks no burst while idle")
     func pacer() {
         var pacer = Pacer()
-        #expect(pacer.reserve(now: start, rate: nil) == .zero)
-        #expect(pacer.reserve(now: start, rate: 50) == .zero)
-        #expect(pacer.reserve(now: start, rate: 50) == .milliseconds(20))
-        #expect(pacer.reserve(now: start, rate: 50) == .milliseconds(40))
+        #expect(pacer.reserve(now: start, rate: nil) == start)
+        #expect(pacer.reserve(now: start, rate: 50) == start)
+        #expect(pacer.reserve(now: start, rate: 50) == start + .milliseconds(20))
+        #expect(pacer.reserve(now: start, rate: 50) == start + .milliseconds(40))
         // After a quiet second the next call goes at once, and the one after it waits again.
         let later = start + .seconds(1)
-        #expect(pacer.reserve(now: later, rate: 50) == .zero)
-        #expect(pacer.reserve(now: later, rate: 50) == .milliseconds(20))
+        #expect(pacer.reserve(now: later, rate: 50) == later)
+        #expect(pacer.reserve(now: later, rate: 50) == later + .milliseconds(20))
+    }
+
+    @Test("slots given back go to the next callers, earliest first; a slot given back that has passed is not banked")
+    func givenBack() {
+        var pacer = Pacer()
+        let slots = (0..<5).map { _ in pacer.reserve(now: start, rate: 10) }
+        #expect(slots == (0..<5).map { start + .milliseconds(100 * $0) })
+        // The requests holding the last three slots leave (their partition was revoked).
+        for slot in slots[2...].reversed() { pacer.giveBack(slot, now: start) }
+        #expect(pacer.reserve(now: start, rate: 10) == slots[2])
+        #expect(pacer.reserve(now: start, rate: 10) == slots[3])
+        // At 350 ms the slot of 300 ms has passed unused: the next caller gets the one of 400 ms.
+        pacer.giveBack(slots[3], now: start)
+        let late = start + .milliseconds(350)
+        #expect(pacer.reserve(now: late, rate: 10) == slots[4])
+        #expect(pacer.reserve(now: late, rate: 10) == start + .milliseconds(500))
     }
 
     @Test("nothing is limited before the first 40001; then the limit starts under the accepted rate")
@@ -81,10 +98,25 @@ struct RateLimitingTests {
     func acquire() async throws {
         let limiter = RateLimiter(maxQPS: 20, poolMaxQPS: nil, totalPartitions: 1)
         let clock = ContinuousClock()
-        let elapsed = try await clock.measure {
-            for _ in 0..<11 { try await limiter.acquire() }
+        let elapsed = await clock.measure {
+            for _ in 0..<11 { #expect(await limiter.acquire(stillWanted: { true })) }
         }
         #expect(elapsed >= .milliseconds(480))  // 10 intervals of 50 ms
+    }
+
+    @Test("a request revoked while it waits for its slot leaves at once, and its slot goes to the next request", .timeLimit(.minutes(1)))
+    func revokedWhileWaiting() async throws {
+        let limiter = RateLimiter(maxQPS: 1, poolMaxQPS: nil, totalPartitions: 1)
+        #expect(await limiter.acquire(stillWanted: { true }))  // the slot of now; the next is in 1 s
+        let revoked = Mutex(false)
+        let clock = ContinuousClock()
+        async let left = clock.measure { #expect(await limiter.acquire(stillWanted: { !revoked.withLock { $0 } }) == false) }
+        try await Task.sleep(for: .milliseconds(100))
+        revoked.withLock { $0 = true }
+        #expect(await left < .milliseconds(900), "it left before its slot came")
+        // The next request takes the slot given back (at 1 s), not the one after it (at 2 s).
+        let next = await clock.measure { #expect(await limiter.acquire(stillWanted: { true })) }
+        #expect(next < .milliseconds(1500))
     }
 }
 

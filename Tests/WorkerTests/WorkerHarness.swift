@@ -1,6 +1,7 @@
 import Chanjing
 import ChanjingSimulator
 import Foundation
+import Logging
 import Kafka
 import TestSupport
 import VideoContract
@@ -38,12 +39,13 @@ final class WorkerHarness: Sendable {
     /// Starts an in-process worker; returns it and the task running it.
     func startWorker(
         _ configuration: WorkerConfiguration? = nil,
-        credentials: ChanjingCredentials = .app(appID: "sim-app", secretKey: "sim-secret")
+        credentials: ChanjingCredentials = .app(appID: "sim-app", secretKey: "sim-secret"),
+        logger: Logger = TestLogging.logger("worker")
     ) async throws -> (WorkerRuntime, Task<Void, any Error>) {
         let runtime = try await WorkerRuntime(
             configuration: configuration ?? self.configuration,
             credentials: credentials,
-            logger: TestLogging.logger("worker")
+            logger: logger
         )
         return (runtime, Task { try await runtime.run() })
     }

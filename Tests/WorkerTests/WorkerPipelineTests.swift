@@ -457,6 +457,35 @@ struct ProcessFaultTests {
         }
         await harness.shutdown()
     }
+
+    @Test("a rebalance does not wait for requests that are only waiting (here for the rate limiter): they leave at once and the next owner takes them", .timeLimit(.minutes(2)))
+    func revocationReleasesWaitingRequests() async throws {
+        let harness = try await WorkerHarness(partitions: 4)
+        try await withTimeout(110) {
+            let count = 40
+            try await harness.kafka.produce((0..<count).map { requestJSON(id: "w-\($0)") })
+            var configuration = harness.configuration
+            // 1 call a second: most of the 32 requests in flight wait for their slot, for up to
+            // 32 s, longer than a revocation waits for them (the drain timeout).
+            configuration.maxQPS = 1
+            configuration.maxInFlight = 32
+            configuration.drainTimeout = .seconds(20)
+            let log = LogSink()
+            let (first, firstRun) = try await harness.startWorker(configuration, logger: TestLogging.capturing(log, level: .warning))
+            _ = try await harness.results(atLeast: 3, within: 30)
+            let (second, secondRun) = try await harness.startWorker(configuration)  // joins: rebalance
+            let results = try await harness.results(atLeast: count, within: 60, settle: .seconds(1))
+            #expect(Set(results.map(\.1.requestID)).count == count)
+            #expect(results.allSatisfy { $0.1.status == .submitted })
+            let stalled = log.all.filter { $0.contains("Releasing revoked partitions") }
+            #expect(stalled.isEmpty, "the revocation waited for requests that were only waiting: \(stalled)")
+            await first.shutdown()
+            await second.shutdown()
+            try await firstRun.value
+            try await secondRun.value
+        }
+        await harness.shutdown()
+    }
 }
 
 @Suite("One token for the pool", .serialized)

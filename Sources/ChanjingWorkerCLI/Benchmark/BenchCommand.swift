@@ -178,5 +178,8 @@ struct BenchRun {
         printLine(String(format: "window %.0f–%.0f s: accepted %.2f/s | calls %.2f/s | 40001 %.1f%% of calls | busiest second %d calls | token fetches %d | CPU %.2f s | peak RSS %.1f MiB",
                          from, seconds, accepted / window, calls / window, calls > 0 ? throttled / calls * 100 : 0, perSecond.values.max() ?? 0, after.tokenFetches,
                          workers.reduce(0) { $0 + $1.cpuSeconds }, workers.map(\.peakRSSMiB).max() ?? 0))
+        // Tells a stall (a rebalance, an open circuit) from a limit set too low.
+        let tens = stride(from: 0, to: Int(window), by: 10).map { start in (start..<min(start + 10, Int(window))).reduce(0) { $0 + (perSecond[$1] ?? 0) } }
+        printLine("accepted per 10 s of the window: \(tens.map(String.init).joined(separator: " "))")
     }
 }

@@ -39,11 +39,13 @@ struct DuplicateGuard: Sendable {
     /// Serialises the copies of one request (same partition and `request_id`) in this worker.
     let inFlight = KeyedSequencer()
 
-    func before(_ request: VideoRequest, partition: Int32) async throws(WorkerFailure) -> Decision {
+    /// `stillWanted` turns false when the request's partition is revoked: a search waiting
+    /// then ends (the request is left to the next owner).
+    func before(_ request: VideoRequest, partition: Int32, stillWanted: () -> Bool) async throws(WorkerFailure) -> Decision {
         let lookup = try await ledger.lookup(request.requestID, partition: partition)
         if case .notAssigned = lookup { return .unfinished }
         let hash = LedgerEntry.hash(of: request.submitBody)
-        if case .found(let record) = lookup, let answer = try await answer(request, from: record, hash: hash, partition: partition) {
+        if case .found(let record) = lookup, let answer = try await answer(request, from: record, hash: hash, partition: partition, stillWanted: stillWanted) {
             return .answer(answer)
         }
         return .submit(intents: IntentRecorder(ledger: ledger, requestID: request.requestID, bodyHash: hash, partition: partition))
@@ -53,7 +55,9 @@ struct DuplicateGuard: Sendable {
     /// Kept out of ``before(_:partition:)``, which every request goes through, so that this rarer
     /// path's locals stay off the async frame of every request in flight.
     @inline(never)
-    private func answer(_ request: VideoRequest, from record: LedgerEntry, hash: String, partition: Int32) async throws(WorkerFailure) -> SubmissionOutcome? {
+    private func answer(
+        _ request: VideoRequest, from record: LedgerEntry, hash: String, partition: Int32, stillWanted: () -> Bool
+    ) async throws(WorkerFailure) -> SubmissionOutcome? {
         guard record.bodyHash == hash else {
             let detail = "request_id '\(request.requestID)' was already used for a request with different parameters"
             return SubmissionOutcome(status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init())
@@ -66,7 +70,8 @@ struct DuplicateGuard: Sendable {
             let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
             if mayHaveCreated {
                 let searchPolicy: ReconcilePolicy = policy == .resubmit ? .resubmit : .adoptOrResubmit
-                if case .adopted(let creationID) = try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: Date(), policy: searchPolicy) {
+                let found = try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: Date(), policy: searchPolicy, stillWanted: stillWanted)
+                if case .adopted(let creationID) = found {
                     return try await recordAdopted(creationID, request: request, partition: partition)
                 }
             }
@@ -84,7 +89,7 @@ struct DuplicateGuard: Sendable {
             // or failed once the reconcile delay has passed; the first intent bounds the search.
             logger.notice("A previous submit of this request has no outcome; reconciling", metadata: metadata)
             let landedBy = record.date.addingTimeInterval((IntentRecorder.sendWithin + reconcileDelay) / .seconds(1))
-            switch try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: landedBy) {
+            switch try await reconcile(request, partition: partition, since: record.intentDate, waitUntil: landedBy, stillWanted: stillWanted) {
             case .adopted(let creationID):
                 return try await recordAdopted(creationID, request: request, partition: partition)
             case .giveUp(let message):
@@ -100,10 +105,12 @@ struct DuplicateGuard: Sendable {
     /// After an ambiguous failure: looks for the task the failed call may have created before
     /// anything is submitted again. An answer (HTTP 5xx, 50000) means the call is over; a
     /// timeout after sending may still land, so the search waits the reconcile delay first.
-    func afterAmbiguousFailure(_ error: ChanjingError, request: VideoRequest, partition: Int32, intentAt: Date) async throws(WorkerFailure) -> Reconciliation {
+    func afterAmbiguousFailure(
+        _ error: ChanjingError, request: VideoRequest, partition: Int32, intentAt: Date, stillWanted: () -> Bool
+    ) async throws(WorkerFailure) -> Reconciliation {
         var waitUntil = Date()
         if case .transport(_, requestSent: true) = error { waitUntil = Date().addingTimeInterval(reconcileDelay / .seconds(1)) }
-        return try await reconcile(request, partition: partition, since: intentAt, waitUntil: waitUntil)
+        return try await reconcile(request, partition: partition, since: intentAt, waitUntil: waitUntil, stillWanted: stillWanted)
     }
 
     /// Records how a request ended without a submit of its own (given up or adopted).
@@ -135,15 +142,17 @@ struct DuplicateGuard: Sendable {
         return outcome
     }
 
+    /// `.retry` also when `stillWanted` turned false before the search answered: the caller
+    /// makes no call for a request that is no longer wanted.
     private func reconcile(
-        _ request: VideoRequest, partition: Int32, since: Date, waitUntil: Date, policy: ReconcilePolicy? = nil
+        _ request: VideoRequest, partition: Int32, since: Date, waitUntil: Date, policy: ReconcilePolicy? = nil, stillWanted: () -> Bool
     ) async throws(WorkerFailure) -> Reconciliation {
         let body = request.submitBody
         let policy = policy ?? self.policy
         guard policy != .resubmit else { return .retry }
         let metadata: Logger.Metadata = ["request_id": "\(request.requestID)", "partition": "\(partition)"]
         let wait = waitUntil.timeIntervalSinceNow
-        if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+        guard await sleep(until: .now + .milliseconds(Int64(max(0, wait) * 1000)), while: stillWanted) else { return .retry }
         var found: CreationTask?
         var failures = 0
         while true {
@@ -159,9 +168,8 @@ struct DuplicateGuard: Sendable {
                 if failures == 1 || failures.isMultiple(of: 10) {
                     logger.warning("Cannot search Chanjing's task list; the request waits until it can (\(failures) failed searches)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
                 }
-                // Shutdown: the request stays unfinished (the caller sends nothing once cancelled).
-                guard !Task.isCancelled else { return .retry }
-                try? await Task.sleep(for: .seconds(min(30, 1 << min(failures - 1, 5))))
+                // Shutdown or revocation: the request stays unfinished (the caller sends nothing then).
+                guard await sleep(until: .now + .seconds(min(30, 1 << min(failures - 1, 5))), while: stillWanted) else { return .retry }
             }
         }
         guard let task = found else {

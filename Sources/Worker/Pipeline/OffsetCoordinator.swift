@@ -61,6 +61,12 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         }
     }
 
+    /// Marks the record left unfinished (no result: it is redelivered); a revocation stops
+    /// waiting for it.
+    func leave(_ message: KafkaMessage) {
+        state.withLock { $0.tracker.leave(message.topicPartition, offset: message.offset, generation: message.generation) }
+    }
+
     /// The pipeline has stopped processing (shutdown or failure); revocations stop waiting.
     func processingStopped() {
         state.withLock { $0.processingStopped = true }

@@ -7,7 +7,9 @@ import Kafka
 struct OffsetTracker {
     private struct Entry {
         var offset: Int64
-        var done: Bool
+        var done = false
+        /// Still being worked on: not finished, and not left unfinished.
+        var running = true
     }
 
     private struct PartitionState {
@@ -31,7 +33,7 @@ struct OffsetTracker {
         update(partition) { state in
             guard state.generation == generation, !state.revoking else { return false }
             if let last = state.entries.last, last.offset >= offset { return false }  // a redelivered duplicate
-            state.entries.append(Entry(offset: offset, done: false))
+            state.entries.append(Entry(offset: offset))
             return true
         } ?? false
     }
@@ -42,6 +44,7 @@ struct OffsetTracker {
         update(partition) { state -> Int64? in
             guard state.generation == generation, let index = Self.index(of: offset, in: state.entries) else { return nil }
             state.entries[index].done = true
+            state.entries[index].running = false
             var released: Int64?
             while let first = state.entries.first, first.done {
                 released = first.offset
@@ -49,6 +52,15 @@ struct OffsetTracker {
             }
             return released.map { $0 + 1 }
         } ?? nil
+    }
+
+    /// Records that work on `offset` ended without a result (its partition is being revoked, or
+    /// shutdown): the position never passes it, and a revocation no longer waits for it.
+    mutating func leave(_ partition: TopicPartition, offset: Int64, generation: Int) {
+        update(partition) { state in
+            guard state.generation == generation, let index = Self.index(of: offset, in: state.entries) else { return }
+            state.entries[index].running = false
+        }
     }
 
     /// Runs `body` on `partition`'s state where it is stored. A copy taken out and stored back
@@ -75,11 +87,12 @@ struct OffsetTracker {
         for partition in revoked { partitions[partition] = nil }
     }
 
-    /// Records begun and not finished on `partitions` (all partitions when nil).
+    /// Records still being worked on in `partitions` (all partitions when nil): begun, neither
+    /// finished nor left.
     func inFlight(_ subset: [TopicPartition]? = nil) -> Int {
         let keys = subset ?? Array(partitions.keys)
         return keys.reduce(0) { total, key in
-            total + (partitions[key]?.entries.lazy.filter { !$0.done }.count ?? 0)
+            total + (partitions[key]?.entries.lazy.filter(\.running).count ?? 0)
         }
     }
 

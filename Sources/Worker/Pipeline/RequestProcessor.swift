@@ -91,7 +91,7 @@ struct RequestProcessor: Sendable {
         } catch {
             return nil  // shutdown while waiting: left unfinished
         }
-        switch try await duplicateGuard.before(request, partition: partition) {
+        switch try await duplicateGuard.before(request, partition: partition, stillWanted: stillWanted) {
         case .unfinished:
             return nil
         case .answer(let outcome):
@@ -104,7 +104,7 @@ struct RequestProcessor: Sendable {
                     afterAmbiguousFailure: { error throws(WorkerFailure) in
                         // Only after a call, so there is a first intent.
                         let intentAt = intents.firstIntentDate ?? Date()
-                        return try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intentAt)
+                        return try await duplicateGuard.afterAmbiguousFailure(error, request: request, partition: partition, intentAt: intentAt, stillWanted: stillWanted)
                     }
                 )
             else { return nil }  // nothing was sent after an intent, or the call's outcome is reconciled on redelivery

@@ -62,11 +62,7 @@ struct Submitter: Sendable {
             // Time spent waiting out an outage does not count against the retry budget.
             if waitedForCircuit { started = .now }
             if let expired = expiry(of: timestamp, attempts: attempts, retries: retries) { return expired }
-            do {
-                try await limiter.acquire()
-            } catch {
-                return nil
-            }
+            guard await limiter.acquire(stillWanted: stillWanted) else { return nil }
             // The token is taken before the intent is written: waiting for one (while the pool
             // agrees on a new token) must not come between the intent and the call it bounds.
             guard let token = await nextToken(stillWanted: stillWanted) else { return nil }
@@ -119,11 +115,7 @@ struct Submitter: Sendable {
             case .reconcile:
                 preconditionFailure("a search is asked for only with afterAmbiguousFailure, and replaced above")
             case .retry(let delay):
-                do {
-                    try await Task.sleep(for: delay)
-                } catch {
-                    return nil
-                }
+                guard await sleep(until: .now + delay, while: stillWanted) else { return nil }
             }
         }
         return nil

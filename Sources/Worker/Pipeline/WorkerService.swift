@@ -98,11 +98,16 @@ final class WorkerService: Service {
                         do {
                             try await sequencer?.waitForTurn(ticket)
                         } catch {
-                            return .processed  // shutdown while waiting: left uncommitted
+                            coordinator.leave(message)  // shutdown while waiting: left uncommitted
+                            return .processed
                         }
                     }
                     do {
-                        if try await processor.process(prepared, consumedAt: consumedAt) { coordinator.finish(message) }
+                        if try await processor.process(prepared, consumedAt: consumedAt) {
+                            coordinator.finish(message)
+                        } else {
+                            coordinator.leave(message)
+                        }
                     } catch {
                         failure.send(error)
                         throw error

@@ -1,18 +1,30 @@
 /// Spaces calls evenly at a rate: each call gets the next free slot, `1/rate` after the previous
-/// one, with no burst beyond one call. Plain state; the caller sleeps.
+/// one, with no burst beyond one call. A caller that leaves before its slot comes (its partition
+/// was revoked) gives the slot back, and the next caller takes it: slots of departed requests
+/// must not delay the next owner's. Plain state; the caller sleeps.
 struct Pacer {
     private var nextSlot: ContinuousClock.Instant?
+    /// Future slots given back, earliest first.
+    private var returned: [ContinuousClock.Instant] = []
 
-    /// How long the caller must wait before its call, given the current rate (nil: no limit).
-    mutating func reserve(now: ContinuousClock.Instant, rate: Double?) -> Duration {
+    /// The instant the caller's call may start, given the current rate (nil: no limit).
+    mutating func reserve(now: ContinuousClock.Instant, rate: Double?) -> ContinuousClock.Instant {
         guard let rate, rate > 0 else {
             nextSlot = nil
-            return .zero
+            returned.removeAll()
+            return now
         }
-        let interval = Duration.seconds(1 / rate)
         // An idle pacer does not bank slots: a quiet minute must not allow a burst.
+        returned.removeAll { $0 < now }
+        if !returned.isEmpty { return returned.removeFirst() }
         let slot = max(now, nextSlot ?? now)
-        nextSlot = slot + interval
-        return slot - now
+        nextSlot = slot + .seconds(1 / rate)
+        return slot
+    }
+
+    /// The caller of `slot` will not call: the slot goes to the next caller.
+    mutating func giveBack(_ slot: ContinuousClock.Instant, now: ContinuousClock.Instant) {
+        guard nextSlot != nil, slot > now else { return }
+        returned.insert(slot, at: returned.firstIndex { $0 > slot } ?? returned.endIndex)
     }
 }
