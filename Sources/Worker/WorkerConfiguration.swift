@@ -117,7 +117,10 @@ public struct WorkerConfiguration: Sendable {
             "statistics.interval.ms": "\(Int(statisticsInterval / .milliseconds(1)))",
         ]).merging(commonProperties)
         properties["group.id"] = groupID
-        properties["allow.auto.create.topics"] = "false"
+        // A missing topic is reported at start-up, never created: the consumer's default (false)
+        // is kept whatever the user set. Set explicitly, it makes librdkafka warn (AUTOCREATE) on
+        // every start against a broker without the newer Metadata request, such as the mock cluster.
+        properties["allow.auto.create.topics"] = nil
         return properties
     }
 

@@ -18,6 +18,14 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
     case ledgerUnavailable(String)
     /// The ledger topic is missing or does not match the requests topic.
     case ledgerTopicMismatch(String)
+    /// The status server's port is taken (by another worker on this host, usually).
+    case httpPortInUse(port: Int, reason: String)
+
+    /// True when the configuration must change before a restart can help.
+    public var isConfiguration: Bool {
+        if case .httpPortInUse = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -39,6 +47,8 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
             "the submission ledger is unavailable: \(detail)"
         case .ledgerTopicMismatch(let detail):
             detail
+        case .httpPortInUse(let port, let reason):
+            "cannot serve /metrics, /healthz and /readyz on port \(port) (\(reason)): give each worker on a host its own --http-port (HTTP_PORT), or 0 for any free port"
         }
     }
 }

@@ -33,6 +33,7 @@ public final class WorkerRuntime: Sendable {
         gracefulShutdownSignals: [UnixSignal] = [],
         logger: Logger
     ) async throws(WorkerFailure) {
+        if let port = configuration.httpPort, port != 0 { try StatusServer.checkPortFree(port) }
         let appCredentials: (appID: String, secretKey: String)?
         if case .app(let appID, let secretKey) = credentials { appCredentials = (appID, secretKey) } else { appCredentials = nil }
         let requestPartitions = try await StartupCheck.verify(configuration, coordinates: appCredentials != nil, logger: logger)

@@ -33,3 +33,23 @@ struct RDKafkaClientTests {
         #expect(destroyedContext == nil, "a destroyed handle no longer holds its context")
     }
 }
+
+@Suite("Each client gets the properties of its kind")
+struct ClientPropertiesTests {
+    @Test("one set of user properties gives neither the producer nor the consumer a CONFWARN; a bad value of its own kind is still refused")
+    func noWarningForTheOtherKind() throws {
+        let properties = KafkaProperties([
+            "bootstrap.servers": "127.0.0.1:1", "session.timeout.ms": "6000", "group.id": "g", "fetch.wait.max.ms": "100",
+            "linger.ms": "5", "acks": "all", "message.timeout.ms": "20000", "client.id": "both",
+        ])
+        let log = LogSink()
+        for kind in [RDKafkaClient.Kind.producer, .consumer] {
+            let client = try RDKafkaClient.make(kind, properties: properties, context: CallbackContext(logger: TestLogging.capturing(log, level: .warning)))
+            client.destroy()
+        }
+        #expect(log.all.filter { $0.contains("CONFWARN") || $0.contains("will be ignored") }.isEmpty, "\(log.all)")
+
+        let bad = KafkaProperties(["bootstrap.servers": "127.0.0.1:1", "linger.ms": "not a number"])
+        #expect(throws: KafkaError.self) { try RDKafkaClient.make(.producer, properties: bad, context: CallbackContext(logger: TestLogging.logger())) }
+    }
+}

@@ -91,4 +91,36 @@ struct StartupCheckTests {
         }
         await kafka.shutdown()
     }
+
+    @Test("a taken --http-port stops start-up before the worker joins its group: exit 78 and one line naming the option", .timeLimit(.minutes(1)))
+    func httpPortTaken() async throws {
+        let harness = try await WorkerHarness(partitions: 1)
+        try await harness.run(within: 50, "port taken") {
+            var configuration = harness.configuration
+            configuration.httpPort = 0
+            let (first, running) = try await harness.startWorker(configuration)
+            let port = try #require(await first.httpPort())
+
+            configuration.httpPort = port
+            do {
+                _ = try await WorkerRuntime(configuration: configuration, credentials: .accessToken("t"), logger: TestLogging.logger())
+                Issue.record("a second worker started on a taken port")
+            } catch {
+                guard case .httpPortInUse(let taken, _)? = error as? WorkerFailure, taken == port else { throw error }
+            }
+            let process = try WorkerProcess(
+                arguments: ["run"],
+                environment: [
+                    "KAFKA_BROKERS": harness.kafka.cluster.bootstrapServers, "REQUESTS_TOPIC": harness.kafka.requestsTopic,
+                    "RESULTS_TOPIC": harness.kafka.resultsTopic, "LEDGER_TOPIC": harness.kafka.ledgerTopic, "KAFKA_GROUP_ID": harness.group,
+                    "CHANJING_ACCESS_TOKEN": "t", "HTTP_PORT": "\(port)", "LOG_LEVEL": "critical",
+                ]
+            )
+            let (status, output) = await process.waitForExit(within: 40)
+            #expect(status == 78, "\(output)")
+            #expect(output.contains("--http-port (HTTP_PORT)") && output.split(separator: "\n").count == 1, "\(output)")
+            await first.shutdown()
+            try await running.value
+        }
+    }
 }

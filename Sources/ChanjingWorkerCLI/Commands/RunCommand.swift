@@ -43,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
             )
         } catch {
             printError("chanjing-worker: cannot start: \(error)")
-            throw ExitCodes.unavailable
+            throw error.isConfiguration ? ExitCodes.configuration : ExitCodes.unavailable
         }
         do {
             try await runtime.run()

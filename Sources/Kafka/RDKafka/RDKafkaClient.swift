@@ -26,7 +26,7 @@ final class RDKafkaClient: @unchecked Sendable {
         context: CallbackContext,
         configure: (OpaquePointer) -> Void = { _ in }
     ) throws(KafkaError) -> RDKafkaClient {
-        let conf = try RDKafkaConfig.make(properties)
+        let conf = try RDKafkaConfig.make(properties, for: kind)
         let opaque = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(conf, opaque.toOpaque())
         rd_kafka_conf_set_log_cb(conf, logCallback)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Kafka
 import Logging
@@ -58,6 +61,26 @@ struct StatusServer: Sendable {
             },
             logger: logger
         )
+    }
+
+    /// Throws when `port` cannot be bound now (another process listens on it), so that start-up
+    /// stops before the worker joins its group: a worker dying after it joined costs the whole
+    /// group a rebalance. The server binds the port for real once the worker runs.
+    static func checkPortFree(_ port: Int) throws(WorkerFailure) {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return }  // cannot tell: the server reports it when it binds
+        defer { close(socket) }
+        // As the server binds: a port left in TIME_WAIT by the previous run is free.
+        var reuse: Int32 = 1
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        address.sin_addr = in_addr(s_addr: INADDR_ANY)
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if bound != 0 { throw .httpPortInUse(port: port, reason: String(cString: strerror(errno))) }
     }
 
     /// Why the worker is not ready, or nil when it is.
