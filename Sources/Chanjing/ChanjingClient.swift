@@ -61,7 +61,7 @@ public final class ChanjingClient: Sendable {
     /// Submits a video task with `token`; returns the creation ID.
     ///
     /// On 10400/10401 the caller should tell its token source (``AccessTokenSource/tokenRejected(_:)``)
-    /// and retry; ``submit(_:tokens:)`` does that bookkeeping.
+    /// and retry; ``submit(_:tokens:)`` and ``submit(_:token:reportingTo:)`` do that bookkeeping.
     public func submit(_ task: SubmitTaskRequest, token: String) async throws(ChanjingError) -> SubmitTaskResponse {
         let (creationID, traceID) = try await transport.post(
             "/open/v1/ai_creation/task/submit", body: task, accessToken: token, as: String.self

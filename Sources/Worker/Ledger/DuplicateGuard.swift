@@ -52,7 +52,7 @@ struct DuplicateGuard: Sendable {
     }
 
     /// The outcome a request already in the ledger ends with, or nil when it is to be submitted.
-    /// Kept out of ``before(_:partition:)``, which every request goes through, so that this rarer
+    /// Kept out of ``before(_:partition:stillWanted:)``, which every request goes through, so that this rarer
     /// path's locals stay off the async frame of every request in flight.
     @inline(never)
     private func answer(
