@@ -51,8 +51,11 @@ final class RebalanceHandler: Sendable {
 
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
-            logger.info("Partitions revoked", metadata: ["partitions": "\(partitions.sorted())", "lost": "\(lost)"])
+            let started = ContinuousClock.now
             listener?.partitionsRevoking(partitions, lost: lost)
+            // How long the listener held the group's rebalance (every member waits for this one).
+            let held = Int((ContinuousClock.now - started) / .milliseconds(1))
+            logger.info("Partitions revoked", metadata: ["partitions": "\(partitions.sorted())", "lost": "\(lost)", "held_ms": "\(held)"])
             if !lost {
                 // Commit what the listener stored for the departing partitions before letting go.
                 let result = rd_kafka_commit(rk, nil, 0)

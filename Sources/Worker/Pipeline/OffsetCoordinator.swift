@@ -80,14 +80,6 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         limiter.partitionsOwned(owned)
         ledger?.assigned(partitions.map(\.partition))
         retention.assigned(partitions, generation: generation)
-        logger.info("Partitions assigned", metadata: ["partitions": "\(Self.names(partitions))", "generation": "\(generation)", "owned": "\(owned)"])
-    }
-
-    /// `topic[0,1,5]` per topic, for logs.
-    private static func names(_ partitions: [TopicPartition]) -> String {
-        Dictionary(grouping: partitions, by: \.topic).sorted { $0.key < $1.key }
-            .map { "\($0.key)[\($0.value.map(\.partition).sorted().map(String.init).joined(separator: ","))]" }
-            .joined(separator: " ")
     }
 
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
@@ -95,10 +87,9 @@ final class OffsetCoordinator: KafkaRebalanceListener {
             state.tracker.beginRevoke(partitions)
             return state.processingStopped
         }
-        let started = ContinuousClock.now
         if !lost && !stopped {
             // Runs on the poll thread, which has nothing else to do until the rebalance is done.
-            let deadline = started + revokeTimeout
+            let deadline = ContinuousClock.now + revokeTimeout
             while state.withLock({ $0.tracker.inFlight(partitions) }) > 0, ContinuousClock.now < deadline {
                 Thread.sleep(forTimeInterval: 0.01)
             }
@@ -113,7 +104,5 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         }
         limiter.partitionsOwned(owned)
         ledger?.revoked(partitions.map(\.partition))
-        let waited = Int((ContinuousClock.now - started) / .milliseconds(1))
-        logger.info(lost ? "Partitions lost" : "Partitions revoked", metadata: ["partitions": "\(Self.names(partitions))", "waited_ms": "\(waited)", "owned": "\(owned)"])
     }
 }
