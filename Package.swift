@@ -108,6 +108,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "Kafka",
+                "Chanjing",
                 "ChanjingSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

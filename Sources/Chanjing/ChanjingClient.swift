@@ -23,7 +23,7 @@ public final class ChanjingClient: Sendable {
         public init(
             baseURL: String,
             connectTimeout: Duration = .seconds(5),
-            requestTimeout: Duration = .seconds(30),
+            requestTimeout: Duration = .seconds(20),
             maxConnections: Int = 64,
             proxyURL: String? = nil
         ) {

@@ -94,31 +94,29 @@ public final class WorkerRuntime: Sendable {
             }
         }
         let circuit = CircuitBreaker(logger: logger)
-        var duplicateGuard: DuplicateGuard?
+        var ledger: SubmissionLedger?
         if let settings = configuration.ledger {
-            duplicateGuard = DuplicateGuard(
-                ledger: SubmissionLedger(
-                    topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
-                    loadTimeout: configuration.startupTimeout, metrics: metrics, logger: logger
-                ),
-                reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: settings.clockSkew),
-                policy: settings.policy,
-                reconcileDelay: settings.reconcileDelay ?? configuration.chanjing.requestTimeout,
-                metrics: metrics,
-                logger: logger
+            ledger = SubmissionLedger(
+                topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
+                loadTimeout: configuration.startupTimeout, metrics: metrics, logger: logger
             )
         }
-        coordinator.attach(consumer, ledger: duplicateGuard?.ledger)
+        coordinator.attach(consumer, ledger: ledger)
 
         let processor = RequestProcessor(
             decoder: RequestDecoder(limits: configuration.limits),
-            submitter: Submitter(
-                client: chanjing, tokens: tokens, policy: configuration.retry, limiter: limiter,
-                circuit: circuit, maxRequestAge: configuration.maxRequestAge, metrics: metrics, logger: logger
+            settings: RequestLifecycle.Settings(
+                ledger: ledger != nil, retry: configuration.retry, reconcilePolicy: configuration.ledger?.policy ?? .adoptOrResubmit,
+                reconcileDelay: configuration.ledger?.reconcileDelay ?? configuration.chanjing.requestTimeout, maxRequestAge: configuration.maxRequestAge
             ),
+            chanjing: ChanjingGateway(
+                client: chanjing, tokens: tokens, limiter: limiter, circuit: circuit,
+                reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: configuration.ledger?.clockSkew ?? .zero), metrics: metrics
+            ),
+            ledger: ledger,
             publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, metrics: metrics, logger: logger),
-            coordinator: coordinator,
-            duplicateGuard: duplicateGuard,
+            offsets: coordinator,
+            metrics: metrics,
             logger: logger
         )
         let service = WorkerService(
@@ -129,7 +127,7 @@ public final class WorkerRuntime: Sendable {
         if let coordination {
             services = [coordination, PoolHeartbeat(source: coordination, limiter: limiter, interval: Self.heartbeatInterval), service]
         }
-        if let ledger = duplicateGuard?.ledger {
+        if let ledger = ledger {
             // Retention deletes whole segments (at most a day old, as provisioned): checking every
             // 10 minutes keeps the copy close to the topic at no noticeable cost.
             services.append(LedgerPruner(ledger: ledger, interval: .seconds(600)))
@@ -141,7 +139,7 @@ public final class WorkerRuntime: Sendable {
                 consumer: { consumer.health },
                 maxPollSilence: configuration.drainTimeout + .seconds(30),
                 maxStatisticsAge: statisticsInterval > 0 ? max(.milliseconds(3 * statisticsInterval), .seconds(10)) : nil,
-                sample: { [ledger = duplicateGuard?.ledger] in
+                sample: { [ledger = ledger] in
                     metrics.sample(
                         consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken,
                         pool: coordination.map(Self.poolSample),

@@ -271,29 +271,6 @@ struct LedgerWriterTests {
         await kafka.shutdown()
     }
 
-    @Test("an intent acknowledged more than 2 s after its time is followed by another, so the call is sent within 2 s of the latest intent", .timeLimit(.minutes(1)))
-    func slowIntentWrittenAgain() async throws {
-        let (kafka, producer, ledger) = try Self.ledger(partitions: 1)
-        ledger.assigned([0])
-        try await ledger.write(Self.outcome("first"), partition: 0).acknowledged()
-
-        // The mock broker holds its answers while the round trip is set: the first intent is
-        // acknowledged 2.4 s after it was sent, the second at once.
-        kafka.cluster.setRoundTripTime(broker: 1, .seconds(10))
-        let intents = IntentRecorder(ledger: ledger, requestID: "slow", bodyHash: "h", partition: 0)
-        let recording = Task { try await intents.record() }
-        try await Task.sleep(for: .milliseconds(2400))
-        kafka.cluster.setRoundTripTime(broker: 1, .zero)
-        try await recording.value
-
-        let latest = try #require(try await ledger.lookup("slow", partition: 0).entry)
-        #expect(latest.kind == .intent)
-        #expect(latest.date.timeIntervalSince(latest.intentDate) >= 2, "the latest intent came after the first one's slow acknowledgement")
-        #expect(intents.firstIntentDate == latest.intentDate)
-        await producer.shutdown()
-        await kafka.shutdown()
-    }
-
     @Test("a write acknowledged while its partition is being read is held once the read ends, and the next read starts after it", .timeLimit(.minutes(1)))
     func writtenDuringLoad() async throws {
         let metrics = WorkerMetrics()

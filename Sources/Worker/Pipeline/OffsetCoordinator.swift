@@ -15,8 +15,12 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         /// Set once the pipeline has stopped: whatever is unfinished then was abandoned and will
         /// never finish, so revocation must not wait for it.
         var processingStopped = false
+        /// Set while a revocation waits for its partitions' requests: each one that ends wakes it.
+        var revoking = false
     }
     private let state = Mutex(State())
+    /// Where a revocation sleeps on the poll thread until the requests it waits for end.
+    private let requestEnded = NSCondition()
     private let revokeTimeout: Duration
     private let limiter: RateLimiter
     private let logger: Logger
@@ -51,25 +55,39 @@ final class OffsetCoordinator: KafkaRebalanceListener {
 
     /// Marks the record finished and stores the partition's new position when it moved.
     func finish(_ message: KafkaMessage) {
-        state.withLock { state in
+        let revoking = state.withLock { state in
             let partition = message.topicPartition
-            guard let position = state.tracker.finish(partition, offset: message.offset, generation: message.generation) else { return }
-            let failures = state.consumer?.storeOffsets([partition: position]) ?? [:]
-            for (partition, error) in failures where !error.isStaleAssignment {
-                logger.warning("Cannot store the offset of \(partition): \(error)")
+            if let position = state.tracker.finish(partition, offset: message.offset, generation: message.generation) {
+                let failures = state.consumer?.storeOffsets([partition: position]) ?? [:]
+                for (partition, error) in failures where !error.isStaleAssignment {
+                    logger.warning("Cannot store the offset of \(partition): \(error)")
+                }
             }
+            return state.revoking
         }
+        if revoking { wakeRevocation() }
     }
 
     /// Marks the record left unfinished (no result: it is redelivered); a revocation stops
     /// waiting for it.
     func leave(_ message: KafkaMessage) {
-        state.withLock { $0.tracker.leave(message.topicPartition, offset: message.offset, generation: message.generation) }
+        let revoking = state.withLock { state in
+            state.tracker.leave(message.topicPartition, offset: message.offset, generation: message.generation)
+            return state.revoking
+        }
+        if revoking { wakeRevocation() }
+    }
+
+    private func wakeRevocation() {
+        requestEnded.lock()
+        requestEnded.broadcast()
+        requestEnded.unlock()
     }
 
     /// The pipeline has stopped processing (shutdown or failure); revocations stop waiting.
     func processingStopped() {
         state.withLock { $0.processingStopped = true }
+        wakeRevocation()
     }
 
     func partitionsAssigned(_ partitions: [TopicPartition], generation: Int) {
@@ -83,18 +101,23 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     }
 
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
-        let stopped = state.withLock { state in
+        state.withLock { state in
             state.tracker.beginRevoke(partitions)
-            return state.processingStopped
+            state.revoking = !lost
         }
-        if !lost && !stopped {
+        if !lost {
             // Runs on the poll thread, which has nothing else to do until the rebalance is done.
-            let deadline = ContinuousClock.now + revokeTimeout
-            while state.withLock({ $0.tracker.inFlight(partitions) }) > 0, ContinuousClock.now < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
+            // Every request that ends wakes it (a request ending between the check and the wait
+            // cannot be missed: it must take `requestEnded`'s lock to wake it).
+            let deadline = Date().addingTimeInterval(revokeTimeout / .seconds(1))
+            requestEnded.lock()
+            while state.withLock({ !$0.processingStopped && $0.tracker.inFlight(partitions) > 0 }), requestEnded.wait(until: deadline) {}
+            requestEnded.unlock()
         }
-        let unfinished = state.withLock { $0.tracker.inFlight(partitions) }
+        let unfinished = state.withLock { state in
+            state.revoking = false
+            return state.tracker.inFlight(partitions)
+        }
         if unfinished > 0 {
             logger.warning("Releasing revoked partitions with \(unfinished) requests unfinished; the next owner redelivers them")
         }
@@ -106,3 +129,5 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         ledger?.revoked(partitions.map(\.partition))
     }
 }
+
+extension OffsetCoordinator: OffsetStore {}

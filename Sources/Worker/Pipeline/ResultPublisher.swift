@@ -65,3 +65,5 @@ struct ResultPublisher: Sendable {
         return carried
     }
 }
+
+extension ResultPublisher: ResultPublishing {}

@@ -103,11 +103,7 @@ final class WorkerService: Service {
                         }
                     }
                     do {
-                        if try await processor.process(prepared, consumedAt: consumedAt) {
-                            coordinator.finish(message)
-                        } else {
-                            coordinator.leave(message)
-                        }
+                        try await processor.process(prepared, consumedAt: consumedAt)
                     } catch {
                         failure.send(error)
                         throw error

@@ -1,5 +1,6 @@
 import Chanjing
 import Foundation
+import Kafka
 import ChanjingSimulator
 import Synchronization
 import Testing
@@ -8,9 +9,47 @@ import VideoContract
 @testable import Worker
 
 @Suite("Submitting with retries")
-struct SubmitterTests {
+struct RequestProcessorTests {
     static let request = VideoRequest(requestID: "r-1", prompt: "a lighthouse in a storm")
     static let fastRetries = RetryPolicy(maxAttempts: 4, maxElapsed: .seconds(20), initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50))
+
+    /// The results a processor published, and the offsets it stored or left.
+    final class Outlets: ResultPublishing, OffsetStore {
+        let results = Mutex<[VideoResult]>([])
+        let finished = Mutex<[Int64]>([])
+        let left = Mutex<[Int64]>([])
+        /// False once the test revokes the requests' partition.
+        let current = Mutex(true)
+
+        func publish(_ result: VideoResult, for request: KafkaMessage, consumedAt: Date) async throws(WorkerFailure) -> Bool {
+            results.withLock { $0.append(result) }
+            return true
+        }
+
+        func isCurrent(_ message: KafkaMessage) -> Bool { current.withLock { $0 } }
+        func finish(_ message: KafkaMessage) { finished.withLock { $0.append(message.offset) } }
+        func leave(_ message: KafkaMessage) { left.withLock { $0.append(message.offset) } }
+    }
+
+    /// A processor with the ledger off, driven one request at a time.
+    struct Driver: Sendable {
+        let processor: RequestProcessor
+        let outlets: Outlets
+        var circuit: CircuitBreaker { processor.chanjing.circuit }
+        var tokens: any AccessTokenSource { processor.chanjing.tokens }
+
+        /// The request's result, or nil when it was left unfinished (no result, offset left).
+        func submit(_ request: VideoRequest, timestamp: Date? = nil) async throws -> VideoResult? {
+            let offset = Int64.random(in: 0 ... .max)
+            let message = KafkaMessage(topic: "requests", partition: 0, offset: offset, key: nil, value: [], timestamp: timestamp)
+            let prepared = RequestProcessor.Prepared(message: message, decoded: .valid(request), turn: nil)
+            try await processor.process(prepared, consumedAt: Date())
+            processor.release(prepared)
+            if outlets.left.withLock({ $0.contains(offset) }) { return nil }
+            #expect(outlets.finished.withLock { $0.contains(offset) }, "a request either commits or is left")
+            return outlets.results.withLock { results in results.last { $0.source.offset == offset } }
+        }
+    }
 
     func withSubmitter(
         _ configuration: SimulatorConfiguration = SimulatorConfiguration(),
@@ -18,21 +57,23 @@ struct SubmitterTests {
         policy: RetryPolicy = fastRetries,
         circuit: CircuitState = CircuitState(failureThreshold: 1000, initialOpen: .milliseconds(300)),
         maxRequestAge: Duration? = nil,
-        _ body: (ChanjingSimulator, Submitter) async throws -> Void
+        _ body: (ChanjingSimulator, Driver) async throws -> Void
     ) async throws {
-        let simulator = ChanjingSimulator(configuration: configuration)
-        let server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
-        let client = try ChanjingClient(configuration: .init(baseURL: server.baseURL, requestTimeout: .seconds(5)))
-        let submitter = Submitter(client: client, tokens: credentials.makeSource(client: client, logger: TestLogging.logger()), policy: policy, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1), circuit: CircuitBreaker(state: circuit, pollInterval: .milliseconds(20), logger: TestLogging.logger()), maxRequestAge: maxRequestAge, metrics: WorkerMetrics(), logger: TestLogging.logger())
-        do {
-            try await body(simulator, submitter)
-        } catch {
-            try await client.shutdown()
-            await server.stop()
-            throw error
+        try await withSimulator(configuration) { simulator, client in
+            let tokens = credentials.makeSource(client: client, logger: TestLogging.logger())
+            let outlets = Outlets()
+            let processor = RequestProcessor(
+                decoder: RequestDecoder(limits: RequestLimits()),
+                settings: RequestLifecycle.Settings(ledger: false, retry: policy, maxRequestAge: maxRequestAge),
+                chanjing: ChanjingGateway(
+                    client: client, tokens: tokens, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1),
+                    circuit: CircuitBreaker(state: circuit, pollInterval: .milliseconds(20), logger: TestLogging.logger()),
+                    reconciler: Reconciler(client: client, tokens: tokens, clockSkew: .zero), metrics: WorkerMetrics()
+                ),
+                ledger: nil, publisher: outlets, offsets: outlets, metrics: WorkerMetrics(), logger: TestLogging.logger()
+            )
+            try await body(simulator, Driver(processor: processor, outlets: outlets))
         }
-        try await client.shutdown()
-        await server.stop()
     }
 
     @Test("40001 answers slow the worker down but never open the circuit", .timeLimit(.minutes(1)))
@@ -40,7 +81,7 @@ struct SubmitterTests {
         let throttled = SimulatorConfiguration(qpsLimit: 5)
         let patient = RetryPolicy(maxAttempts: 1000, maxElapsed: .seconds(40), initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100))
         try await withSubmitter(throttled, policy: patient, circuit: CircuitState(failureThreshold: 3, initialOpen: .seconds(30))) { simulator, submitter in
-            let outcomes = try await withThrowingTaskGroup(of: SubmissionOutcome?.self) { group in
+            let outcomes = try await withThrowingTaskGroup(of: VideoResult?.self) { group in
                 for index in 0..<30 {
                     group.addTask { try await submitter.submit(VideoRequest(requestID: "t-\(index)", prompt: "prompt \(index)")) }
                 }
@@ -75,51 +116,33 @@ struct SubmitterTests {
         }
     }
 
-    @Test("beforeCall runs right before every call, and not at all for a revoked or expired request", .timeLimit(.minutes(1)))
-    func beforeEveryCall() async throws {
-        let calls = Mutex<[Int]>([])
-        try await withSubmitter(SimulatorConfiguration(failureRate: 1), maxRequestAge: .seconds(60)) { simulator, submitter in
-            let before: @Sendable () async throws(WorkerFailure) -> Void = { calls.withLock { $0.append(simulator.stats.submitCalls) } }
-            let outcome = try #require(try await submitter.submit(Self.request, beforeCall: before))
-            #expect(outcome.attempts == 4)
-            // Each time, the calls made so far: the hook ran before each of the four calls.
-            #expect(calls.withLock { $0 } == [0, 1, 2, 3])
-
-            calls.withLock { $0.removeAll() }
-            #expect(try await submitter.submit(Self.request, stillWanted: { false }, beforeCall: before) == nil, "a revoked request is left to its next owner")
-            let old = try #require(try await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-120), beforeCall: before))
+    @Test("a revoked request makes no call and is left; an expired one ends without a call", .timeLimit(.minutes(1)))
+    func revokedOrExpired() async throws {
+        try await withSubmitter(maxRequestAge: .seconds(60)) { simulator, submitter in
+            submitter.outlets.current.withLock { $0 = false }
+            #expect(try await submitter.submit(Self.request) == nil, "a revoked request is left to its next owner")
+            submitter.outlets.current.withLock { $0 = true }
+            let old = try #require(try await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-120)))
             #expect(old.error?.code == .expired)
-            #expect(calls.withLock { $0 }.isEmpty)
-            #expect(simulator.stats.submitCalls == 4)
+            #expect(simulator.stats.submitCalls == 0)
         }
     }
 
-    @Test("a wait for a new token comes before beforeCall, and a request revoked while it waits makes no call", .timeLimit(.minutes(1)))
-    func tokenBeforeIntent() async throws {
+    @Test("a request revoked while it waits for a new token makes no call", .timeLimit(.minutes(1)))
+    func revokedWhileWaitingForToken() async throws {
         var slowTokens = SimulatorConfiguration()
         slowTokens.tokenLatency = .milliseconds(1500)
         try await withSubmitter(slowTokens) { simulator, submitter in
-            // Revoked 300 ms into the first token fetch: nothing is recorded or sent.
-            let revoked = Mutex(false)
-            let hooks = Mutex(0)
+            // Revoked 300 ms into the first token fetch: nothing is sent.
             Task {
                 try await Task.sleep(for: .milliseconds(300))
-                revoked.withLock { $0 = true }
+                submitter.outlets.current.withLock { $0 = false }
             }
-            let left = try await submitter.submit(Self.request, stillWanted: { !revoked.withLock { $0 } }, beforeCall: { hooks.withLock { $0 += 1 } })
+            let started = ContinuousClock.now
+            let left = try await submitter.submit(Self.request)
             #expect(left == nil)
-            #expect(hooks.withLock { $0 } == 0)
+            #expect(ContinuousClock.now - started < .milliseconds(1200), "the revocation ends the wait, not the token's arrival")
             #expect(simulator.stats.submitCalls == 0)
-
-            // The intent (beforeCall) is written once the token is at hand, so that the call follows it at once.
-            let tokenHeld = Mutex<[Bool]>([])
-            let tokens = submitter.tokens
-            let outcome = try await submitter.submit(Self.request, beforeCall: { () async throws(WorkerFailure) in
-                let held = await tokens.hasUsableToken
-                tokenHeld.withLock { $0.append(held) }
-            })
-            #expect(outcome?.status == .submitted)
-            #expect(tokenHeld.withLock { $0 } == [true])
         }
     }
 

@@ -1,0 +1,275 @@
+import Chanjing
+import Foundation
+import Kafka
+import Logging
+import VideoContract
+
+/// Where a request's result goes: the results topic (``ResultPublisher``), or a test's collector.
+protocol ResultPublishing: Sendable {
+    /// True once the result is acknowledged; false when the task was cancelled first.
+    func publish(_ result: VideoResult, for request: KafkaMessage, consumedAt: Date) async throws(WorkerFailure) -> Bool
+}
+
+/// Where a request's offset goes once it is done (``OffsetCoordinator``).
+protocol OffsetStore: Sendable {
+    /// True while the record's partition is still owned by the assignment it was fetched under.
+    func isCurrent(_ message: KafkaMessage) -> Bool
+    /// The record is done: its offset may be committed.
+    func finish(_ message: KafkaMessage)
+    /// The record is left without a result, for its redelivery.
+    func leave(_ message: KafkaMessage)
+}
+
+/// Drives one request record through its ``RequestLifecycle``: carries out each action against
+/// the ledger, Chanjing (``ChanjingGateway``), the result publisher and the offset store, and
+/// reports back what happened. Only shutdown or a dead producer or ledger (a thrown
+/// ``WorkerFailure``) ends it otherwise.
+struct RequestProcessor: Sendable {
+    let decoder: RequestDecoder
+    let settings: RequestLifecycle.Settings
+    let chanjing: ChanjingGateway
+    /// Nil when the submission ledger is off (`--ledger off`).
+    let ledger: SubmissionLedger?
+    let publisher: any ResultPublishing
+    let offsets: any OffsetStore
+    let metrics: WorkerMetrics
+    let logger: Logger
+    /// With the ledger on: the copies of one request (same partition and `request_id`) in this
+    /// worker take turns; the first records its outcome, the others are answered from the ledger.
+    let copies = KeyedSequencer()
+
+    /// A record decoded, with its turn among copies of the same request reserved.
+    struct Prepared: Sendable {
+        let message: KafkaMessage
+        let decoded: DecodedRequest
+        let turn: KeyedSequencer.Ticket?
+    }
+
+    /// Decodes `message` and, with the ledger on, reserves its turn. Call it in consume order so
+    /// that the first copy of a request is the one submitted.
+    func prepare(_ message: KafkaMessage) -> Prepared {
+        let decoded = decoder.decode(message.value, fallbackRequestID: "\(message.topic)-\(message.partition)-\(message.offset)")
+        var turn: KeyedSequencer.Ticket?
+        if ledger != nil, case .valid(let request) = decoded {
+            turn = copies.reserve(Array("\(message.partition)/\(request.requestID)".utf8))
+        }
+        return Prepared(message: message, decoded: decoded, turn: turn)
+    }
+
+    /// Ends the record's turn, whether or not it was processed: the next copy may go.
+    func release(_ prepared: Prepared) {
+        if let turn = prepared.turn { copies.finish(turn) }
+    }
+
+    /// Runs the record's lifecycle to its end: its offset is then stored, or left for the
+    /// redelivery. `consumedAt` is when the worker took the record from the consumer. Call
+    /// ``release(_:)`` afterwards.
+    func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) {
+        let request = Request(prepared, consumedAt: consumedAt, offsets: offsets)
+        var lifecycle = RequestLifecycle(prepared.decoded, bodyHash: request.bodyHash, timestamp: prepared.message.timestamp, settings: settings)
+        var action = lifecycle.start(at: .current)
+        while true {
+            switch action {
+            case .commit:
+                return offsets.finish(prepared.message)
+            case .leave:
+                return offsets.leave(prepared.message)
+            default:
+                let event = try await perform(action, for: request)
+                action = lifecycle.next(event, at: .current)
+            }
+        }
+    }
+
+    /// What the actions need of the request being driven.
+    private struct Request: Sendable {
+        let prepared: Prepared
+        let consumedAt: Date
+        /// The valid request's submit body and its ledger hash (empty for an invalid one).
+        let body: SubmitTaskRequest?
+        let bodyHash: String
+        /// False once the record's partition was revoked (it is then its next owner's) or the
+        /// worker is shutting down.
+        let stillWanted: @Sendable () -> Bool
+
+        init(_ prepared: Prepared, consumedAt: Date, offsets: any OffsetStore) {
+            self.prepared = prepared
+            self.consumedAt = consumedAt
+            if case .valid(let request) = prepared.decoded {
+                body = request.submitBody
+                bodyHash = LedgerEntry.hash(of: request.submitBody)
+            } else {
+                body = nil
+                bodyHash = ""
+            }
+            let message = prepared.message
+            stillWanted = { !Task.isCancelled && offsets.isCurrent(message) }
+        }
+
+        var requestID: String { prepared.decoded.requestID }
+        var partition: Int32 { prepared.message.partition }
+    }
+
+    private func perform(_ action: RequestLifecycle.Action, for request: Request) async throws(WorkerFailure) -> RequestLifecycle.Event {
+        switch action {
+        case .waitForTurn:
+            guard let turn = request.prepared.turn, (try? await copies.waitForTurn(turn)) != nil else { return .notWanted }
+            return .turnGranted
+        case .lookUp:
+            let lookup = try await ledger!.lookup(request.requestID, partition: request.partition)
+            if case .found(let record) = lookup, record.kind != .outcome, settings.reconcilePolicy != .resubmit {
+                logger.notice("A previous submit of this request has no outcome; reconciling", metadata: Self.metadata(request.prepared))
+            }
+            return .ledgerAnswered(lookup)
+        case .sleep(let deadline, let pause):
+            note(pause, until: deadline, request: request)
+            return await sleep(until: deadline, while: request.stillWanted) ? .woke : .notWanted
+        case .search(let since):
+            guard request.stillWanted() else { return .notWanted }
+            switch await chanjing.search(request.body!, since: since, requestID: request.requestID, partition: request.partition, ledger: ledger!) {
+            case .success(let task?):
+                return .searched(task.uniqueID)
+            case .success(nil):
+                metrics.reconciled(.notFound)
+                logger.notice("Reconciled: no task from an earlier submit", metadata: Self.metadata(request.prepared))
+                return .searched(nil)
+            case .failure(let error):
+                return .searchFailed(error)
+            }
+        case .writeAdoption(let creationID):
+            let adoption = LedgerEntry(kind: .adoption, requestID: request.requestID, bodyHash: request.bodyHash, at: LedgerEntry.now(), creationID: creationID)
+            try await ledger!.write(adoption, partition: request.partition).acknowledged()
+            metrics.reconciled(.adopted)
+            metrics.duplicateAvoided(.adopted)
+            logger.notice("Reconciled: adopted the task an earlier submit created", metadata: Self.metadata(request.prepared).merging(["creation_id": "\(creationID)"]) { $1 })
+            return .written
+        case .writeOutcome(let outcome, let intentAt):
+            try await ledger!.write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), partition: request.partition).acknowledged()
+            return .written
+        case .waitForCircuit(let retried):
+            if let retried { metrics.retried(ambiguous: retried == .ambiguous) }
+            guard let waited = await chanjing.waitForCircuit(stillWanted: request.stillWanted) else { return .notWanted }
+            return .circuitClosed(waited: waited)
+        case .waitForRateSlot:
+            return await chanjing.limiter.acquire(stillWanted: request.stillWanted) ? .rateSlotGranted : .notWanted
+        case .takeToken:
+            switch await chanjing.takeToken(stillWanted: request.stillWanted) {
+            case nil: return .notWanted
+            case .success(let token)?: return .tokenTaken(token)
+            case .failure(let error)?: return .chanjingFailed(error, circuitOpen: chanjing.circuit.isOpen)
+            }
+        case .writeIntent(let firstIntentAt):
+            // A revoked request is its next owner's now; an intent from here could race that owner's.
+            guard request.stillWanted() else { return .notWanted }
+            let at = LedgerEntry.now()
+            let intent = LedgerEntry(
+                kind: .intent, requestID: request.requestID, bodyHash: request.bodyHash, at: at, intentAt: firstIntentAt.map(LedgerEntry.milliseconds)
+            )
+            try await ledger!.write(intent, partition: request.partition).acknowledged()
+            return .intentAcknowledged(at: LedgerEntry.date(at))
+        case .call(let token):
+            // Revoked while the intent was written: the next owner reconciles it.
+            guard request.stillWanted() else { return .notWanted }
+            switch await chanjing.submit(request.body!, token: token) {
+            case .success(let response): return .submitted(response)
+            case .failure(let error): return .chanjingFailed(error, circuitOpen: chanjing.circuit.isOpen)
+            }
+        case .end(let ending, let recordOutcome, let intentAt):
+            let result = result(of: ending, request: request)
+            let message = request.prepared.message
+            guard recordOutcome, case .outcome(let outcome) = ending, let ledger else {
+                return .ended(published: try await publisher.publish(result, for: message, consumedAt: request.consumedAt))
+            }
+            // The outcome and the result are written at once, and both are acknowledged before the
+            // offset can be committed; a crash between the two is reconciled on redelivery.
+            let recording = ledger.write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), partition: request.partition)
+            let published = try await publisher.publish(result, for: message, consumedAt: request.consumedAt)
+            try await recording.acknowledged()
+            return .ended(published: published)
+        case .commit, .leave:
+            preconditionFailure("\(action) ends the lifecycle; it is carried out by process(_:consumedAt:)")
+        }
+    }
+
+    /// Logs and counts a pause.
+    private func note(_ pause: RequestLifecycle.Pause, until deadline: ContinuousClock.Instant, request: Request) {
+        switch pause {
+        case .backOff(let attempt, let ambiguous, let error):
+            metrics.retried(ambiguous: ambiguous)
+            logger.info(
+                "Retrying a Chanjing submit",
+                metadata: [
+                    "request_id": "\(request.requestID)", "attempt": "\(attempt)", "kind": "\(ambiguous ? "ambiguous" : "safe")",
+                    "delay_ms": "\(max(.zero, deadline - .now) / .milliseconds(1))", "error": "\(error)",
+                ]
+            )
+        case .searchFailed(let failures, let error):
+            metrics.reconciled(.failed)
+            if failures == 1 || failures.isMultiple(of: 10) {
+                logger.warning(
+                    "Cannot search Chanjing's task list; the request waits until it can (\(failures) failed searches)",
+                    metadata: Self.metadata(request.prepared).merging(["error": "\(error)"]) { $1 }
+                )
+            }
+        case .earlierCallMayLand:
+            break
+        }
+    }
+
+    private static func outcomeEntry(_ outcome: SubmissionOutcome, of request: Request, intentAt: Date?) -> LedgerEntry {
+        LedgerEntry(
+            kind: .outcome, requestID: request.requestID, bodyHash: request.bodyHash, at: LedgerEntry.now(),
+            status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
+            retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil,
+            intentAt: intentAt.map(LedgerEntry.milliseconds)
+        )
+    }
+
+    // MARK: - Results
+
+    /// The request's result, logged.
+    private func result(of ending: RequestLifecycle.Ending, request: Request) -> VideoResult {
+        let prepared = request.prepared
+        var metadata = Self.metadata(prepared)
+        let source = VideoResult.Source(topic: prepared.message.topic, partition: prepared.message.partition, offset: prepared.message.offset)
+        switch ending {
+        case .rejected(let rejection, let requestID):
+            metadata["error"] = "\(rejection.code.rawValue)"
+            logger.info("Request rejected: \(rejection.field.map { "\($0): " } ?? "")\(rejection.message)", metadata: metadata)
+            return VideoResult(
+                requestID: requestID, status: .rejected, error: .init(code: rejection.code, message: rejection.message, field: rejection.field),
+                source: source, attempts: 0
+            )
+        case .outcome(let outcome):
+            if outcome.replayed {
+                metrics.duplicateAvoided(.replayed)
+                logger.info("Answered from the ledger; not submitted again", metadata: metadata.merging(["creation_id": "\(outcome.creationID ?? "")"]) { $1 })
+            }
+            if let creationID = outcome.creationID {
+                metadata["creation_id"] = "\(creationID)"
+                logger.info("Request submitted", metadata: metadata)
+            } else {
+                metadata["error"] = "\(outcome.error?.code.rawValue ?? "")"
+                logger.warning("Request \(outcome.status.rawValue): \(outcome.error?.message ?? "")", metadata: metadata)
+            }
+            return VideoResult(
+                requestID: prepared.decoded.requestID, status: outcome.status, creationID: outcome.creationID, error: outcome.error,
+                source: source, attempts: outcome.attempts, retries: outcome.retries, chanjingTraceID: outcome.traceID,
+                replayed: outcome.replayed ? true : nil, reconciled: outcome.reconciled ? true : nil
+            )
+        }
+    }
+
+    /// The log metadata naming a request.
+    private static func metadata(_ prepared: Prepared) -> Logger.Metadata {
+        let message = prepared.message
+        var metadata: Logger.Metadata = [
+            "request_id": "\(prepared.decoded.requestID)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+        ]
+        // The W3C trace context travels to the result with the other headers; logs name it too.
+        if let traceparent = message.headers.first(where: { $0.name == "traceparent" })?.value, traceparent.count <= 256 {
+            metadata["traceparent"] = "\(String(decoding: traceparent, as: UTF8.self))"
+        }
+        return metadata
+    }
+}
