@@ -121,8 +121,14 @@ let package = Package(
             name: "PoolCoordinationTests",
             dependencies: ["PoolCoordination", "Chanjing", "ChanjingSimulator", "Kafka", "TestSupport"]
         ),
+        // Fast: no Kafka, no child processes (`swift test --filter WorkerTests` runs in seconds).
         .testTarget(
             name: "WorkerTests",
+            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "VideoContract", "TestSupport"]
+        ),
+        // The worker with the real pieces: the mock cluster, the simulator, worker processes.
+        .testTarget(
+            name: "WorkerIntegrationTests",
             dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "PoolCoordination", "VideoContract", "TestSupport"]
         ),
         .testTarget(

@@ -106,7 +106,7 @@ public final class WorkerRuntime: Sendable {
         let processor = RequestProcessor(
             decoder: RequestDecoder(limits: configuration.limits),
             settings: RequestLifecycle.Settings(
-                ledger: ledger != nil, retry: configuration.retry, reconcilePolicy: configuration.ledger?.policy ?? .adoptOrResubmit,
+                retry: configuration.retry, reconcilePolicy: configuration.ledger?.policy ?? .adoptOrResubmit,
                 reconcileDelay: configuration.ledger?.reconcileDelay ?? configuration.chanjing.requestTimeout, maxRequestAge: configuration.maxRequestAge
             ),
             chanjing: ChanjingGateway(

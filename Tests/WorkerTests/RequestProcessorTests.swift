@@ -64,7 +64,7 @@ struct RequestProcessorTests {
             let outlets = Outlets()
             let processor = RequestProcessor(
                 decoder: RequestDecoder(limits: RequestLimits()),
-                settings: RequestLifecycle.Settings(ledger: false, retry: policy, maxRequestAge: maxRequestAge),
+                settings: RequestLifecycle.Settings(retry: policy, maxRequestAge: maxRequestAge),
                 chanjing: ChanjingGateway(
                     client: client, tokens: tokens, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1),
                     circuit: CircuitBreaker(state: circuit, pollInterval: .milliseconds(20), logger: TestLogging.logger()),

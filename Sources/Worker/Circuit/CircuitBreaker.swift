@@ -21,11 +21,11 @@ final class CircuitBreaker: Sendable {
 
     /// Waits until a call may go ahead. Returns false when the task is cancelled or `stillWanted`
     /// turns false while waiting (the request's partition was revoked): it was not sent.
-    func permit(stillWanted: @Sendable () -> Bool) async -> Bool {
-        while true {
-            if state.withLock({ $0.permit(now: .now) }) { return true }
-            guard stillWanted(), (try? await Task.sleep(for: pollInterval)) != nil else { return false }
+    func permit(stillWanted: () -> Bool) async -> Bool {
+        while !state.withLock({ $0.permit(now: .now) }) {
+            guard await sleep(until: .now + pollInterval, while: stillWanted) else { return false }
         }
+        return true
     }
 
     func succeeded() {

@@ -3,10 +3,14 @@ import Kafka
 import Logging
 import Synchronization
 
-/// Joins the ``OffsetTracker`` to the consumer: begins and finishes records, stores positions
-/// in the same critical section as the generation check (so a late completion can never store
-/// into a newer assignment of the same partition), and on revocation waits, bounded, for the
-/// departing partitions' work before the consumer commits and lets them go.
+/// Joins the ``OffsetTracker`` to the consumer: begins and finishes records, stores positions,
+/// and on revocation waits, bounded, for the departing partitions' work before the consumer
+/// commits and lets them go.
+///
+/// Positions are stored outside the lock, by one caller at a time (so a position never
+/// overtakes a later one), and a revocation waits for the store under way: a partition is
+/// forgotten only while nothing is being stored, and its pending positions with it, so a late
+/// completion can never store into a newer assignment of the same partition.
 final class OffsetCoordinator: KafkaRebalanceListener {
     private struct State {
         var tracker = OffsetTracker()
@@ -17,6 +21,10 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         var processingStopped = false
         /// Set while a revocation waits for its partitions' requests: each one that ends wakes it.
         var revoking = false
+        /// Positions to store, taken from the tracker under its generation check.
+        var pending: [TopicPartition: Int64] = [:]
+        /// Set while one caller stores positions (outside the lock).
+        var storing = false
     }
     private let state = Mutex(State())
     /// Where a revocation sleeps on the poll thread until the requests it waits for end.
@@ -55,17 +63,35 @@ final class OffsetCoordinator: KafkaRebalanceListener {
 
     /// Marks the record finished and stores the partition's new position when it moved.
     func finish(_ message: KafkaMessage) {
-        let revoking = state.withLock { state in
-            let partition = message.topicPartition
-            if let position = state.tracker.finish(partition, offset: message.offset, generation: message.generation) {
-                let failures = state.consumer?.storeOffsets([partition: position]) ?? [:]
-                for (partition, error) in failures where !error.isStaleAssignment {
-                    logger.warning("Cannot store the offset of \(partition): \(error)")
-                }
+        let (store, revoking) = state.withLock { state in
+            if let position = state.tracker.finish(message.topicPartition, offset: message.offset, generation: message.generation) {
+                state.pending[message.topicPartition] = position
             }
-            return state.revoking
+            // Another caller storing takes this position with its next batch.
+            let store = !state.storing && !state.pending.isEmpty
+            if store { state.storing = true }
+            return (store, state.revoking)
         }
+        if store { storePending() }
         if revoking { wakeRevocation() }
+    }
+
+    /// Stores the pending positions until none is left; only one caller at a time runs it.
+    private func storePending() {
+        while true {
+            let (batch, consumer, revoking) = state.withLock { state in
+                defer { state.pending.removeAll(keepingCapacity: true) }
+                if state.pending.isEmpty { state.storing = false }
+                return (state.pending, state.consumer, state.revoking)
+            }
+            guard !batch.isEmpty else {
+                if revoking { wakeRevocation() }
+                return
+            }
+            for (partition, error) in consumer?.storeOffsets(batch) ?? [:] where !error.isStaleAssignment {
+                logger.warning("Cannot store the offset of \(partition): \(error)")
+            }
+        }
     }
 
     /// Marks the record left unfinished (no result: it is redelivered); a revocation stops
@@ -103,30 +129,37 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
         state.withLock { state in
             state.tracker.beginRevoke(partitions)
-            state.revoking = !lost
+            state.revoking = true
         }
+        // Runs on the poll thread, which has nothing else to do until the rebalance is done.
+        // Every request and every store that ends wakes it; one ending between a check and the
+        // wait cannot be missed, since it must take `requestEnded`'s lock to wake it.
+        let deadline = Date().addingTimeInterval(revokeTimeout / .seconds(1))
+        requestEnded.lock()
         if !lost {
-            // Runs on the poll thread, which has nothing else to do until the rebalance is done.
-            // Every request that ends wakes it (a request ending between the check and the wait
-            // cannot be missed: it must take `requestEnded`'s lock to wake it).
-            let deadline = Date().addingTimeInterval(revokeTimeout / .seconds(1))
-            requestEnded.lock()
             while state.withLock({ !$0.processingStopped && $0.tracker.inFlight(partitions) > 0 }), requestEnded.wait(until: deadline) {}
-            requestEnded.unlock()
         }
-        let unfinished = state.withLock { state in
-            state.revoking = false
-            return state.tracker.inFlight(partitions)
+        // Forgotten only while no position is being stored: the departing partitions' last
+        // positions are stored before the consumer commits them, and none after.
+        var released: (unfinished: Int, owned: Int, ledger: SubmissionLedger?)?
+        while released == nil {
+            released = state.withLock { state in
+                guard !state.storing else { return nil }
+                let unfinished = state.tracker.inFlight(partitions)
+                state.tracker.remove(partitions)
+                for partition in partitions { state.pending[partition] = nil }
+                state.revoking = false
+                return (unfinished, state.tracker.ownedPartitions, state.ledger)
+            }
+            if released == nil { _ = requestEnded.wait(until: Date().addingTimeInterval(0.1)) }
         }
-        if unfinished > 0 {
-            logger.warning("Releasing revoked partitions with \(unfinished) requests unfinished; the next owner redelivers them")
+        requestEnded.unlock()
+        guard let released else { return }
+        if released.unfinished > 0 {
+            logger.warning("Releasing revoked partitions with \(released.unfinished) requests unfinished; the next owner redelivers them")
         }
-        let (owned, ledger) = state.withLock { state in
-            state.tracker.remove(partitions)
-            return (state.tracker.ownedPartitions, state.ledger)
-        }
-        limiter.partitionsOwned(owned)
-        ledger?.revoked(partitions.map(\.partition))
+        limiter.partitionsOwned(released.owned)
+        released.ledger?.revoked(partitions.map(\.partition))
     }
 }
 

@@ -19,8 +19,9 @@ import VideoContract
 ///   is left uncommitted for its redelivery.
 struct RequestLifecycle: Sendable {
     struct Settings: Sendable {
-        /// Whether the submission ledger is on (`--ledger`).
-        var ledger: Bool
+        /// Whether the submission ledger is on (`--ledger`); ``RequestProcessor`` sets it from
+        /// whether it has one.
+        var ledger = false
         var retry: RetryPolicy
         var reconcilePolicy: ReconcilePolicy = .adoptOrResubmit
         /// How long after an intent a task it may have created can still appear.

@@ -26,7 +26,7 @@ protocol OffsetStore: Sendable {
 /// ``WorkerFailure``) ends it otherwise.
 struct RequestProcessor: Sendable {
     let decoder: RequestDecoder
-    let settings: RequestLifecycle.Settings
+    private(set) var settings: RequestLifecycle.Settings
     let chanjing: ChanjingGateway
     /// Nil when the submission ledger is off (`--ledger off`).
     let ledger: SubmissionLedger?
@@ -37,6 +37,22 @@ struct RequestProcessor: Sendable {
     /// With the ledger on: the copies of one request (same partition and `request_id`) in this
     /// worker take turns; the first records its outcome, the others are answered from the ledger.
     let copies = KeyedSequencer()
+
+    /// `settings.ledger` follows `ledger`: the lifecycle uses the ledger exactly when there is one.
+    init(
+        decoder: RequestDecoder, settings: RequestLifecycle.Settings, chanjing: ChanjingGateway, ledger: SubmissionLedger?,
+        publisher: any ResultPublishing, offsets: any OffsetStore, metrics: WorkerMetrics, logger: Logger
+    ) {
+        self.decoder = decoder
+        self.settings = settings
+        self.settings.ledger = ledger != nil
+        self.chanjing = chanjing
+        self.ledger = ledger
+        self.publisher = publisher
+        self.offsets = offsets
+        self.metrics = metrics
+        self.logger = logger
+    }
 
     /// A record decoded, with its turn among copies of the same request reserved.
     struct Prepared: Sendable {
@@ -117,7 +133,7 @@ struct RequestProcessor: Sendable {
             return .turnGranted
         case .lookUp:
             let lookup = try await ledger!.lookup(request.requestID, partition: request.partition)
-            if case .found(let record) = lookup, record.kind != .outcome, settings.reconcilePolicy != .resubmit {
+            if case .found(let record) = lookup, record.kind != .outcome, record.bodyHash == request.bodyHash, settings.reconcilePolicy != .resubmit {
                 logger.notice("A previous submit of this request has no outcome; reconciling", metadata: Self.metadata(request.prepared))
             }
             return .ledgerAnswered(lookup)
