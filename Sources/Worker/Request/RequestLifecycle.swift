@@ -18,16 +18,35 @@ import VideoContract
 ///   its outcome) is acknowledged; a request no longer wanted (its partition revoked, shutdown)
 ///   is left uncommitted for its redelivery.
 struct RequestLifecycle: Sendable {
-    struct Settings: Sendable {
-        /// Whether the submission ledger is on (`--ledger`); ``RequestProcessor`` sets it from
-        /// whether it has one.
-        var ledger = false
-        var retry: RetryPolicy
-        var reconcilePolicy: ReconcilePolicy = .adoptOrResubmit
+    /// How requests are handled; shared by every request's lifecycle (a reference: each request
+    /// in flight holds its lifecycle across its waits, docs/benchmarks.md, scenario 5).
+    final class Settings: Sendable {
+        /// Whether the submission ledger is on (`--ledger`).
+        let ledger: Bool
+        let retry: RetryPolicy
+        let reconcilePolicy: ReconcilePolicy
         /// How long after an intent a task it may have created can still appear.
-        var reconcileDelay: Duration = .seconds(20)
+        let reconcileDelay: Duration
         /// Requests older than this (by their Kafka timestamp) end `expired` instead of being sent.
-        var maxRequestAge: Duration?
+        let maxRequestAge: Duration?
+
+        init(
+            ledger: Bool = false, retry: RetryPolicy, reconcilePolicy: ReconcilePolicy = .adoptOrResubmit,
+            reconcileDelay: Duration = .seconds(20), maxRequestAge: Duration? = nil
+        ) {
+            self.ledger = ledger
+            self.retry = retry
+            self.reconcilePolicy = reconcilePolicy
+            self.reconcileDelay = reconcileDelay
+            self.maxRequestAge = maxRequestAge
+        }
+
+        /// These settings with the ledger on or off.
+        func with(ledger: Bool) -> Settings {
+            ledger == self.ledger
+                ? self
+                : Settings(ledger: ledger, retry: retry, reconcilePolicy: reconcilePolicy, reconcileDelay: reconcileDelay, maxRequestAge: maxRequestAge)
+        }
     }
 
     /// How soon after its time an intent's call is sent at the latest: an acknowledgement slower
@@ -168,7 +187,9 @@ struct RequestLifecycle: Sendable {
     }
 
     let settings: Settings
-    private let decoded: DecodedRequest
+    private let requestID: String
+    /// Set for a request that failed validation.
+    private let rejection: RequestRejection?
     private let bodyHash: String
     private let timestamp: Date?
     private var state = State.received
@@ -188,7 +209,8 @@ struct RequestLifecycle: Sendable {
     /// `bodyHash` is ``LedgerEntry/hash(of:)`` of a valid request's submit body; `timestamp` the
     /// record's Kafka timestamp; `seed` seeds the back-off jitter.
     init(_ decoded: DecodedRequest, bodyHash: String, timestamp: Date?, settings: Settings, seed: UInt64 = .random(in: .min ... .max)) {
-        self.decoded = decoded
+        self.requestID = decoded.requestID
+        if case .invalid(let rejection, _) = decoded { self.rejection = rejection } else { rejection = nil }
         self.bodyHash = bodyHash
         self.timestamp = timestamp
         self.settings = settings
@@ -198,16 +220,12 @@ struct RequestLifecycle: Sendable {
     /// The first action.
     mutating func start(at now: Now) -> Action {
         guard case .received = state else { preconditionFailure("a lifecycle starts once") }
-        switch decoded {
-        case .invalid(let rejection, let requestID):
-            return end(.rejected(rejection, requestID: requestID))
-        case .valid:
-            if settings.ledger {
-                state = .waitingForTurn
-                return .waitForTurn
-            }
-            return beginSubmitting(at: now)
+        if let rejection { return end(.rejected(rejection, requestID: requestID)) }
+        if settings.ledger {
+            state = .waitingForTurn
+            return .waitForTurn
         }
+        return beginSubmitting(at: now)
     }
 
     /// The action that follows `event`.
@@ -295,7 +313,7 @@ struct RequestLifecycle: Sendable {
         case .found(let found): record = found
         }
         guard record.bodyHash == bodyHash else {
-            let detail = "request_id '\(decoded.requestID)' was already used for a request with different parameters"
+            let detail = "request_id '\(requestID)' was already used for a request with different parameters"
             return end(.outcome(SubmissionOutcome(
                 status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init()
             )))

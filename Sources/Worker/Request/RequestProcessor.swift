@@ -26,7 +26,7 @@ protocol OffsetStore: Sendable {
 /// ``WorkerFailure``) ends it otherwise.
 struct RequestProcessor: Sendable {
     let decoder: RequestDecoder
-    private(set) var settings: RequestLifecycle.Settings
+    let settings: RequestLifecycle.Settings
     let chanjing: ChanjingGateway
     /// Nil when the submission ledger is off (`--ledger off`).
     let ledger: SubmissionLedger?
@@ -44,8 +44,7 @@ struct RequestProcessor: Sendable {
         publisher: any ResultPublishing, offsets: any OffsetStore, metrics: WorkerMetrics, logger: Logger
     ) {
         self.decoder = decoder
-        self.settings = settings
-        self.settings.ledger = ledger != nil
+        self.settings = settings.with(ledger: ledger != nil)
         self.chanjing = chanjing
         self.ledger = ledger
         self.publisher = publisher
@@ -101,8 +100,7 @@ struct RequestProcessor: Sendable {
     private struct Request: Sendable {
         let prepared: Prepared
         let consumedAt: Date
-        /// The valid request's submit body and its ledger hash (empty for an invalid one).
-        let body: SubmitTaskRequest?
+        /// The valid request's ledger hash (empty for an invalid one).
         let bodyHash: String
         /// False once the record's partition was revoked (it is then its next owner's) or the
         /// worker is shutting down.
@@ -112,10 +110,8 @@ struct RequestProcessor: Sendable {
             self.prepared = prepared
             self.consumedAt = consumedAt
             if case .valid(let request) = prepared.decoded {
-                body = request.submitBody
                 bodyHash = LedgerEntry.hash(of: request.submitBody)
             } else {
-                body = nil
                 bodyHash = ""
             }
             let message = prepared.message
@@ -123,6 +119,12 @@ struct RequestProcessor: Sendable {
         }
 
         var requestID: String { prepared.decoded.requestID }
+        /// The valid request's submit body (built when needed rather than held by every request
+        /// in flight).
+        var body: SubmitTaskRequest {
+            guard case .valid(let request) = prepared.decoded else { preconditionFailure("only a valid request calls Chanjing") }
+            return request.submitBody
+        }
         var partition: Int32 { prepared.message.partition }
     }
 
@@ -142,7 +144,7 @@ struct RequestProcessor: Sendable {
             return await sleep(until: deadline, while: request.stillWanted) ? .woke : .notWanted
         case .search(let since):
             guard request.stillWanted() else { return .notWanted }
-            switch await chanjing.search(request.body!, since: since, requestID: request.requestID, partition: request.partition, ledger: ledger!) {
+            switch await chanjing.search(request.body, since: since, requestID: request.requestID, partition: request.partition, ledger: ledger!) {
             case .success(let task?):
                 return .searched(task.uniqueID)
             case .success(nil):
@@ -153,14 +155,13 @@ struct RequestProcessor: Sendable {
                 return .searchFailed(error)
             }
         case .writeAdoption(let creationID):
-            let adoption = LedgerEntry(kind: .adoption, requestID: request.requestID, bodyHash: request.bodyHash, at: LedgerEntry.now(), creationID: creationID)
-            try await ledger!.write(adoption, partition: request.partition).acknowledged()
+            try await write(LedgerEntry(kind: .adoption, requestID: request.requestID, bodyHash: request.bodyHash, at: LedgerEntry.now(), creationID: creationID), for: request)
             metrics.reconciled(.adopted)
             metrics.duplicateAvoided(.adopted)
             logger.notice("Reconciled: adopted the task an earlier submit created", metadata: Self.metadata(request.prepared).merging(["creation_id": "\(creationID)"]) { $1 })
             return .written
         case .writeOutcome(let outcome, let intentAt):
-            try await ledger!.write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), partition: request.partition).acknowledged()
+            try await write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), for: request)
             return .written
         case .waitForCircuit(let retried):
             if let retried { metrics.retried(ambiguous: retried == .ambiguous) }
@@ -177,34 +178,54 @@ struct RequestProcessor: Sendable {
         case .writeIntent(let firstIntentAt):
             // A revoked request is its next owner's now; an intent from here could race that owner's.
             guard request.stillWanted() else { return .notWanted }
-            let at = LedgerEntry.now()
-            let intent = LedgerEntry(
-                kind: .intent, requestID: request.requestID, bodyHash: request.bodyHash, at: at, intentAt: firstIntentAt.map(LedgerEntry.milliseconds)
-            )
-            try await ledger!.write(intent, partition: request.partition).acknowledged()
-            return .intentAcknowledged(at: LedgerEntry.date(at))
+            return .intentAcknowledged(at: try await writeIntent(firstIntentAt: firstIntentAt, for: request))
         case .call(let token):
             // Revoked while the intent was written: the next owner reconciles it.
             guard request.stillWanted() else { return .notWanted }
-            switch await chanjing.submit(request.body!, token: token) {
+            switch await chanjing.submit(request.body, token: token) {
             case .success(let response): return .submitted(response)
             case .failure(let error): return .chanjingFailed(error, circuitOpen: chanjing.circuit.isOpen)
             }
         case .end(let ending, let recordOutcome, let intentAt):
-            let result = result(of: ending, request: request)
-            let message = request.prepared.message
-            guard recordOutcome, case .outcome(let outcome) = ending, let ledger else {
-                return .ended(published: try await publisher.publish(result, for: message, consumedAt: request.consumedAt))
-            }
-            // The outcome and the result are written at once, and both are acknowledged before the
-            // offset can be committed; a crash between the two is reconciled on redelivery.
-            let recording = ledger.write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), partition: request.partition)
-            let published = try await publisher.publish(result, for: message, consumedAt: request.consumedAt)
-            try await recording.acknowledged()
-            return .ended(published: published)
+            return .ended(published: try await end(ending, recordOutcome: recordOutcome, intentAt: intentAt, for: request))
         case .commit, .leave:
             preconditionFailure("\(action) ends the lifecycle; it is carried out by process(_:consumedAt:)")
         }
+    }
+
+    // The actions that hold a ledger entry or a result while they wait run in functions of their
+    // own: `perform`'s frame, held by every request in flight, stays small (docs/benchmarks.md,
+    // scenario 5).
+
+    /// Writes an intent and returns its time once Kafka acknowledged it.
+    private func writeIntent(firstIntentAt: Date?, for request: Request) async throws(WorkerFailure) -> Date {
+        let at = LedgerEntry.now()
+        try await write(
+            LedgerEntry(kind: .intent, requestID: request.requestID, bodyHash: request.bodyHash, at: at, intentAt: firstIntentAt.map(LedgerEntry.milliseconds)),
+            for: request
+        )
+        return LedgerEntry.date(at)
+    }
+
+    /// Writes `entry` to the request's ledger partition and waits for the acknowledgement.
+    private func write(_ entry: LedgerEntry, for request: Request) async throws(WorkerFailure) {
+        _ = try await ledger!.write(entry, partition: request.partition).acknowledged()
+    }
+
+    /// Publishes the request's result (and records its outcome, when asked); true once both are
+    /// acknowledged.
+    private func end(_ ending: RequestLifecycle.Ending, recordOutcome: Bool, intentAt: Date?, for request: Request) async throws(WorkerFailure) -> Bool {
+        let result = result(of: ending, request: request)
+        let message = request.prepared.message
+        guard recordOutcome, case .outcome(let outcome) = ending, let ledger else {
+            return try await publisher.publish(result, for: message, consumedAt: request.consumedAt)
+        }
+        // The outcome and the result are written at once, and both are acknowledged before the
+        // offset can be committed; a crash between the two is reconciled on redelivery.
+        let recording = ledger.write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), partition: request.partition)
+        let published = try await publisher.publish(result, for: message, consumedAt: request.consumedAt)
+        _ = try await recording.acknowledged()
+        return published
     }
 
     /// Logs and counts a pause.
