@@ -118,7 +118,7 @@ struct RequestLifecycleTests {
             check(path + [Step(action: last)], settings: settings)
         }
         var lifecycle = Lifecycle(.valid(request), bodyHash: hash, timestamp: start.date, settings: settings, seed: 1)
-        let first = lifecycle.start(at: start)
+        let first = lifecycle.start()
         walk(lifecycle, first, now: start)
         return exploration
     }
@@ -205,7 +205,7 @@ struct RequestLifecycleTests {
     static func run(_ settings: Lifecycle.Settings, timestamp: Date? = start.date, _ events: [(Event, Duration)]) -> [Action] {
         var lifecycle = Lifecycle(.valid(request), bodyHash: hash, timestamp: timestamp, settings: settings, seed: 1)
         var now = start
-        var actions = [lifecycle.start(at: now)]
+        var actions = [lifecycle.start()]
         for (event, advance) in events {
             now = Lifecycle.Now(date: now.date.addingTimeInterval(advance / .seconds(1)), instant: now.instant + advance)
             actions.append(lifecycle.next(event, at: now))

@@ -218,14 +218,14 @@ struct RequestLifecycle: Sendable {
     }
 
     /// The first action.
-    mutating func start(at now: Now) -> Action {
+    mutating func start() -> Action {
         guard case .received = state else { preconditionFailure("a lifecycle starts once") }
         if let rejection { return end(.rejected(rejection, requestID: requestID)) }
         if settings.ledger {
             state = .waitingForTurn
             return .waitForTurn
         }
-        return beginSubmitting(at: now)
+        return beginSubmitting()
     }
 
     /// The action that follows `event`.
@@ -309,7 +309,7 @@ struct RequestLifecycle: Sendable {
         let record: LedgerEntry
         switch lookup {
         case .notAssigned: return leave()
-        case .absent: return beginSubmitting(at: now)
+        case .absent: return beginSubmitting()
         case .found(let found): record = found
         }
         guard record.bodyHash == bodyHash else {
@@ -323,7 +323,7 @@ struct RequestLifecycle: Sendable {
             // A failure is not final: after an outage `replay` sends the request again. Only a
             // failure that may have created a task needs a search first.
             let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
-            guard mayHaveCreated, settings.reconcilePolicy != .resubmit else { return beginSubmitting(at: now) }
+            guard mayHaveCreated, settings.reconcilePolicy != .resubmit else { return beginSubmitting() }
             return beginSearch(.earlierFailure, since: record.intentDate, notBefore: now.date, at: now)
         case (.outcome, let status?):
             return end(.outcome(SubmissionOutcome(
@@ -334,7 +334,7 @@ struct RequestLifecycle: Sendable {
             // An intent without an outcome: a worker stopped during the call. Its latest call was
             // sent within `sendWithin` of the latest intent and has landed or failed once the
             // reconcile delay has passed; the first intent bounds the search.
-            guard settings.reconcilePolicy != .resubmit else { return beginSubmitting(at: now) }
+            guard settings.reconcilePolicy != .resubmit else { return beginSubmitting() }
             let landedBy = record.date.addingTimeInterval((Self.sendWithin + settings.reconcileDelay) / .seconds(1))
             return beginSearch(.unfinishedIntent(intentAt: record.intentDate), since: record.intentDate, notBefore: landedBy, at: now)
         }
@@ -359,12 +359,12 @@ struct RequestLifecycle: Sendable {
         let givingUp = "an earlier submit may have created a task and none was found in Chanjing's task list (--reconcile-policy adopt-or-fail)"
         switch reason {
         case .unfinishedIntent(let intentAt):
-            guard settings.reconcilePolicy == .adoptOrFail else { return beginSubmitting(at: now) }
+            guard settings.reconcilePolicy == .adoptOrFail else { return beginSubmitting() }
             let outcome = SubmissionOutcome(status: .failed, error: .init(code: .outcomeUnknown, message: givingUp), attempts: 0, retries: .init())
             state = .writingOutcome(outcome)
             return .writeOutcome(outcome, intentAt: intentAt)
         case .earlierFailure:
-            return beginSubmitting(at: now)
+            return beginSubmitting()
         case .ambiguousCall(let error):
             guard settings.reconcilePolicy == .adoptOrFail else { return backOff(after: error, at: now) }
             return end(.outcome(Self.ended(.failed, .outcomeUnknown, givingUp, error: error, attempts: attempts, retries: retries)))
@@ -387,7 +387,7 @@ struct RequestLifecycle: Sendable {
 
     // MARK: - Submitting
 
-    private mutating func beginSubmitting(at now: Now) -> Action {
+    private mutating func beginSubmitting() -> Action {
         state = .waitingForCircuit
         return .waitForCircuit(retried: nil)
     }

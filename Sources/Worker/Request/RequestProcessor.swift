@@ -82,7 +82,7 @@ struct RequestProcessor: Sendable {
     func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) {
         let request = Request(prepared, consumedAt: consumedAt, offsets: offsets)
         var lifecycle = RequestLifecycle(prepared.decoded, bodyHash: request.bodyHash, timestamp: prepared.message.timestamp, settings: settings)
-        var action = lifecycle.start(at: .current)
+        var action = lifecycle.start()
         while true {
             switch action {
             case .commit:
