@@ -121,7 +121,7 @@ let package = Package(
             name: "PoolCoordinationTests",
             dependencies: ["PoolCoordination", "Chanjing", "ChanjingSimulator", "Kafka", "TestSupport"]
         ),
-        // Fast: no Kafka, no child processes (`swift test --filter WorkerTests` runs in seconds).
+        // Fast: no Kafka, no child processes (`swift test --no-parallel --filter WorkerTests`, about 45 s).
         .testTarget(
             name: "WorkerTests",
             dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "VideoContract", "TestSupport"]
