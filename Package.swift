@@ -26,11 +26,14 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // The one concurrency primitive shared by the modules: a value set once, awaited by many.
+        .target(name: "Primitives"),
         // Swift-shaped Kafka producer, consumer and mock cluster over Crdkafka.
         .target(
             name: "Kafka",
             dependencies: [
                 "Crdkafka",
+                "Primitives",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -60,6 +63,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The submission ledger: what each request's submits came to, kept in a Kafka topic
+        // co-partitioned with the requests, held in memory for the partitions owned.
+        .target(
+            name: "Ledger",
+            dependencies: [
+                "Kafka",
+                "Primitives",
+                "VideoContract",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // A Chanjing look-alike HTTP server for the demo, staging and tests.
         .target(
             name: "ChanjingSimulator",
@@ -75,6 +91,8 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "Chanjing",
+                "Ledger",
+                "Primitives",
                 "PoolCoordination",
                 "VideoContract",
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -110,6 +128,7 @@ let package = Package(
                 "Kafka",
                 "Chanjing",
                 "ChanjingSimulator",
+                "Primitives",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/TestSupport"
@@ -117,6 +136,8 @@ let package = Package(
         .testTarget(name: "VideoContractTests", dependencies: ["VideoContract"]),
         .testTarget(name: "ChanjingTests", dependencies: ["Chanjing", "ChanjingSimulator", "TestSupport"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
+        // Fast: the ledger's codec and compact held form, no Kafka.
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(
             name: "PoolCoordinationTests",
             dependencies: ["PoolCoordination", "Chanjing", "ChanjingSimulator", "Kafka", "TestSupport"]
@@ -124,12 +145,12 @@ let package = Package(
         // Fast: no Kafka, no child processes (`swift test --no-parallel --filter WorkerTests`, about 45 s).
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "VideoContract", "TestSupport"]
+            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "Ledger", "VideoContract", "TestSupport"]
         ),
         // The worker with the real pieces: the mock cluster, the simulator, worker processes.
         .testTarget(
             name: "WorkerIntegrationTests",
-            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "PoolCoordination", "VideoContract", "TestSupport"]
+            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "Ledger", "PoolCoordination", "VideoContract", "TestSupport"]
         ),
         .testTarget(
             name: "ChanjingWorkerCLITests",

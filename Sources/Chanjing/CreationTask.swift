@@ -38,19 +38,6 @@ public struct CreationTask: Sendable, Codable, Equatable {
         }
     }
 
-    /// Whether this task could have been created by submitting `request`: the prompt must be
-    /// present and equal; every other parameter Chanjing reports must agree.
-    public func matches(_ request: SubmitTaskRequest) -> Bool {
-        guard let prompt = motionInfo?.prompt, prompt == request.prompt else { return false }
-        if let type, type != request.creationType { return false }
-        if let modelCode, modelCode != request.modelCode { return false }
-        if let aspect = aspectRatio ?? motionInfo?.aspectRatio, aspect != request.aspectRatio { return false }
-        if let quality = motionInfo?.qualityMode, quality != request.qualityMode { return false }
-        if let duration = motionInfo?.videoDuration, duration != request.videoDuration { return false }
-        if let images = referenceImageURLs, !(images.isEmpty && request.referenceImageURLs.isEmpty), images != request.referenceImageURLs { return false }
-        return true
-    }
-
     public init(
         uniqueID: String,
         createTime: Int64? = nil,

@@ -1,4 +1,5 @@
 import Kafka
+import Ledger
 import Logging
 
 /// Verifies at start-up that the cluster answers and the topics exist, so a mistake is one

@@ -1,4 +1,5 @@
 import Kafka
+import Ledger
 
 /// Why the worker stopped on its own. Each one is a single line for the operator.
 public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
@@ -20,6 +21,13 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
     case ledgerTopicMismatch(String)
     /// The status server's port is taken (by another worker on this host, usually).
     case httpPortInUse(port: Int, reason: String)
+
+    init(_ error: LedgerError) {
+        switch error {
+        case .unavailable(let detail): self = .ledgerUnavailable(detail)
+        case .producerFailed(let error): self = .producerFailed(error)
+        }
+    }
 
     /// True when the configuration must change before a restart can help.
     public var isConfiguration: Bool {

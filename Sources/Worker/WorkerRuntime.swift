@@ -1,8 +1,10 @@
 import Chanjing
 import Foundation
 import Kafka
+import Ledger
 import Logging
 import PoolCoordination
+import Primitives
 import ServiceLifecycle
 import UnixSignals
 import VideoContract
@@ -16,7 +18,7 @@ public final class WorkerRuntime: Sendable {
     /// The worker's metrics, as served on `/metrics`.
     public let metrics: WorkerMetrics
     /// The status server's bound port, sent once it listens.
-    private let statusPort: OneShot<Int>
+    private let statusPort: Promise<Int?>
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
     private let chanjing: ChanjingClient
@@ -98,7 +100,7 @@ public final class WorkerRuntime: Sendable {
         if let settings = configuration.ledger {
             ledger = SubmissionLedger(
                 topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
-                loadTimeout: configuration.startupTimeout, metrics: metrics, logger: logger
+                loadTimeout: configuration.startupTimeout, metrics: metrics.ledger, logger: logger
             )
         }
         coordinator.attach(consumer, ledger: ledger)
@@ -132,7 +134,7 @@ public final class WorkerRuntime: Sendable {
             // 10 minutes keeps the copy close to the topic at no noticeable cost.
             services.append(LedgerPruner(ledger: ledger, interval: .seconds(600)))
         }
-        let statusPort = OneShot<Int>()
+        let statusPort = Promise<Int?>()
         if let port = configuration.httpPort {
             let statisticsInterval = configuration.consumerProperties["statistics.interval.ms"].flatMap(Int.init) ?? 0
             let probes = StatusServer.Probes(
@@ -142,12 +144,12 @@ public final class WorkerRuntime: Sendable {
                 sample: { [ledger = ledger] in
                     metrics.sample(
                         consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken,
-                        pool: coordination.map(Self.poolSample),
-                        ledgerEntriesHeld: ledger?.entriesHeld
+                        pool: coordination.map(Self.poolSample)
                     )
+                    if let ledger { metrics.ledger.sample(ledger) }
                 }
             )
-            let server = StatusServer(port: port, registry: metrics.registry, probes: probes, logger: logger) { statusPort.send($0) }
+            let server = StatusServer(port: port, registry: metrics.registry, probes: probes, logger: logger) { statusPort.fulfill($0) }
             services.append(server.application())
         }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
@@ -194,7 +196,7 @@ public final class WorkerRuntime: Sendable {
     /// nil when no server was configured or it stopped before listening.
     public func httpPort() async -> Int? {
         guard configuration.httpPort != nil else { return nil }
-        return await statusPort.first()
+        return await statusPort.valueUnlessCancelled() ?? nil
     }
 
     /// Starts a graceful shutdown: no new requests, in-flight ones finish, offsets committed.
@@ -203,7 +205,7 @@ public final class WorkerRuntime: Sendable {
     }
 
     private func closeClients() async {
-        statusPort.close()  // a server that never listened must not leave httpPort() waiting
+        statusPort.fulfill(nil)  // a server that never listened must not leave httpPort() waiting
         await consumer.close()
         await producer.shutdown()
         do {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Primitives
 
 /// A test step that did not finish in time.
 public struct TimeoutError: Error, CustomStringConvertible {
@@ -17,32 +17,14 @@ public func withTimeout<T: Sendable>(
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let work = Task { try await body() }
-    let outcome = Once<Result<T, any Error>>()
-    return try await withCheckedThrowingContinuation { continuation in
-        Task {
-            let result = await work.result
-            if outcome.claim(result) { continuation.resume(with: result) }
-        }
-        Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            let timeout = TimeoutError(what: what, seconds: seconds)
-            if outcome.claim(.failure(timeout)) {
-                work.cancel()
-                continuation.resume(throwing: timeout)
-            }
-        }
+    let outcome = Promise<Result<T, any Error>>()
+    Task { outcome.fulfill(await work.result) }
+    let timer = Task {
+        guard (try? await Task.sleep(for: .seconds(seconds))) != nil else { return }
+        if outcome.fulfill(.failure(TimeoutError(what: what, seconds: seconds))) { work.cancel() }
     }
-}
-
-/// Lets exactly one of several racers deliver a result.
-final class Once<Value: Sendable>: Sendable {
-    private let claimed = Mutex(false)
-    func claim(_ value: Value) -> Bool {
-        claimed.withLock { claimed in
-            defer { claimed = true }
-            return !claimed
-        }
-    }
+    defer { timer.cancel() }
+    return try await outcome.value.get()
 }
 
 /// Polls `condition` every 50 ms until it holds, failing after `seconds`.

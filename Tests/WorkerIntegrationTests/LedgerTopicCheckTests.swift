@@ -2,6 +2,7 @@ import Kafka
 import Testing
 import TestSupport
 
+@testable import Ledger
 @testable import Worker
 
 @Suite("The ledger topic's retention is read at start-up and explained")

@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import TestSupport
 
+@testable import Ledger
 @testable import Worker
 
 @Suite("Ledger writes share round trips", .serialized)
@@ -27,7 +28,7 @@ struct LedgerWriterTests {
         warningsTo log: LogSink? = nil, loadRead: (@Sendable (Int32) async -> Void)? = nil
     ) -> SubmissionLedger {
         SubmissionLedger(
-            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: loadTimeout, metrics: metrics,
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: loadTimeout, metrics: metrics.ledger,
             logger: log.map { TestLogging.capturing($0, level: .warning) } ?? logger, loadRead: loadRead
         )
     }
@@ -179,7 +180,7 @@ struct LedgerWriterTests {
             try await intent("lost").acknowledged()
             Issue.record("a write Kafka never acknowledged succeeded")
         } catch {
-            guard case .ledgerUnavailable = error else { throw error }
+            guard case .unavailable = error else { throw error }
         }
         #expect(try await ledger.lookup("lost", partition: 0).entry == nil, "an entry Kafka never acknowledged is not remembered")
         kafka.cluster.setBroker(1, up: true)
@@ -349,8 +350,8 @@ struct LedgerWriterTests {
                 _ = try await ledger.lookup("any", partition: partition)
                 Issue.record("a lookup of partition \(partition) answered although its ledger partition could not be read")
             } catch {
-                guard case .ledgerUnavailable = error else {
-                    Issue.record("expected ledgerUnavailable, got \(error)")
+                guard case .unavailable = error else {
+                    Issue.record("expected unavailable, got \(error)")
                     continue
                 }
             }

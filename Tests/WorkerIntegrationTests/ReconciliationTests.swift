@@ -6,6 +6,7 @@ import Testing
 import TestSupport
 import VideoContract
 
+@testable import Ledger
 @testable import Worker
 
 /// A request found in the ledger with an intent but no outcome (its worker died during the call)
@@ -35,7 +36,7 @@ struct ReconciliationTests {
     }
 
     private static func intent(_ id: String, prompt: String? = nil, at date: Date = Date()) throws -> LedgerEntry {
-        LedgerEntry(kind: .intent, requestID: id, bodyHash: LedgerEntry.hash(of: try body(id, prompt: prompt)), at: LedgerEntry.milliseconds(date))
+        LedgerEntry(kind: .intent, requestID: id, bodyHash: try body(id, prompt: prompt).ledgerHash, at: LedgerEntry.milliseconds(date))
     }
 
     /// Creates a task as the dead worker's call did; returns its ID. Call it before a worker

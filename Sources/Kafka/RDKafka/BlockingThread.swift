@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Primitives
 
 /// Runs blocking librdkafka calls on their own OS thread: Swift's cooperative pool has only as
 /// many threads as cores, and a blocked one stalls every task.
@@ -22,45 +22,18 @@ enum BlockingThread {
     static func run<T: Sendable>(
         name: String, deadline: Duration, whenAbandoned: @escaping @Sendable () -> Void, _ body: @escaping @Sendable () -> T
     ) async -> T? {
-        let (results, continuation) = AsyncStream.makeStream(of: T?.self, bufferingPolicy: .bufferingOldest(1))
-        let race = DeadlineRace()
+        // Whichever comes first, the answer or the deadline, holds.
+        let outcome = Promise<T?>()
         let thread = Thread {
-            let result = body()
-            if race.settle(.answered) {
-                continuation.yield(result)
-                continuation.finish()
-            } else {
-                whenAbandoned()
-            }
+            if !outcome.fulfill(body()) { whenAbandoned() }
         }
         thread.name = name
         thread.start()
         let timer = Task {
             try? await Task.sleep(for: deadline)
-            if race.settle(.abandoned) {
-                continuation.yield(nil)
-                continuation.finish()
-            }
+            outcome.fulfill(nil)
         }
         defer { timer.cancel() }
-        return await results.first { _ in true } ?? nil
-    }
-}
-
-/// Whether a call with a deadline answered or was abandoned: whichever comes first holds.
-private final class DeadlineRace: Sendable {
-    enum Outcome {
-        case answered, abandoned
-    }
-
-    private let outcome = Mutex<Outcome?>(nil)
-
-    /// Settles the race as `outcome`; false when it was already settled the other way.
-    func settle(_ outcome: Outcome) -> Bool {
-        self.outcome.withLock { settled in
-            guard settled == nil else { return false }
-            settled = outcome
-            return true
-        }
+        return await outcome.valueUnlessCancelled() ?? nil
     }
 }

@@ -1,4 +1,5 @@
 import Kafka
+import Ledger
 import Metrics
 import class Prometheus.PrometheusCollectorRegistry
 import struct Prometheus.PrometheusMetricsFactory
@@ -14,8 +15,7 @@ public final class WorkerMetrics: Sendable {
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
         circuitOpen, tokenRefreshes, tokenAvailable, tokenContended, tokenExpiresAt, tokenFetchedHere, poolMembers, poolAcceptedRate, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
-        ledgerRecords, ledgerEntries, ledgerEntriesHeld, ledgerRecordsRead,
-    ]
+    ] + LedgerMetrics.names
 
     static let requestsConsumed = "chanjing_worker_requests_consumed_total"
     static let results = "chanjing_worker_results_total"
@@ -48,10 +48,6 @@ public final class WorkerMetrics: Sendable {
     static let lostToRetention = "chanjing_worker_requests_lost_to_retention_total"
     static let duplicatesAvoided = "chanjing_worker_duplicates_avoided_total"
     static let reconciliations = "chanjing_worker_reconciliations_total"
-    static let ledgerRecords = "chanjing_worker_ledger_records_total"
-    static let ledgerEntries = "chanjing_worker_ledger_entries_written_total"
-    static let ledgerEntriesHeld = "chanjing_worker_ledger_entries_held"
-    static let ledgerRecordsRead = "chanjing_worker_ledger_records_read_total"
 
     /// How a duplicate submit was avoided.
     enum DuplicateAvoided: String {
@@ -71,6 +67,8 @@ public final class WorkerMetrics: Sendable {
     /// The registry `GET /metrics` renders.
     public let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
+    /// The submission ledger's metrics, in the same registry.
+    public let ledger: LedgerMetrics
     private let inFlightMeter: Meter
     private let submitTimer: Timer
     /// Counters by name and labels: looking a handle up in the registry on every event costs
@@ -86,6 +84,7 @@ public final class WorkerMetrics: Sendable {
             .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(20), .seconds(30),
         ]
         self.factory = factory
+        ledger = LedgerMetrics(factory: factory)
         inFlightMeter = Meter(label: Self.inFlight, factory: factory)
         submitTimer = Timer(label: Self.submitDuration, factory: factory)
     }
@@ -147,22 +146,11 @@ public final class WorkerMetrics: Sendable {
     func started() { inFlightMeter.increment() }
     func finished() { inFlightMeter.decrement() }
 
-    /// A ledger record of `entries` entries was acknowledged.
-    func ledgerWritten(entries: Int) {
-        counter(Self.ledgerRecords, []).increment()
-        counter(Self.ledgerEntries, []).increment(by: entries)
-    }
-
-    /// Ledger partitions were read on assignment: `records` Kafka records.
-    func ledgerRead(records: Int) {
-        counter(Self.ledgerRecordsRead, []).increment(by: records)
-    }
 
     /// Sets the gauges sampled from live state; called before each scrape. Lag series of
-    /// partitions no longer assigned are removed; `ledgerEntriesHeld` is nil with the ledger off.
-    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, pool: PoolSample?, ledgerEntriesHeld: Int?) {
+    /// partitions no longer assigned are removed.
+    func sample(consumer: ConsumerHealth, circuitOpen: Bool, tokenAvailable: Bool, pool: PoolSample?) {
         Gauge(label: Self.pausedPartitions, factory: factory).record(consumer.pausedPartitions)
-        if let ledgerEntriesHeld { Gauge(label: Self.ledgerEntriesHeld, factory: factory).record(ledgerEntriesHeld) }
         Gauge(label: Self.circuitOpen, factory: factory).record(circuitOpen ? 1 : 0)
         Gauge(label: Self.tokenAvailable, factory: factory).record(tokenAvailable ? 1 : 0)
         if let pool {

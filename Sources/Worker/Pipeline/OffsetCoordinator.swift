@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Ledger
 import Logging
 import Synchronization
 

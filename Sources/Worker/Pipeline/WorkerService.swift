@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Primitives
 import ServiceLifecycle
 
 /// The pipeline as a swift-service-lifecycle `Service`: takes request records from the
@@ -43,29 +44,26 @@ final class WorkerService: Service {
         case drainDeadline
     }
 
+    /// Consumes until graceful shutdown, then drains; throws when the worker fails. The consumer
+    /// is closed by ``WorkerRuntime`` once every service has stopped, on every path.
     func run() async throws {
-        defer { logger.info("Worker stopped") }
-        do {
-            // A request that fails the worker (the producer's fatal error) must stop it at once,
-            // even while the loop below waits for the next record rather than for its children.
-            let failure = OneShot<any Error>()
-            try await withThrowingTaskGroup(of: Void.self) { outer in
-                outer.addTask { try await self.consume(reportingTo: failure) }
-                outer.addTask { if let error = await failure.first() { throw error } }
-                defer { outer.cancelAll() }
-                try await outer.next()
-            }
-        } catch {
+        defer {
             coordinator.processingStopped()
-            await consumer.close()
-            throw error
+            logger.info("Worker stopped")
         }
-        coordinator.processingStopped()
-        await consumer.close()
+        // A request that fails the worker (the producer's fatal error) must stop it at once,
+        // even while the loop below waits for the next record rather than for its children.
+        let failure = Promise<any Error>()
+        try await withThrowingTaskGroup(of: Void.self) { outer in
+            outer.addTask { try await self.consume(reportingTo: failure) }
+            outer.addTask { if let error = await failure.valueUnlessCancelled() { throw error } }
+            defer { outer.cancelAll() }
+            try await outer.next()
+        }
     }
 
     /// Takes records until the stream ends (graceful shutdown), then drains.
-    private func consume(reportingTo failure: OneShot<any Error>) async throws {
+    private func consume(reportingTo failure: Promise<any Error>) async throws {
         try await withThrowingTaskGroup(of: Child.self) { group in
             group.addTask { [consumer, commitInterval] in
                 while (try? await Task.sleep(for: commitInterval)) != nil { consumer.commit() }
@@ -105,7 +103,7 @@ final class WorkerService: Service {
                     do {
                         try await processor.process(prepared, consumedAt: consumedAt)
                     } catch {
-                        failure.send(error)
+                        failure.fulfill(error)
                         throw error
                     }
                     return .processed

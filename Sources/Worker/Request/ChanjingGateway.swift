@@ -1,6 +1,8 @@
 import Chanjing
 import Foundation
+import Ledger
 import Logging
+import Primitives
 
 /// What a request's actions need of Chanjing: the circuit, the rate limit, the pool's access
 /// token, the submit call and the search of the task list. Every answer is told to the circuit
@@ -29,13 +31,13 @@ struct ChanjingGateway: Sendable {
             taken = await Self.token(from: tokens)
         } else {
             // The fetch is not waited for once the request is gone: it goes on, for the next request.
-            let first = OneShot<Result<String, ChanjingError>>()
-            Task { [tokens] in first.send(await Self.token(from: tokens)) }
+            let first = Promise<Result<String, ChanjingError>?>()
+            Task { [tokens] in first.fulfill(await Self.token(from: tokens)) }
             let revocation = Task {
                 _ = await sleep(until: .now + .seconds(86_400), while: stillWanted)
-                first.close()
+                first.fulfill(nil)
             }
-            taken = await first.first()
+            taken = await first.valueUnlessCancelled() ?? nil
             revocation.cancel()
         }
         if case .failure(let error) = taken { report(error) }

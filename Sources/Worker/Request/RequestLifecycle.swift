@@ -1,5 +1,6 @@
 import Chanjing
 import Foundation
+import Ledger
 import VideoContract
 
 /// The life of one request record, from decoded to committed or left for its redelivery, as a
@@ -318,22 +319,22 @@ struct RequestLifecycle: Sendable {
                 status: .rejected, error: .init(code: .requestIDConflict, message: detail, field: "request_id"), attempts: 0, retries: .init()
             )))
         }
-        switch (record.kind, record.status) {
+        let replayed = SubmissionOutcome(replaying: record)
+        switch (record.kind, replayed?.status) {
         case (.outcome, .failed?):
             // A failure is not final: after an outage `replay` sends the request again. Only a
             // failure that may have created a task needs a search first.
-            let mayHaveCreated = record.error?.code == .retriesExhausted || record.error?.code == .outcomeUnknown
+            let mayHaveCreated = replayed?.error?.code == .retriesExhausted || replayed?.error?.code == .outcomeUnknown
             guard mayHaveCreated, settings.reconcilePolicy != .resubmit else { return beginSubmitting() }
             return beginSearch(.earlierFailure, since: record.intentDate, notBefore: now.date, at: now)
-        case (.outcome, let status?):
-            return end(.outcome(SubmissionOutcome(
-                status: status, creationID: record.creationID, error: record.error, attempts: record.attempts ?? 0,
-                retries: record.retries ?? .init(), traceID: record.chanjingTraceID, replayed: true, reconciled: record.reconciled ?? false
-            )))
+        case (.outcome, _?):
+            return end(.outcome(replayed!))
         default:
             // An intent without an outcome: a worker stopped during the call. Its latest call was
             // sent within `sendWithin` of the latest intent and has landed or failed once the
-            // reconcile delay has passed; the first intent bounds the search.
+            // reconcile delay has passed; the first intent bounds the search. An outcome this
+            // version cannot read (an error code a later version added) is taken for the intent
+            // before it: searching first never pays twice.
             guard settings.reconcilePolicy != .resubmit else { return beginSubmitting() }
             let landedBy = record.date.addingTimeInterval((Self.sendWithin + settings.reconcileDelay) / .seconds(1))
             return beginSearch(.unfinishedIntent(intentAt: record.intentDate), since: record.intentDate, notBefore: landedBy, at: now)

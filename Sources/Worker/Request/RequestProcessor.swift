@@ -1,6 +1,7 @@
 import Chanjing
 import Foundation
 import Kafka
+import Ledger
 import Logging
 import VideoContract
 
@@ -110,7 +111,7 @@ struct RequestProcessor: Sendable {
             self.prepared = prepared
             self.consumedAt = consumedAt
             if case .valid(let request) = prepared.decoded {
-                bodyHash = LedgerEntry.hash(of: request.submitBody)
+                bodyHash = request.submitBody.ledgerHash
             } else {
                 bodyHash = ""
             }
@@ -134,7 +135,12 @@ struct RequestProcessor: Sendable {
             guard let turn = request.prepared.turn, (try? await copies.waitForTurn(turn)) != nil else { return .notWanted }
             return .turnGranted
         case .lookUp:
-            let lookup = try await ledger!.lookup(request.requestID, partition: request.partition)
+            let lookup: SubmissionLedger.Lookup
+            do {
+                lookup = try await ledger!.lookup(request.requestID, partition: request.partition)
+            } catch {
+                throw WorkerFailure(error)
+            }
             if case .found(let record) = lookup, record.kind != .outcome, record.bodyHash == request.bodyHash, settings.reconcilePolicy != .resubmit {
                 logger.notice("A previous submit of this request has no outcome; reconciling", metadata: Self.metadata(request.prepared))
             }
@@ -161,7 +167,7 @@ struct RequestProcessor: Sendable {
             logger.notice("Reconciled: adopted the task an earlier submit created", metadata: Self.metadata(request.prepared).merging(["creation_id": "\(creationID)"]) { $1 })
             return .written
         case .writeOutcome(let outcome, let intentAt):
-            try await write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), for: request)
+            try await write(outcome.ledgerEntry(requestID: request.requestID, bodyHash: request.bodyHash, intentAt: intentAt), for: request)
             return .written
         case .waitForCircuit(let retried):
             if let retried { metrics.retried(ambiguous: retried == .ambiguous) }
@@ -209,7 +215,15 @@ struct RequestProcessor: Sendable {
 
     /// Writes `entry` to the request's ledger partition and waits for the acknowledgement.
     private func write(_ entry: LedgerEntry, for request: Request) async throws(WorkerFailure) {
-        _ = try await ledger!.write(entry, partition: request.partition).acknowledged()
+        try await Self.acknowledged(ledger!.write(entry, partition: request.partition))
+    }
+
+    private static func acknowledged(_ write: PendingWrite) async throws(WorkerFailure) {
+        do {
+            try await write.acknowledged()
+        } catch {
+            throw WorkerFailure(error)
+        }
     }
 
     /// Publishes the request's result (and records its outcome, when asked); true once both are
@@ -222,9 +236,10 @@ struct RequestProcessor: Sendable {
         }
         // The outcome and the result are written at once, and both are acknowledged before the
         // offset can be committed; a crash between the two is reconciled on redelivery.
-        let recording = ledger.write(Self.outcomeEntry(outcome, of: request, intentAt: intentAt), partition: request.partition)
+        let entry = outcome.ledgerEntry(requestID: request.requestID, bodyHash: request.bodyHash, intentAt: intentAt)
+        let recording = ledger.write(entry, partition: request.partition)
         let published = try await publisher.publish(result, for: message, consumedAt: request.consumedAt)
-        _ = try await recording.acknowledged()
+        try await Self.acknowledged(recording)
         return published
     }
 
@@ -251,15 +266,6 @@ struct RequestProcessor: Sendable {
         case .earlierCallMayLand:
             break
         }
-    }
-
-    private static func outcomeEntry(_ outcome: SubmissionOutcome, of request: Request, intentAt: Date?) -> LedgerEntry {
-        LedgerEntry(
-            kind: .outcome, requestID: request.requestID, bodyHash: request.bodyHash, at: LedgerEntry.now(),
-            status: outcome.status, creationID: outcome.creationID, error: outcome.error, attempts: outcome.attempts,
-            retries: outcome.retries, chanjingTraceID: outcome.traceID, reconciled: outcome.reconciled ? true : nil,
-            intentAt: intentAt.map(LedgerEntry.milliseconds)
-        )
     }
 
     // MARK: - Results

@@ -1,5 +1,3 @@
-import VideoContract
-
 /// What the ledger keeps in memory of a request's latest intent or outcome, for as long as
 /// retention keeps its record: millions of requests at production rates. So it is much smaller
 /// than the ``LedgerEntry`` it comes from: the request ID is held as a ``RequestKey`` (the
@@ -9,11 +7,11 @@ import VideoContract
 struct HeldEntry: Sendable {
     /// An outcome's fields.
     final class Outcome: Sendable {
-        let status: VideoResult.Status?
+        let status: LedgerEntry.Status?
         let creationID: HeldText?
         let chanjingTraceID: HeldText?
         let attempts: Int?
-        let retries: VideoResult.Retries?
+        let retries: LedgerEntry.Retries?
         let reconciled: Bool?
         let error: ErrorBox?
 
@@ -30,9 +28,9 @@ struct HeldEntry: Sendable {
 
     /// An outcome's error, boxed: most outcomes have none, and an error is larger than the rest.
     final class ErrorBox: Sendable {
-        let detail: VideoResult.ErrorDetail
+        let detail: LedgerEntry.ErrorDetail
 
-        init(_ detail: VideoResult.ErrorDetail) {
+        init(_ detail: LedgerEntry.ErrorDetail) {
             self.detail = detail
         }
     }
@@ -41,7 +39,7 @@ struct HeldEntry: Sendable {
     let offset: Int64
     let at: Int64
     let intentAt: Int64?
-    /// Nil when the record's hash is not one ``LedgerEntry/hash(of:)`` writes: it then matches
+    /// Nil when the record's hash is not one ``LedgerEntry/hashText(_:)`` writes: it then matches
     /// no request, as the string did.
     let bodyHash: UInt64?
     /// Nil for an intent.

@@ -1,20 +1,14 @@
-import Chanjing
 import Testing
-import VideoContract
 
-@testable import Worker
+@testable import Ledger
 
 @Suite("The ledger holds entries in a compact form and gives them back unchanged")
 struct HeldEntryTests {
-    static let hash = LedgerEntry.hash(
-        of: SubmitTaskRequest(
-            prompt: "a cat", referenceImageURLs: [], creationType: 4, aspectRatio: "16:9", qualityMode: "std", videoDuration: 5, modelCode: "kling-v2.5-turbo"
-        )
-    )
+    static let hash = LedgerEntry.hashText(0x9e37_79b9_7f4a_7c15)
 
     @Test("an outcome with every field, and an intent, come back equal to what was written")
     func roundTrip() {
-        var outcome = LedgerEntryEncodingTests.outcome
+        var outcome = LedgerCodecTests.outcome
         outcome.bodyHash = Self.hash
         let held = HeldEntry(outcome, offset: 42)
         #expect(held.offset == 42 && held.kind == .outcome)
@@ -59,7 +53,7 @@ struct HeldEntryTests {
 
     @Test("an outcome with Chanjing's usual IDs comes back unchanged")
     func usualIDs() {
-        var outcome = LedgerEntryEncodingTests.outcome
+        var outcome = LedgerCodecTests.outcome
         outcome.bodyHash = Self.hash
         outcome.creationID = "a60747d7-dc05-4afc-b2ef-ee4370ed53c6"
         outcome.chanjingTraceID = "96af0e5b7d2c4a1f8e3b6d9c0a1b2c3d"
@@ -67,7 +61,7 @@ struct HeldEntryTests {
         #expect(HeldEntry(outcome, offset: 1).entry(requestID: outcome.requestID) == outcome)
     }
 
-    @Test("a body hash LedgerEntry.hash(of:) cannot have written matches no request, as before")
+    @Test("a body hash LedgerEntry.hashText(_:) cannot have written matches no request, as before")
     func foreignHash() {
         for foreign in ["0123abcd", "FF", "h", ""] {
             let entry = LedgerEntry(kind: .intent, requestID: "r", bodyHash: foreign, at: 1)

@@ -6,7 +6,7 @@ import Logging
 /// long the ledger remembers a request, and whether that falls short of the requests topic or
 /// never ends. Advice only: a cluster that does not describe topic configurations (the mock,
 /// or a principal without the `DescribeConfigs` ACL) is noted and the worker starts.
-enum LedgerTopicCheck {
+public enum LedgerTopicCheck {
     /// What the topics' configurations mean for the ledger.
     struct Assessment: Equatable {
         /// How long the ledger remembers a request, in one line.
@@ -15,7 +15,8 @@ enum LedgerTopicCheck {
         var warnings: [String] = []
     }
 
-    static func run(ledgerTopic: String, requestsTopic: String, properties: KafkaProperties, timeout: Duration, logger: Logger) async {
+    /// Reads both topics' configurations and logs what they mean for the ledger.
+    public static func run(ledgerTopic: String, requestsTopic: String, properties: KafkaProperties, timeout: Duration, logger: Logger) async {
         let configurations: [String: [String: String]]
         do {
             configurations = try await ClusterInspector.topicConfigurations(

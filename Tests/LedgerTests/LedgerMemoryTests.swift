@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Worker
+@testable import Ledger
 
 @Suite("The ledger's memory per request held")
 struct LedgerMemoryTests {

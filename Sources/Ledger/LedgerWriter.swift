@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Primitives
 import Synchronization
 
 /// Writes ledger entries with group commit: the entries of one partition that arrive while a
@@ -31,7 +32,7 @@ final class LedgerWriter: Sendable {
 
     let topic: String
     private let producer: KafkaProducer
-    private let metrics: WorkerMetrics
+    private let metrics: LedgerMetrics
     private let logger: Logger
     private let acknowledged: Acknowledged
     private let queues = Mutex<[Int32: Queue]>([:])
@@ -40,7 +41,7 @@ final class LedgerWriter: Sendable {
     private let writerID = UUID().uuidString.lowercased()
     private let sequence = Atomic<UInt64>(0)
 
-    init(topic: String, producer: KafkaProducer, metrics: WorkerMetrics, logger: Logger, acknowledged: @escaping Acknowledged) {
+    init(topic: String, producer: KafkaProducer, metrics: LedgerMetrics, logger: Logger, acknowledged: @escaping Acknowledged) {
         self.topic = topic
         self.producer = producer
         self.metrics = metrics
@@ -75,10 +76,10 @@ final class LedgerWriter: Sendable {
     /// Completes a record's writes, or writes it again after a failure; then produces the
     /// partition's next record, or marks the partition idle.
     private func delivered(_ batch: [Queued], partition: Int32, failures: Int, result: Result<DeliveryReport, KafkaError>) {
-        let outcome: Result<Int64, WorkerFailure>
+        let outcome: Result<Int64, LedgerError>
         switch result {
         case .success(let report):
-            metrics.ledgerWritten(entries: batch.count)
+            metrics.written(entries: batch.count)
             acknowledged(batch.map(\.entry), report.offset, partition)
             outcome = .success(report.offset)
         case .failure(let error):
@@ -92,7 +93,7 @@ final class LedgerWriter: Sendable {
                 retry(batch, partition: partition, failures: failures + 1, after: .milliseconds(100 * (1 << (failures + 1))))
                 return
             } else {
-                outcome = .failure(.ledgerUnavailable("cannot write to \(topic)[\(partition)]: \(error)"))
+                outcome = .failure(.unavailable("cannot write to \(topic)[\(partition)]: \(error)"))
             }
         }
         let next = queues.withLock { queues -> [Queued]? in
@@ -120,17 +121,17 @@ final class LedgerWriter: Sendable {
 /// A ledger entry on its way to Kafka. Waiting is separate from writing, so a request can
 /// publish its result while its outcome is written, and usually find the outcome acknowledged
 /// without suspending.
-struct PendingWrite: Sendable {
-    private let acknowledgement = SetOnce<Result<Int64, WorkerFailure>>()
+public struct PendingWrite: Sendable {
+    private let acknowledgement = Promise<Result<Int64, LedgerError>>()
 
-    fileprivate func complete(_ result: Result<Int64, WorkerFailure>) {
-        acknowledgement.set(result)
+    fileprivate func complete(_ result: Result<Int64, LedgerError>) {
+        acknowledgement.fulfill(result)
     }
 
     /// Returns the offset of the Kafka record holding the entry once Kafka has acknowledged it;
     /// throws when it could not be written.
     @discardableResult
-    func acknowledged() async throws(WorkerFailure) -> Int64 {
+    public func acknowledged() async throws(LedgerError) -> Int64 {
         try await acknowledgement.value.get()
     }
 }

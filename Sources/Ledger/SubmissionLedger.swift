@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Primitives
 import Synchronization
 
 /// The submission ledger of the partitions this worker owns, kept in a Kafka topic.
@@ -16,7 +17,7 @@ import Synchronization
 ///
 /// The copy holds what the topic holds: ``forgetDeleted()`` drops the entries whose records
 /// retention has deleted, so a long-running worker's memory is bounded like a new owner's.
-final class SubmissionLedger: Sendable {
+public final class SubmissionLedger: Sendable {
     /// What the ledger knows of one partition. Each entry is kept with the offset of the Kafka
     /// record holding it.
     struct PartitionState: Sendable {
@@ -70,7 +71,7 @@ final class SubmissionLedger: Sendable {
     }
 
     /// Whether a partition has been read, or why it could not be.
-    private typealias Readiness = SetOnce<Result<Void, any Error>>
+    private typealias Readiness = Promise<Result<Void, any Error>>
 
     private struct Slot {
         /// Set once the partition is read, or its load failed: its lookups wait for it.
@@ -112,19 +113,21 @@ final class SubmissionLedger: Sendable {
         }
     }
 
-    let topic: String
+    public let topic: String
     private let writer: LedgerWriter
     private let readerProperties: KafkaProperties
     private let loadTimeout: Duration
-    private let metrics: WorkerMetrics
+    private let metrics: LedgerMetrics
     private let logger: Logger
     private let holdings: Holdings
     /// For tests: awaited once a load has read a partition's records, before the partition is
     /// served with them and the records written here meanwhile.
     private let loadRead: (@Sendable (_ partition: Int32) async -> Void)?
 
-    init(
-        topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: WorkerMetrics, logger: Logger,
+    /// A ledger kept in `topic`, written through `producer` and read with clients made of
+    /// `readerProperties`; reads and offset queries give up after `loadTimeout`.
+    public init(
+        topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: LedgerMetrics, logger: Logger,
         loadRead: (@Sendable (_ partition: Int32) async -> Void)? = nil
     ) {
         self.topic = topic
@@ -144,26 +147,26 @@ final class SubmissionLedger: Sendable {
     /// pass (one client for the offsets, one reader for the records); each is served as soon as
     /// it is read. A partition revoked since the last assignment is read from where its copy
     /// ends, so it is usually served at once; the copies of the others are dropped.
-    func assigned(_ partitions: [Int32]) {
-        holdings.state.withLock { state in
+    public func assigned(_ partitions: [Int32]) {
+        let load = holdings.state.withLock { state -> (id: UInt64, readiness: [Int32: Readiness])? in
             defer { state.revoked = [:] }
-            guard !partitions.isEmpty else { return }
+            guard !partitions.isEmpty else { return nil }
             state.nextLoadID += 1
-            let id = state.nextLoadID
             let readiness = Dictionary(uniqueKeysWithValues: partitions.map { ($0, Readiness()) })
-            // The load takes the kept copies from the slots (under this lock, so after they are
-            // set): it then holds their only reference and adds the new records in place,
-            // instead of copying a partition's whole state on the first one.
-            Task { await self.load(partitions, id: id, readiness: readiness) }
             for partition in partitions {
-                state.slots[partition] = Slot(ready: readiness[partition]!, loadID: id, kept: state.revoked.removeValue(forKey: partition))
+                state.slots[partition] = Slot(ready: readiness[partition]!, loadID: state.nextLoadID, kept: state.revoked.removeValue(forKey: partition))
             }
+            return (state.nextLoadID, readiness)
         }
+        // The load takes the kept copies from the slots: it then holds their only reference and
+        // adds the new records in place, instead of copying a partition's whole state on the
+        // first one.
+        if let load { Task { await self.load(partitions, id: load.id, readiness: load.readiness) } }
     }
 
     /// Stops serving revoked partitions. Their copies are kept until the next assignment, in
     /// case it gives them back.
-    func revoked(_ partitions: [Int32]) {
+    public func revoked(_ partitions: [Int32]) {
         holdings.state.withLock { state in
             for partition in partitions {
                 // A partition whose load has not begun still has its earlier copy to keep.
@@ -175,7 +178,7 @@ final class SubmissionLedger: Sendable {
     }
 
     /// What the ledger says of a request.
-    enum Lookup: Sendable {
+    public enum Lookup: Sendable {
         /// Its partition is no longer assigned here.
         case notAssigned
         /// No intent or outcome of it is held.
@@ -188,12 +191,12 @@ final class SubmissionLedger: Sendable {
     /// The latest record of `requestID` in `partition`, once the partition has been read.
     /// Throws when it cannot be read: the worker stops rather than submit blind, and its
     /// requests are redelivered.
-    func lookup(_ requestID: String, partition: Int32) async throws(WorkerFailure) -> Lookup {
+    public func lookup(_ requestID: String, partition: Int32) async throws(LedgerError) -> Lookup {
         guard let (ready, loadID) = holdings.state.withLock({ $0.slots[partition].map { ($0.ready, $0.loadID) } }) else { return .notAssigned }
         do {
             try await ready.value.get()
         } catch {
-            throw .ledgerUnavailable("cannot read ledger partition \(topic)[\(partition)]: \(error)")
+            throw .unavailable("cannot read ledger partition \(topic)[\(partition)]: \(error)")
         }
         // Only the one record leaves the lock: copying the partition's state would make every
         // later write copy it again. A partition revoked and assigned again meanwhile has a new
@@ -205,14 +208,14 @@ final class SubmissionLedger: Sendable {
     }
 
     /// How many requests' entries this worker holds, over the partitions it owns.
-    var entriesHeld: Int {
+    public var entriesHeld: Int {
         holdings.state.withLock { state in state.slots.values.reduce(0) { $0 + $1.state.requests.count } }
     }
 
     /// Whether `creationID` already belongs to a request of `partition` other than `requestID`
     /// (by its outcome or adoption). A request's own adoption does not count: after a crash
     /// between its adoption and its outcome it must find and adopt the same task again.
-    func isClaimed(_ creationID: String, byOtherThan requestID: String, partition: Int32) -> Bool {
+    public func isClaimed(_ creationID: String, byOtherThan requestID: String, partition: Int32) -> Bool {
         let (creationID, request) = (HeldText(creationID), RequestKey(requestID))
         return holdings.state.withLock { state in state.slots[partition]?.state.claimed[creationID].map { $0.request != request } ?? false }
     }
@@ -220,7 +223,7 @@ final class SubmissionLedger: Sendable {
     /// Starts writing `entry` to ledger partition `partition`; concurrent writes to one
     /// partition share a round trip (``LedgerWriter``). Once Kafka has acknowledged it, the
     /// entry is held here before the write's waiter resumes.
-    func write(_ entry: LedgerEntry, partition: Int32) -> PendingWrite {
+    public func write(_ entry: LedgerEntry, partition: Int32) -> PendingWrite {
         writer.write(entry, partition: partition)
     }
 
@@ -228,7 +231,7 @@ final class SubmissionLedger: Sendable {
     /// here (those below each partition's log start): a new owner would not find them either.
     /// Returns how many were forgotten; when the offsets cannot be read, forgets nothing.
     @discardableResult
-    func forgetDeleted() async -> Int {
+    public func forgetDeleted() async -> Int {
         let partitions = holdings.state.withLock { state in state.slots.filter(\.value.loaded).map(\.key) }
         guard !partitions.isEmpty else { return 0 }
         let offsets: [TopicPartition: (low: Int64, high: Int64)]
@@ -301,7 +304,7 @@ final class SubmissionLedger: Sendable {
             }
         } catch {
             // Partitions already served keep their value: only the first set counts.
-            for ready in readiness.values { ready.set(.failure(error)) }
+            for ready in readiness.values { ready.fulfill(.failure(error)) }
             return
         }
         logger.info(
@@ -316,7 +319,7 @@ final class SubmissionLedger: Sendable {
     /// Serves a partition read by load `id` (`records` read), with the records written here
     /// while it was read, unless the partition has been revoked or assigned again since.
     private func serve(_ partition: Int32, _ state: consuming PartitionState, records: Int, id: UInt64, readiness: [Int32: Readiness]) async {
-        metrics.ledgerRead(records: records)
+        metrics.read(records: records)
         await loadRead?(partition)
         holdings.state.withLock { holdings in
             guard holdings.slots[partition]?.loadID == id else { return }
@@ -329,6 +332,6 @@ final class SubmissionLedger: Sendable {
             holdings.slots[partition]?.writtenDuringLoad = []
         }
         // Also when the slot is gone: its waiting lookups then answer `notAssigned`.
-        readiness[partition]?.set(.success(()))
+        readiness[partition]?.fulfill(.success(()))
     }
 }
