@@ -1,4 +1,3 @@
-import Crdkafka
 import Foundation
 import Logging
 
@@ -18,14 +17,11 @@ extension ClusterInspector {
             let answer: Result<(low: Int64, high: Int64), KafkaError>? = await BlockingThread.run(
                 name: "kafka-watermarks", deadline: timeout, whenAbandoned: { client.destroy() }
             ) {
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let err = rd_kafka_query_watermark_offsets(client.pointer, partition.topic, partition.partition, &low, &high, timeout.milliseconds)
-                return err == RD_KAFKA_RESP_ERR_NO_ERROR ? .success((low, high)) : .failure(KafkaError(err))
+                client.watermarkOffsets(of: partition, timeout: timeout)
             }
             guard let answer else {
                 // The abandoned call still uses the client: it is destroyed once the call returns.
-                throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "no answer for the offsets of \(partition) within \(timeout)")
+                throw .timedOut("no answer for the offsets of \(partition) within \(timeout)")
             }
             switch answer {
             case .success(let pair): offsets[partition] = pair
@@ -54,16 +50,10 @@ extension ClusterInspector {
         let answer: Result<[TopicPartition: Int64], KafkaError>? = await BlockingThread.run(
             name: "kafka-offsets-for-times", deadline: timeout, whenAbandoned: { client.destroy() }
         ) {
-            RDKafkaTopicPartitionList.withList(partitions.map { ($0, milliseconds) }) { list in
-                let err = rd_kafka_offsets_for_times(client.pointer, list, timeout.milliseconds)
-                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err)) }
-                var offsets: [TopicPartition: Int64] = [:]
-                for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
-                return .success(offsets)
-            }
+            client.offsetsForTimes(partitions, timestamp: milliseconds, timeout: timeout)
         }
         guard let answer else {
-            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "no answer for the offsets at \(time) within \(timeout)")
+            throw .timedOut("no answer for the offsets at \(time) within \(timeout)")
         }
         await BlockingThread.run(name: "kafka-destroy") { client.destroy() }
         return try answer.get()

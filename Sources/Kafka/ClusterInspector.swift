@@ -1,4 +1,3 @@
-import Crdkafka
 import Logging
 
 /// Start-up checks against a cluster: can it be reached, and which topics exist with how many
@@ -18,17 +17,7 @@ public enum ClusterInspector {
         let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
         let result: Result<[String: Int], KafkaError> = await BlockingThread.run(name: "kafka-metadata") {
             defer { client.destroy() }
-            var metadata: UnsafePointer<rd_kafka_metadata>?
-            let err = rd_kafka_metadata(client.pointer, 1, nil, &metadata, timeout.milliseconds)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return .failure(KafkaError(err)) }
-            defer { rd_kafka_metadata_destroy(metadata) }
-            var topics: [String: Int] = [:]
-            for index in 0..<Int(metadata.pointee.topic_cnt) {
-                let topic = metadata.pointee.topics[index]
-                guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
-                topics[String(cString: topic.topic)] = Int(topic.partition_cnt)
-            }
-            return .success(topics)
+            return client.topicPartitionCounts(timeout: timeout)
         }
         return try result.get()
     }
@@ -42,7 +31,7 @@ public enum ClusterInspector {
         logger: Logger
     ) async throws(KafkaError) -> [TopicPartition] {
         guard let count = try await topicPartitionCounts(properties: properties, timeout: timeout, logger: logger)[topic] else {
-            throw KafkaError(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, message: "the topic '\(topic)' does not exist")
+            throw .unknownTopicOrPartition("the topic '\(topic)' does not exist")
         }
         return (0..<Int32(count)).map { TopicPartition(topic: topic, partition: $0) }
     }
@@ -61,16 +50,10 @@ public enum ClusterInspector {
         let client = try RDKafkaClient.make(.consumer, properties: properties, context: CallbackContext(logger: logger))
         let result: Result<[TopicPartition: Int64], KafkaError> = await BlockingThread.run(name: "kafka-committed") {
             defer {
-                rd_kafka_consumer_close(client.pointer)
+                client.closeConsumer()
                 client.destroy()
             }
-            return RDKafkaTopicPartitionList.withList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }) { list in
-                let err = rd_kafka_committed(client.pointer, list, timeout.milliseconds)
-                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err)) }
-                var offsets: [TopicPartition: Int64] = [:]
-                for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
-                return .success(offsets)
-            }
+            return client.committedOffsets(of: partitions, timeout: timeout)
         }
         return try result.get()
     }

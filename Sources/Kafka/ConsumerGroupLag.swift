@@ -1,4 +1,3 @@
-import Crdkafka
 import Logging
 
 /// Where a consumer group stands on one partition: what `kafka-consumer-groups --describe`

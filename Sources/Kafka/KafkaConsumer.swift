@@ -1,4 +1,3 @@
-import Crdkafka
 import Foundation
 import Logging
 
@@ -79,24 +78,19 @@ public final class KafkaConsumer: Sendable {
         let context = CallbackContext(logger: logger, rebalance: rebalance) { error in
             continuation.finish(throwing: error)
         }
-        let client = try RDKafkaClient.make(.consumer, properties: properties, context: context) { conf in
-            rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
-            rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback)
-            rd_kafka_conf_set_stats_cb(conf, statisticsCallback)
-        }
+        let client = try RDKafkaClient.makeConsumer(properties: properties, context: context)
         // Route the main queue (errors, logs, rebalances) to the consumer queue served by poll.
-        rd_kafka_poll_set_consumer(client.pointer)
-        let startError: rd_kafka_resp_err_t
+        client.pollSetConsumer()
+        let startError: KafkaError?
         switch source {
         case .subscription(let topics):
-            let subscription = topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), offset: Int64(0)) }
-            startError = RDKafkaTopicPartitionList.withList(subscription) { rd_kafka_subscribe(client.pointer, $0) }
+            startError = client.subscribe(topics)
         case .assignment(let partitions):
-            startError = RDKafkaTopicPartitionList.withList(partitions.map { ($0.key, $0.value) }) { rd_kafka_assign(client.pointer, $0) }
+            startError = client.assign(partitions)
         }
-        guard startError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            rd_kafka_destroy(client.pointer)
-            throw KafkaError(startError, message: "cannot start consuming: \(String(cString: rd_kafka_err2str(startError)))")
+        if let startError {
+            client.destroyKeepingContext()
+            throw KafkaError(code: startError.code, name: startError.name, message: "cannot start consuming: \(startError.message)")
         }
 
         self.client = client
@@ -146,26 +140,14 @@ public final class KafkaConsumer: Sendable {
     @discardableResult
     public func storeOffsets(_ positions: [TopicPartition: Int64]) -> [TopicPartition: KafkaError] {
         guard !positions.isEmpty else { return [:] }
-        let client = self.client
-        return RDKafkaTopicPartitionList.withList(positions.map { ($0.key, $0.value) }) { list in
-            let err = rd_kafka_offsets_store(client.pointer, list)
-            var failures: [TopicPartition: KafkaError] = [:]
-            for entry in RDKafkaTopicPartitionList.entries(list) where entry.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                failures[entry.0] = KafkaError(entry.err)
-            }
-            if failures.isEmpty && err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                for partition in positions.keys { failures[partition] = KafkaError(err) }
-            }
-            return failures
-        }
+        return client.storeOffsets(positions)
     }
 
     /// Starts an asynchronous commit of every stored position. Failures are logged; the next
     /// commit carries the same or later positions.
     public func commit() {
-        let err = rd_kafka_commit(client.pointer, nil, 1)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            logger.warning("Cannot start an offset commit: \(KafkaError(err))")
+        if let error = client.startCommit() {
+            logger.warning("Cannot start an offset commit: \(error)")
         }
     }
 

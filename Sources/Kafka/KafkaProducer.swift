@@ -1,4 +1,3 @@
-import Crdkafka
 import Logging
 import Synchronization
 
@@ -18,9 +17,7 @@ public final class KafkaProducer: Sendable {
         // holds, so every waiting send is failed here instead of waiting forever.
         let pending = PendingDeliveries()
         let context = CallbackContext(logger: logger, onFatal: { pending.failAll($0) })
-        let client = try RDKafkaClient.make(.producer, properties: properties, context: context) { conf in
-            rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
-        }
+        let client = try RDKafkaClient.makeProducer(properties: properties, context: context)
         self.client = client
         self.pending = pending
         self.logger = logger
@@ -28,7 +25,7 @@ public final class KafkaProducer: Sendable {
         self.pollLoop = Task {
             await BlockingThread.run(name: "kafka-producer-poll") {
                 while !stopRequested.isSet {
-                    rd_kafka_poll(client.pointer, 100)
+                    client.poll(timeout: .milliseconds(100))
                 }
             }
         }
@@ -82,7 +79,7 @@ public final class KafkaProducer: Sendable {
                     },
                     pending: pending
                 )
-                guard let refusal = pending.register(box) ?? enqueue(message, box: box) else { break }
+                guard let refusal = pending.register(box) ?? client.produce(message, box: box) else { break }
                 box.complete(.failure(refusal))
                 guard refusal.isQueueFull else { break }
                 try await waitForRoom(sending: message.topic)
@@ -113,7 +110,7 @@ public final class KafkaProducer: Sendable {
     /// returns.
     public func send(_ message: OutgoingMessage, onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void) {
         let box = DeliveryBox(topic: message.topic, completion: onDelivery, pending: pending)
-        if let error = pending.register(box) ?? enqueue(message, box: box) {
+        if let error = pending.register(box) ?? client.produce(message, box: box) {
             box.complete(.failure(error))
         }
     }
@@ -123,55 +120,18 @@ public final class KafkaProducer: Sendable {
     /// which held a worker's first ledger writes for about 0.8 s on the mock cluster.
     public func warmUp(topic: String, timeout: Duration) async throws(KafkaError) {
         let client = self.client
-        let err = await BlockingThread.run(name: "kafka-warm-up") {
-            let handle = rd_kafka_topic_new(client.pointer, topic, nil)
-            defer { rd_kafka_topic_destroy(handle) }
-            var metadata: UnsafePointer<rd_kafka_metadata>?
-            let err = rd_kafka_metadata(client.pointer, 0, handle, &metadata, timeout.milliseconds)
-            if let metadata { rd_kafka_metadata_destroy(metadata) }
-            return err
+        let error = await BlockingThread.run(name: "kafka-warm-up") {
+            client.fetchMetadata(of: topic, timeout: timeout)
         }
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
-    }
-
-    /// Hands the message to librdkafka; returns the error when it was not accepted.
-    private func enqueue(_ message: OutgoingMessage, box: DeliveryBox) -> KafkaError? {
-        let headers: OpaquePointer? = message.headers.isEmpty ? nil : rd_kafka_headers_new(message.headers.count)
-        for header in message.headers {
-            if let value = header.value {
-                value.withUnsafeBytes { _ = rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
-            } else {
-                _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
-            }
-        }
-        let opaque = Unmanaged.passRetained(box).toOpaque()
-        let err = message.value.withUnsafeBytes { value in
-            withOptionalBytes(message.key) { key in
-                crdkafka_produce(
-                    client.pointer,
-                    message.topic,
-                    message.partition ?? RD_KAFKA_PARTITION_UA,
-                    key?.baseAddress, key?.count ?? 0,
-                    value.baseAddress, value.count,
-                    headers,
-                    opaque
-                )
-            }
-        }
-        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-        // Not accepted: librdkafka took ownership of neither the headers nor the box.
-        if let headers { rd_kafka_headers_destroy(headers) }
-        Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
-        return KafkaError(err)
+        if let error { throw error }
     }
 
     /// Waits up to `timeout` for every queued record to be delivered; returns false when some
     /// were still outstanding.
     public func flush(timeout: Duration) async -> Bool {
         let client = self.client
-        let milliseconds = timeout.milliseconds
         return await BlockingThread.run(name: "kafka-producer-flush") {
-            rd_kafka_flush(client.pointer, milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR
+            client.flush(timeout: timeout)
         }
     }
 
@@ -179,11 +139,11 @@ public final class KafkaProducer: Sendable {
     /// Sends still waiting when the timeout passes fail with a purge error; later ones fail at
     /// once (``KafkaError/isProducerClosed``).
     public func shutdown(flushTimeout: Duration = .seconds(10)) async {
-        pending.close(KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the producer is closed"))
+        pending.close(.destroyed("the producer is closed"))
         if await !flush(timeout: flushTimeout) {
             logger.warning("Kafka producer closed with records still unacknowledged after \(flushTimeout)")
-            rd_kafka_purge(client.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
-            rd_kafka_poll(client.pointer, 0)
+            client.purge()
+            client.poll(timeout: .zero)
         }
         stopRequested.set()
         await pollLoop.value
@@ -252,20 +212,4 @@ final class PendingDeliveries: Sendable {
         }
         for box in boxes { box.complete(.failure(error)) }
     }
-}
-
-func deliveryReportCallback(_ rk: OpaquePointer?, _ message: UnsafePointer<rd_kafka_message_t>?, _ opaque: UnsafeMutableRawPointer?) {
-    guard let message, let pointer = message.pointee._private else { return }
-    let box = Unmanaged<DeliveryBox>.fromOpaque(pointer).takeRetainedValue()
-    let record = message.pointee
-    if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        box.complete(.success(DeliveryReport(topic: box.topic, partition: record.partition, offset: record.offset)))
-    } else {
-        box.complete(.failure(KafkaError(record.err)))
-    }
-}
-
-private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
-    guard let bytes else { return body(nil) }
-    return bytes.withUnsafeBytes { body($0) }
 }

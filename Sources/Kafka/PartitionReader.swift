@@ -1,4 +1,3 @@
-import Crdkafka
 import Foundation
 import Logging
 import Synchronization
@@ -91,7 +90,7 @@ public enum PartitionReader {
         await consumer.close()
         let unfinished = try result.get()
         if requireEnd, !unfinished.isEmpty {
-            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "\(unfinished.count) partition(s) were not read to their end: nothing arrived for \(idle)")
+            throw KafkaError.timedOut("\(unfinished.count) partition(s) were not read to their end: nothing arrived for \(idle)")
         }
         for (partition, messages) in unfinished { output.yield((partition, messages)) }
     }
