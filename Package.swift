@@ -142,7 +142,7 @@ let package = Package(
             name: "PoolCoordinationTests",
             dependencies: ["PoolCoordination", "Chanjing", "ChanjingSimulator", "Kafka", "TestSupport"]
         ),
-        // Fast: no Kafka, no child processes (`swift test --no-parallel --filter WorkerTests`, about 45 s).
+        // Fast: no Kafka, no child processes (README: `swift test --filter '^(WorkerTests|LedgerTests)\.'`).
         .testTarget(
             name: "WorkerTests",
             dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "Ledger", "VideoContract", "TestSupport"]

@@ -89,7 +89,7 @@ public final class KafkaConsumer: Sendable {
             startError = client.assign(partitions)
         }
         if let startError {
-            client.destroyKeepingContext()
+            client.destroy()
             throw KafkaError(code: startError.code, name: startError.name, message: "cannot start consuming: \(startError.message)")
         }
 

@@ -69,11 +69,4 @@ extension RDKafkaClient {
     func closeConsumer() {
         rd_kafka_consumer_close(pointer)
     }
-
-    /// Blocks: destroys the handle like ``destroy()``, but leaves the handle's reference to the
-    /// context in place, so the context is never freed. Only a consumer that could not start
-    /// uses it: that is how it has always been torn down.
-    func destroyKeepingContext() {
-        rd_kafka_destroy(pointer)
-    }
 }
