@@ -78,7 +78,12 @@ extension LedgerEntry {
 /// The keys of one object read so far: a key given twice makes it unreadable (which value would
 /// win is not for the reader to guess). A plain array: entries have a dozen keys.
 private struct Keys {
-    private var seen: [String] = []
+    private var seen: [String]
+
+    init() {
+        seen = []
+        seen.reserveCapacity(16)
+    }
 
     mutating func add(_ key: String, at scanner: JSONScanner) throws(JSONScanner.Failure) {
         guard !seen.contains(key) else { throw scanner.fail("duplicate member") }

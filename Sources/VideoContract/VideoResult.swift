@@ -135,8 +135,8 @@ public struct VideoResult: Sendable, Codable, Equatable {
 
     /// The result as the JSON bytes published to Kafka, keys sorted.
     ///
-    /// Written field by field rather than through `JSONEncoder`, which took about 6% of the
-    /// worker's CPU in benchmark scenario 1 (a result per request). `VideoResultTests` checks
+    /// Written field by field rather than through `JSONEncoder`, a result per request
+    /// (docs/benchmarks.md, "Tried, and what it gave"). `VideoResultTests` checks
     /// it against `JSONEncoder`'s output and that every stored field is written.
     public func encoded() -> [UInt8] {
         var json = JSONObjectWriter()

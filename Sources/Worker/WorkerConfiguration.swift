@@ -125,8 +125,7 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// The producer's properties. Results and ledger entries share one producer, so that both
-    /// ride the same round trips to the brokers (a producer of its own cost the ledger about 6%
-    /// of benchmark scenario 1). It lingers 1 ms, because every submit waits for its intent's
+    /// ride the same round trips to the brokers (docs/benchmarks.md). It lingers 1 ms, because every submit waits for its intent's
     /// acknowledgement, and gives up on an attempt after 60 s rather than librdkafka's 300 s: a
     /// ledger write is tried 5 times before the worker stops, a result until it is acknowledged.
     var producerProperties: KafkaProperties {

@@ -118,6 +118,7 @@ public final class WorkerRuntime: Sendable {
             ledger: ledger,
             publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, metrics: metrics, logger: logger),
             offsets: coordinator,
+            orderByKey: configuration.ordering == .key,
             metrics: metrics,
             logger: logger
         )

@@ -55,36 +55,19 @@ public final class KafkaTestCluster: Sendable {
     /// Reads the results topic from the beginning until `count` records arrived (and then, with
     /// `settle`, until none arrived for that long) or `seconds` passed; returns what arrived.
     public func readResults(atLeast count: Int, within seconds: Double, settle: Duration = .zero) async throws -> [KafkaMessage] {
-        let consumer = try KafkaConsumer(
-            properties: clientProperties.merging(KafkaProperties([
-                "group.id": "reader-\(UUID().uuidString)", "auto.offset.reset": "earliest", "session.timeout.ms": "6000",
-            ])),
-            topics: [resultsTopic],
-            bufferCapacity: 10_000,
-            logger: logger
-        )
-        let collected = CollectedMessages()
-        let reader = Task {
-            for try await message in consumer.messages { _ = collected.append(message) }
-        }
         let deadline = ContinuousClock.now + .seconds(seconds)
-        while collected.all.count < count, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        let reader = try await TopicReader(topic: resultsTopic, from: .beginning, properties: clientProperties, timeout: .seconds(10), logger: logger) { $0 }
+        _ = await reader.wait(for: count, within: deadline - .now)
         if settle > .zero {
             // Keep reading until the topic has been quiet for `settle`.
-            var seen = collected.all.count
+            var seen = reader.count
             var quietSince = ContinuousClock.now
-            while ContinuousClock.now - quietSince < settle, ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(50))
-                let now = collected.all.count
-                if now != seen { seen = now; quietSince = .now }
+            await reader.wait(within: deadline - .now) { arrived in
+                if arrived.count != seen { (seen, quietSince) = (arrived.count, .now) }
+                return ContinuousClock.now - quietSince >= settle
             }
         }
-        reader.cancel()
-        _ = await reader.result
-        await consumer.close()
-        return collected.all
+        return await reader.stop()
     }
 
     /// The group's committed offsets for every requests partition (negative where none).
@@ -100,10 +83,4 @@ public final class KafkaTestCluster: Sendable {
     public func shutdown() async {
         _ = try? await withTimeout(20, "mock cluster shutdown") { [cluster] in await cluster.shutdown() }
     }
-}
-
-final class CollectedMessages: Sendable {
-    private let messages = Mutex<[KafkaMessage]>([])
-    func append(_ message: KafkaMessage) -> Int { messages.withLock { $0.append(message); return $0.count } }
-    var all: [KafkaMessage] { messages.withLock { $0 } }
 }

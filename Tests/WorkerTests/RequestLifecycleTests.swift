@@ -143,7 +143,7 @@ struct RequestLifecycleTests {
                 guard case .leave = step.action else { return expect(false, "a request no longer wanted must be left") }
             }
             switch step.action {
-            case .lookUp, .search, .writeAdoption, .writeOutcome, .waitForTurn:
+            case .lookUp, .search, .writeAdoption, .writeOutcome:
                 expect(settings.ledger, "the ledger is off")
             case .writeIntent:
                 expect(settings.ledger, "the ledger is off")
@@ -171,6 +171,8 @@ struct RequestLifecycleTests {
                 guard case .end? = previous?.action, case .ended(published: true)? = previous?.event else {
                     return expect(false, "committed without an acknowledged result")
                 }
+            case .waitForTurn:
+                expect(index == 0, "a turn is waited for first, once")
             case .leave, .sleep, .waitForCircuit, .waitForRateSlot, .takeToken:
                 break
             }
@@ -253,6 +255,23 @@ struct RequestLifecycleTests {
         }
         #expect(actions[5] == .search(since: LedgerEntry.date(intent.at)))
         #expect(actions[6] == .waitForCircuit(retried: nil))
+    }
+
+    @Test("an invalid request waits for its turn like any record, then ends rejected; shut down while waiting, it is left")
+    func rejected() {
+        let rejection = RequestRejection(code: .missingField, field: "ref_prompt", message: "ref_prompt is required")
+        for ledger in [false, true] {
+            let settings = Lifecycle.Settings(ledger: ledger, retry: Self.retry)
+            var lifecycle = Lifecycle(.invalid(rejection, requestID: "r-1"), bodyHash: "", timestamp: Self.start.date, settings: settings)
+            #expect(lifecycle.start() == .waitForTurn)
+            var left = lifecycle
+            #expect(left.next(.notWanted, at: Self.start) == .leave)
+            guard case .end(.rejected(let ended, "r-1"), recordOutcome: false, intentAt: nil) = lifecycle.next(.turnGranted, at: Self.start) else {
+                Issue.record("expected the rejection to be published")
+                continue
+            }
+            #expect(ended == rejection)
+        }
     }
 
     @Test("an old request ends expired before any call, and its outcome is not recorded")

@@ -42,7 +42,7 @@ struct RequestProcessorTests {
         func submit(_ request: VideoRequest, timestamp: Date? = nil) async throws -> VideoResult? {
             let offset = Int64.random(in: 0 ... .max)
             let message = KafkaMessage(topic: "requests", partition: 0, offset: offset, key: nil, value: [], timestamp: timestamp)
-            let prepared = RequestProcessor.Prepared(message: message, decoded: .valid(request), turn: nil)
+            let prepared = RequestProcessor.Prepared(message: message, decoded: .valid(request), keyTurn: nil, copyTurn: nil)
             try await processor.process(prepared, consumedAt: Date())
             processor.release(prepared)
             if outlets.left.withLock({ $0.contains(offset) }) { return nil }

@@ -71,7 +71,9 @@ struct BenchRun {
             )
             printLine("ceiling (bare librdkafka consume-produce loop, same run): \(Int(ceiling)) requests/s")
         }
-        let collector = try ResultCollector(brokers: cluster.bootstrapServers, topic: "results", logger: logger)
+        let collector = try await TopicReader(
+            topic: "results", from: .beginning, properties: KafkaProperties(["bootstrap.servers": cluster.bootstrapServers]), timeout: .seconds(10), logger: logger
+        ) { ResultSample($0) }
         // A pool's processes share this machine's cores: with 6 s sessions a busy member misses
         // heartbeats and the group rebalances, which the mock cluster may never finish
         // (docs/benchmarks.md, scenario 6). Production keeps librdkafka's 45 s default.
@@ -95,7 +97,7 @@ struct BenchRun {
         case .memory(let seconds):
             try await Task.sleep(for: .seconds(seconds))
             // In flight = result rate × latency, over the time results have been arriving.
-            let samples = collector.all
+            let samples = collector.records
             let flowing = samples.first.map { ContinuousClock.now - $0.arrival } ?? .zero
             let rate = Double(samples.count) / max(0.001, flowing / .seconds(1))
             printLine(String(format: "peak RSS %.1f MiB | %d results in %.0f s; since the first result %.0f/s, so about %.0f in flight at %.1f s latency | backlog left %d",
@@ -135,17 +137,16 @@ struct BenchRun {
         printLine("preloaded \(stored) requests")
     }
 
-    private func measureCompletion(worker: ChildProcess, collector: ResultCollector, simulator: ChanjingSimulator, started: ContinuousClock.Instant) async throws {
+    private func measureCompletion(worker: ChildProcess, collector: TopicReader<ResultSample>, simulator: ChanjingSimulator, started: ContinuousClock.Instant) async throws {
         let total = scenario.requests
         let tenth = total / 10
-        guard await collector.wait(for: tenth, timeout: .seconds(120)) else { throw ValidationError("the worker did not get going") }
+        guard await collector.wait(for: tenth, within: .seconds(120)) else { throw ValidationError("the worker did not get going") }
         let cpuAtWarmup = worker.cpuSeconds
         let ownCPUAtWarmup = ChildProcess.cpuSeconds(of: "self")
-        guard await collector.wait(for: total - tenth, timeout: .seconds(600)) else { throw ValidationError("results stopped arriving") }
+        guard await collector.wait(for: total - tenth, within: .seconds(600)) else { throw ValidationError("results stopped arriving") }
         let cpuAtEnd = worker.cpuSeconds
         let ownCPUAtEnd = ChildProcess.cpuSeconds(of: "self")
-        _ = await collector.wait(for: total, timeout: .seconds(60))
-        let samples = collector.all
+        let samples = await collector.wait(within: .seconds(60)) { $0.count >= total }
         let steady = samples[tenth..<(total - tenth)]
         let window = steady.last!.arrival - steady.first!.arrival
         let rate = Double(steady.count) / max(0.001, window / .seconds(1))

@@ -77,27 +77,20 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// Reads results until one per request has arrived or the timeout passes.
     private func collectResults(brokers: String, topic: String, expected: Int, logger: Logger) async throws -> [String: VideoResult] {
-        let consumer = try KafkaConsumer(
-            properties: KafkaProperties([
-                "bootstrap.servers": brokers, "group.id": "demo-results-\(UInt32.random(in: 0...UInt32.max))",
-                "auto.offset.reset": "earliest", "session.timeout.ms": "6000",
-            ]),
-            topics: [topic],
-            logger: logger
-        )
+        let reader = try await TopicReader(
+            topic: topic, from: .beginning, properties: KafkaProperties(["bootstrap.servers": brokers]), timeout: .seconds(10), logger: logger
+        ) { try? VideoResult.decode($0.value) }
         var results: [String: VideoResult] = [:]
-        let deadline = Task {
-            try? await Task.sleep(for: .seconds(timeout))
-            await consumer.close()
+        var seen = 0
+        await reader.wait(within: .seconds(timeout)) { arrived in
+            for result in arrived[seen...] where results[result.requestID] == nil {
+                results[result.requestID] = result
+                print(Self.line(for: result))
+            }
+            seen = arrived.count
+            return results.count == expected
         }
-        for try await message in consumer.messages {
-            guard let result = try? VideoResult.decode(message.value), results[result.requestID] == nil else { continue }
-            results[result.requestID] = result
-            print(Self.line(for: result))
-            if results.count == expected { break }
-        }
-        deadline.cancel()
-        await consumer.close()
+        await reader.stop()
         return results
     }
 

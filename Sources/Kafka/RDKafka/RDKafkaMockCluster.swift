@@ -14,8 +14,7 @@ final class RDKafkaMockCluster: @unchecked Sendable {
     init(brokers: Int, logger: Logger) throws(KafkaError) {
         // The mock cluster lives inside a client handle that does nothing else. Its brokers'
         // sockets take that handle's `socket.nagle.disable`: real Kafka brokers set TCP_NODELAY,
-        // and without it a response can wait ~40 ms for a delayed ACK (about 1% of the ledger's
-        // round trips in benchmark scenario 1).
+        // and without it a response can wait ~40 ms for a delayed ACK.
         let host = try RDKafkaClient.make(
             .producer, properties: KafkaProperties(["log_level": "3", "socket.nagle.disable": "true"]), context: CallbackContext(logger: logger)
         )

@@ -6,17 +6,17 @@ import ServiceLifecycle
 
 /// The pipeline as a swift-service-lifecycle `Service`: takes request records from the
 /// consumer, keeps up to `maxInFlight` of them in flight, commits stored offsets periodically,
-/// and on graceful shutdown stops taking records, lets in-flight ones finish (bounded by the
-/// drain timeout), then closes the consumer, which commits the final positions.
+/// and on graceful shutdown stops taking records and lets in-flight ones finish (bounded by the
+/// drain timeout); the runtime then closes the consumer, which commits the final positions.
 final class WorkerService: Service {
     private let consumer: KafkaConsumer
     private let coordinator: OffsetCoordinator
     private let processor: RequestProcessor
     private let metrics: WorkerMetrics
-    private let sequencer: KeyedSequencer?
     private let maxInFlight: Int
     private let commitInterval: Duration
     private let drainTimeout: Duration
+    private let ordering: WorkerConfiguration.Ordering
     private let logger: Logger
 
     init(
@@ -31,10 +31,10 @@ final class WorkerService: Service {
         self.consumer = consumer
         self.coordinator = coordinator
         self.processor = processor
-        self.sequencer = configuration.ordering == .key ? KeyedSequencer() : nil
         self.maxInFlight = max(1, configuration.maxInFlight)
         self.commitInterval = configuration.commitInterval
         self.drainTimeout = configuration.drainTimeout
+        self.ordering = configuration.ordering
         self.logger = logger
     }
 
@@ -70,7 +70,7 @@ final class WorkerService: Service {
                 return .committerStopped
             }
             var running = 0
-            logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)", "ordering": "\(sequencer == nil ? "none" : "key")"])
+            logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)", "ordering": "\(ordering)"])
             for try await message in consumer.messages.cancelOnGracefulShutdown() {
                 while running >= maxInFlight {
                     if case .processed = try await group.next() { running -= 1 }
@@ -83,22 +83,12 @@ final class WorkerService: Service {
                 metrics.consumed(topic: message.topic)
                 metrics.started()
                 let consumedAt = Date()
+                // Prepared here, in consume order: its turns are reserved in that order.
                 let prepared = processor.prepare(message)
-                // Reserved here, in consume order, so same-key requests keep their order.
-                let ticket = message.key.flatMap { key in sequencer?.reserve(key) }
-                group.addTask { [processor, coordinator, sequencer, metrics] in
+                group.addTask { [processor, metrics] in
                     defer {
-                        if let ticket { sequencer?.finish(ticket) }
                         processor.release(prepared)
                         metrics.finished()
-                    }
-                    if let ticket {
-                        do {
-                            try await sequencer?.waitForTurn(ticket)
-                        } catch {
-                            coordinator.leave(message)  // shutdown while waiting: left uncommitted
-                            return .processed
-                        }
                     }
                     do {
                         try await processor.process(prepared, consumedAt: consumedAt)

@@ -89,7 +89,9 @@ struct RequestLifecycle: Sendable {
 
     /// What the driver does next.
     enum Action: Sendable, Equatable {
-        /// Wait until earlier copies of the same request (partition and `request_id`) are done.
+        /// Wait until the records before it with the same Kafka key (`--ordering key`) and the
+        /// earlier copies of the same request (partition and `request_id`, with the ledger on)
+        /// are done.
         case waitForTurn
         /// Ask the ledger for the request's latest entry.
         case lookUp
@@ -125,7 +127,8 @@ struct RequestLifecycle: Sendable {
 
     /// What happened since the last action.
     enum Event: Sendable {
-        /// Earlier copies of the request are done.
+        /// The records before it with the same key (`--ordering key`) and the earlier copies of
+        /// the request (with the ledger on) are done.
         case turnGranted
         case ledgerAnswered(SubmissionLedger.Lookup)
         /// A sleep ended with the request still wanted.
@@ -207,7 +210,7 @@ struct RequestLifecycle: Sendable {
     /// The circuit as the latest failure left it.
     private var circuitOpen = false
 
-    /// `bodyHash` is ``LedgerEntry/hash(of:)`` of a valid request's submit body; `timestamp` the
+    /// `bodyHash` is the ledger hash of a valid request's submit body (`SameRequest.swift`); `timestamp` the
     /// record's Kafka timestamp; `seed` seeds the back-off jitter.
     init(_ decoded: DecodedRequest, bodyHash: String, timestamp: Date?, settings: Settings, seed: UInt64 = .random(in: .min ... .max)) {
         self.requestID = decoded.requestID
@@ -218,15 +221,11 @@ struct RequestLifecycle: Sendable {
         self.jitter = Jitter(seed: seed)
     }
 
-    /// The first action.
+    /// The first action: every record waits for its turn.
     mutating func start() -> Action {
         guard case .received = state else { preconditionFailure("a lifecycle starts once") }
-        if let rejection { return end(.rejected(rejection, requestID: requestID)) }
-        if settings.ledger {
-            state = .waitingForTurn
-            return .waitForTurn
-        }
-        return beginSubmitting()
+        state = .waitingForTurn
+        return .waitForTurn
     }
 
     /// The action that follows `event`.
@@ -237,6 +236,8 @@ struct RequestLifecycle: Sendable {
         case (_, .notWanted):
             return leave()
         case (.waitingForTurn, .turnGranted):
+            if let rejection { return end(.rejected(rejection, requestID: requestID)) }
+            guard settings.ledger else { return beginSubmitting() }
             state = .lookingUp
             return .lookUp
         case (.lookingUp, .ledgerAnswered(let lookup)):

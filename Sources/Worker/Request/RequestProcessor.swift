@@ -35,6 +35,8 @@ struct RequestProcessor: Sendable {
     let offsets: any OffsetStore
     let metrics: WorkerMetrics
     let logger: Logger
+    /// With `--ordering key`: records with the same Kafka key take turns, in consume order.
+    let keyOrder: KeyedSequencer?
     /// With the ledger on: the copies of one request (same partition and `request_id`) in this
     /// worker take turns; the first records its outcome, the others are answered from the ledger.
     let copies = KeyedSequencer()
@@ -42,9 +44,10 @@ struct RequestProcessor: Sendable {
     /// `settings.ledger` follows `ledger`: the lifecycle uses the ledger exactly when there is one.
     init(
         decoder: RequestDecoder, settings: RequestLifecycle.Settings, chanjing: ChanjingGateway, ledger: SubmissionLedger?,
-        publisher: any ResultPublishing, offsets: any OffsetStore, metrics: WorkerMetrics, logger: Logger
+        publisher: any ResultPublishing, offsets: any OffsetStore, orderByKey: Bool = false, metrics: WorkerMetrics, logger: Logger
     ) {
         self.decoder = decoder
+        self.keyOrder = orderByKey ? KeyedSequencer() : nil
         self.settings = settings.with(ledger: ledger != nil)
         self.chanjing = chanjing
         self.ledger = ledger
@@ -54,27 +57,31 @@ struct RequestProcessor: Sendable {
         self.logger = logger
     }
 
-    /// A record decoded, with its turn among copies of the same request reserved.
+    /// A record decoded, with its turns reserved: after the records before it with the same key,
+    /// after the earlier copies of the same request.
     struct Prepared: Sendable {
         let message: KafkaMessage
         let decoded: DecodedRequest
-        let turn: KeyedSequencer.Ticket?
+        let keyTurn: KeyedSequencer.Ticket?
+        let copyTurn: KeyedSequencer.Ticket?
     }
 
-    /// Decodes `message` and, with the ledger on, reserves its turn. Call it in consume order so
-    /// that the first copy of a request is the one submitted.
+    /// Decodes `message` and reserves its turns. Call it in consume order, so that same-key
+    /// records keep their order and the first copy of a request is the one submitted.
     func prepare(_ message: KafkaMessage) -> Prepared {
         let decoded = decoder.decode(message.value, fallbackRequestID: "\(message.topic)-\(message.partition)-\(message.offset)")
-        var turn: KeyedSequencer.Ticket?
+        let keyTurn = message.key.flatMap { keyOrder?.reserve($0) }
+        var copyTurn: KeyedSequencer.Ticket?
         if ledger != nil, case .valid(let request) = decoded {
-            turn = copies.reserve(Array("\(message.partition)/\(request.requestID)".utf8))
+            copyTurn = copies.reserve(Array("\(message.partition)/\(request.requestID)".utf8))
         }
-        return Prepared(message: message, decoded: decoded, turn: turn)
+        return Prepared(message: message, decoded: decoded, keyTurn: keyTurn, copyTurn: copyTurn)
     }
 
-    /// Ends the record's turn, whether or not it was processed: the next copy may go.
+    /// Ends the record's turns, whether or not it was processed: the next record may go.
     func release(_ prepared: Prepared) {
-        if let turn = prepared.turn { copies.finish(turn) }
+        if let turn = prepared.keyTurn { keyOrder?.finish(turn) }
+        if let turn = prepared.copyTurn { copies.finish(turn) }
     }
 
     /// Runs the record's lifecycle to its end: its offset is then stored, or left for the
@@ -132,7 +139,13 @@ struct RequestProcessor: Sendable {
     private func perform(_ action: RequestLifecycle.Action, for request: Request) async throws(WorkerFailure) -> RequestLifecycle.Event {
         switch action {
         case .waitForTurn:
-            guard let turn = request.prepared.turn, (try? await copies.waitForTurn(turn)) != nil else { return .notWanted }
+            // Waiting ends early only on cancellation (shutdown past the drain timeout).
+            do {
+                if let turn = request.prepared.keyTurn { try await keyOrder?.waitForTurn(turn) }
+                if let turn = request.prepared.copyTurn { try await copies.waitForTurn(turn) }
+            } catch {
+                return .notWanted
+            }
             return .turnGranted
         case .lookUp:
             let lookup: SubmissionLedger.Lookup
