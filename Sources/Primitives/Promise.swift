@@ -8,23 +8,30 @@ import Synchronization
 /// Two ways to wait, because cancellation means different things to different waiters: ``value``
 /// waits until the value is set whatever happens (an acknowledgement that must not be lost),
 /// ``valueUnlessCancelled()`` gives up when the waiting task is cancelled.
+///
+/// Inlinable, so that each module specializes it for its values: unspecialized, every promise
+/// made and awaited looked its generic metadata up at run time (docs/benchmarks.md).
 public final class Promise<Value: Sendable>: Sendable {
-    private typealias Waiter = CheckedContinuation<Value?, Never>
+    @usableFromInline typealias Waiter = CheckedContinuation<Value?, Never>
 
-    private enum State {
+    @usableFromInline enum State {
         /// The first waiter is held apart: most promises have one waiter, or none.
         case waiting(first: (id: UInt64, waiter: Waiter)?, more: [UInt64: Waiter])
         case set(Value)
     }
 
-    private let state = Mutex(State.waiting(first: nil, more: [:]))
-    private let nextID = Atomic<UInt64>(0)
+    @usableFromInline let state: Mutex<State>
+    @usableFromInline let nextID: Atomic<UInt64>
 
-    public init() {}
+    @inlinable
+    public init() {
+        state = Mutex(State.waiting(first: nil, more: [:]))
+        nextID = Atomic<UInt64>(0)
+    }
 
     /// Sets the value and resumes every waiter. Returns false, changing nothing, when the value
     /// was set before.
-    @discardableResult
+    @inlinable @discardableResult
     public func fulfill(_ value: Value) -> Bool {
         let waiters = state.withLock { state -> [Waiter]? in
             guard case .waiting(let first, let more) = state else { return nil }
@@ -37,12 +44,14 @@ public final class Promise<Value: Sendable>: Sendable {
     }
 
     /// The value, once it is set; nil until then.
+    @inlinable
     public var current: Value? {
         state.withLock { state in if case .set(let value) = state { value } else { nil } }
     }
 
     /// The value, once it is set. Cancellation does not end the wait: whoever holds the promise
     /// must fulfil it on every path.
+    @inlinable
     public var value: Value {
         get async {
             if let value = current { return value }
@@ -51,6 +60,7 @@ public final class Promise<Value: Sendable>: Sendable {
     }
 
     /// The value once it is set, or nil as soon as the waiting task is cancelled.
+    @inlinable
     public func valueUnlessCancelled() async -> Value? {
         if let value = current { return value }
         let id = nextID.add(1, ordering: .relaxed).newValue
@@ -72,7 +82,8 @@ public final class Promise<Value: Sendable>: Sendable {
         }
     }
 
-    private func wait(id: UInt64, cancellable: Bool) async -> Value? {
+    @inlinable
+    func wait(id: UInt64, cancellable: Bool) async -> Value? {
         await withCheckedContinuation { (waiter: Waiter) in
             let now = state.withLock { state -> Value?? in
                 switch state {
