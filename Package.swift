@@ -129,6 +129,8 @@ let package = Package(
                 "Chanjing",
                 "ChanjingSimulator",
                 "Primitives",
+                "VideoContract",
+                "Worker",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/TestSupport"

@@ -12,13 +12,11 @@ import Worker
 struct OperatorToolsTests {
     @Test("enqueue validates and sends, lag reports per partition, replay re-enqueues failures, enqueue --wait prints results", .timeLimit(.minutes(3)))
     func tools() async throws {
-        let kafka = try KafkaTestCluster(partitions: 3)
-        let simulator = ChanjingSimulator(configuration: SimulatorConfiguration(failureRate: 1))  // every submit answers 50000
-        let server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
-        let brokers = kafka.cluster.bootstrapServers
-        let common = ["--brokers", brokers, "--kafka", "message.timeout.ms=20000"]
+        let harness = try await WorkerHarness(partitions: 3, simulator: SimulatorConfiguration(failureRate: 1))  // every submit answers 50000
+        let (kafka, simulator) = (harness.kafka, harness.simulator)
+        let common = ["--brokers", kafka.cluster.bootstrapServers, "--kafka", "message.timeout.ms=20000"]
         let topics = ["--requests-topic", kafka.requestsTopic]
-        try await withTimeout(170) {
+        try await harness.run(within: 170, "the operator tools") {
             // enqueue: 11 valid requests (one without request_id, which the worker names by its
             // offset) and one the worker would reject, from an NDJSON file.
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("requests-\(UUID().uuidString).ndjson")
@@ -37,17 +35,12 @@ struct OperatorToolsTests {
             #expect((before["partitions"] as? [[String: Any]])?.count == 3)
 
             // A worker whose every submit fails: 11 `failed` results, offsets committed.
-            var configuration = WorkerConfiguration(
-                brokers: brokers, groupID: "tools", requestsTopic: kafka.requestsTopic, resultsTopic: kafka.resultsTopic,
-                coordinationTopic: kafka.coordinationTopic,
-                kafkaProperties: KafkaProperties(["session.timeout.ms": "6000", "message.timeout.ms": "20000"]),
-                commitInterval: .milliseconds(200), drainTimeout: .seconds(10),
-                retry: RetryPolicy(maxAttempts: 1, maxElapsed: .seconds(5)),
-                chanjing: .init(baseURL: server.baseURL, requestTimeout: .seconds(5)),
-                ledger: LedgerSettings(topic: kafka.ledgerTopic, reconcileDelay: .seconds(1), clockSkew: .seconds(5))
-            )
+            var configuration = harness.configuration
+            configuration.groupID = "tools"
+            configuration.retry = RetryPolicy(maxAttempts: 1, maxElapsed: .seconds(5))
+            configuration.chanjing.requestTimeout = .seconds(5)
             configuration.maxInFlight = 4
-            try await runWorker(configuration, until: 11, kafka: kafka)
+            try await Self.runWorker(configuration, until: 11, harness: harness)
             let failed = try await kafka.readResults(atLeast: 11, within: 30).map { try VideoResult.decode($0.value) }
             #expect(failed.allSatisfy { $0.status == .failed && $0.error?.code == .retriesExhausted })
             let table = try await run(["lag", "--group", "tools", "--topic", kafka.requestsTopic] + common)
@@ -66,7 +59,7 @@ struct OperatorToolsTests {
             #expect(replay.status == 0 && replay.output.contains("replayed 11 request(s)"), "\(replay.output)")
 
             // The worker submits them this time; enqueue --wait sees its own requests' results.
-            let (worker, running) = try await startWorker(configuration)
+            let (worker, running) = try await harness.startWorker(configuration)
             let waited = try await run(
                 ["enqueue", "--wait", "--wait-timeout", "60", "--results-topic", kafka.resultsTopic,
                  #"{"request_id":"wait-1","ref_prompt":"a red kite"}"#, #"{"request_id":"wait-2","ref_prompt":"a blue kite"}"#] + common + topics,
@@ -84,15 +77,13 @@ struct OperatorToolsTests {
             let submitted = Set(all.filter { $0.status == .submitted }.map(\.requestID))
             #expect(submitted.isSuperset(of: (0..<10).map { "tool-\($0)" }), "every replayed request was submitted")
         }
-        _ = try? await withTimeout(20, "simulator shutdown") { await server.stop() }
-        await kafka.shutdown()
     }
 
     @Test("enqueue spreads a burst of requests over the partitions, keyed by request_id", .timeLimit(.minutes(1)))
     func enqueueSpreadsRequests() async throws {
         let kafka = try KafkaTestCluster(partitions: 3)
         let common = ["--brokers", kafka.cluster.bootstrapServers, "--requests-topic", kafka.requestsTopic]
-        try await withTimeout(50) {
+        try await kafka.run(within: 50) {
             let lines = (0..<900).map { #"{"request_id":"spread-\#($0)","ref_prompt":"a kite over the dunes \#($0)"}"# }
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("spread-\(UUID().uuidString).ndjson")
             try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
@@ -106,7 +97,6 @@ struct OperatorToolsTests {
             #expect(perPartition.reduce(0, +) == 900, "\(report)")
             #expect(perPartition.count == 3 && perPartition.allSatisfy { $0 >= 200 }, "each partition holds about a third: \(perPartition)")
         }
-        await kafka.shutdown()
     }
 
     private func run(_ arguments: [String], within seconds: Double = 60) async throws -> (status: Int32, output: String) {
@@ -121,17 +111,12 @@ struct OperatorToolsTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
-    private func startWorker(_ configuration: WorkerConfiguration) async throws -> (WorkerRuntime, Task<Void, any Error>) {
-        let runtime = try await WorkerRuntime(configuration: configuration, credentials: .app(appID: "sim-app", secretKey: "sim-secret"), logger: TestLogging.logger("worker"))
-        return (runtime, Task { try await runtime.run() })
-    }
-
     /// Runs a worker until `count` results are on the results topic and their offsets are committed.
-    private func runWorker(_ configuration: WorkerConfiguration, until count: Int, kafka: KafkaTestCluster) async throws {
-        let (worker, running) = try await startWorker(configuration)
-        _ = try await kafka.readResults(atLeast: count, within: 60)
+    private static func runWorker(_ configuration: WorkerConfiguration, until count: Int, harness: WorkerHarness) async throws {
+        let (worker, running) = try await harness.startWorker(configuration)
+        _ = try await harness.kafka.readResults(atLeast: count, within: 60)
         try await eventually(30, "offsets committed") {
-            try await kafka.committedOffsets(group: configuration.groupID).values.reduce(0) { $0 + max(0, $1) } == Int64(count)
+            try await harness.kafka.committedOffsets(group: configuration.groupID).values.reduce(0) { $0 + max(0, $1) } == Int64(count)
         }
         await worker.shutdown()
         try await running.value

@@ -10,7 +10,7 @@ struct KafkaLayerTests {
     @Test("records round-trip with keys, headers and delivery offsets", .timeLimit(.minutes(1)))
     func roundTrip() async throws {
         let kafka = try KafkaTestCluster(partitions: 2)
-        try await withTimeout(45) {
+        try await kafka.run(within: 45) {
             let producer = try KafkaProducer(properties: kafka.clientProperties, logger: TestLogging.logger())
             var reports: [DeliveryReport] = []
             for index in 0..<10 {
@@ -47,13 +47,12 @@ struct KafkaLayerTests {
             #expect(first.generation > 0)
             #expect(received.first { $0.value == Array("v3".utf8) }?.key == Array("k3".utf8))
         }
-        await kafka.shutdown()
     }
 
     @Test("sendAll delivers every record once and in order, also when librdkafka's local queue fills", .timeLimit(.minutes(1)))
     func sendAll() async throws {
         let kafka = try KafkaTestCluster(partitions: 2)
-        try await withTimeout(45) {
+        try await kafka.run(within: 45) {
             // A queue of 100 records, so that most of the 3,000 are handed over again after a full queue.
             let producer = try KafkaProducer(
                 properties: kafka.clientProperties.merging(.init(["enable.idempotence": "true", "queue.buffering.max.messages": "100"])),
@@ -79,13 +78,12 @@ struct KafkaLayerTests {
                 #expect(error.isProducerClosed)
             }
         }
-        await kafka.shutdown()
     }
 
     @Test("stored and committed positions survive a restart of the group", .timeLimit(.minutes(1)))
     func committedPositions() async throws {
         let kafka = try KafkaTestCluster(partitions: 1)
-        try await withTimeout(50) {
+        try await kafka.run(within: 50) {
             try await kafka.produce((0..<10).map { "\($0)" })
             let properties = kafka.clientProperties.merging(.init(["group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000"]))
             let first = try KafkaConsumer(properties: properties, topics: [kafka.requestsTopic], logger: TestLogging.logger())
@@ -105,13 +103,12 @@ struct KafkaLayerTests {
             #expect(next?.offset == 5)
             await second.close()
         }
-        await kafka.shutdown()
     }
 
     @Test("a full buffer pauses the partitions; resuming loses and repeats nothing", .timeLimit(.minutes(1)))
     func backpressure() async throws {
         let kafka = try KafkaTestCluster(partitions: 2)
-        try await withTimeout(50) {
+        try await kafka.run(within: 50) {
             let count = 600
             let producer = try KafkaProducer(properties: kafka.clientProperties, logger: TestLogging.logger())
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -144,7 +141,6 @@ struct KafkaLayerTests {
             #expect(seen[0] == Array(0..<Int64(count / 2)))
             #expect(seen[1] == Array(0..<Int64(count / 2)))
         }
-        await kafka.shutdown()
     }
 
     @Test("start-up inspection lists topics, and an unreachable cluster is reported as such", .timeLimit(.minutes(1)))

@@ -79,6 +79,18 @@ public final class KafkaTestCluster: Sendable {
         return Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.partition, $0.value) })
     }
 
+    /// Runs `body` within `seconds`, then destroys the cluster, whether the body passed or not.
+    public func run<T: Sendable>(within seconds: Double, _ what: String = "test step", _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            let value = try await withTimeout(seconds, what, body)
+            await shutdown()
+            return value
+        } catch {
+            await shutdown()
+            throw error
+        }
+    }
+
     /// Destroys the cluster, waiting at most 20 s (a test that failed may leave clients behind).
     public func shutdown() async {
         _ = try? await withTimeout(20, "mock cluster shutdown") { [cluster] in await cluster.shutdown() }

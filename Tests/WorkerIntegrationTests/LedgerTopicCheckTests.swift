@@ -73,7 +73,7 @@ struct LedgerTopicCheckTests {
     @Test("a cluster that cannot describe topic configurations (the mock) is noted at once, and start-up goes on", .timeLimit(.minutes(1)))
     func unsupported() async throws {
         let kafka = try KafkaTestCluster(partitions: 1)
-        try await withTimeout(30) {
+        try await kafka.run(within: 30) {
             let started = ContinuousClock.now
             do throws(KafkaError) {
                 _ = try await ClusterInspector.topicConfigurations(
@@ -93,6 +93,5 @@ struct LedgerTopicCheckTests {
             let notice = sink.all.first { $0.hasPrefix("notice Cannot read how long the ledger topic") }
             #expect(notice?.contains("cleanup.policy=delete") == true, "\(sink.all)")
         }
-        await kafka.shutdown()
     }
 }

@@ -23,7 +23,7 @@ struct StartupCheckTests {
     func failures() async throws {
         let kafka = try KafkaTestCluster(partitions: 3)
         try kafka.cluster.createTopic("ledger-2", partitions: 2)
-        try await withTimeout(100) {
+        try await kafka.run(within: 100) {
             let base = WorkerConfiguration(
                 brokers: kafka.cluster.bootstrapServers, requestsTopic: kafka.requestsTopic, resultsTopic: kafka.resultsTopic,
                 startupTimeout: .seconds(5), chanjing: .init(baseURL: "http://127.0.0.1:9"),
@@ -71,13 +71,12 @@ struct StartupCheckTests {
             }
             #expect(down.map { !$0.description.contains("\n") } == true)
         }
-        await kafka.shutdown()
     }
 
     @Test("the binary exits 69 with one line when a topic is missing", .timeLimit(.minutes(1)))
     func exitCode() async throws {
         let kafka = try KafkaTestCluster(partitions: 1)
-        try await withTimeout(50) {
+        try await kafka.run(within: 50) {
             let process = try WorkerProcess(
                 arguments: ["run"],
                 environment: [
@@ -89,7 +88,6 @@ struct StartupCheckTests {
             #expect(status == 69, "\(output)")
             #expect(output.contains("ledger topic 'absent-ledger' does not exist"), "\(output)")
         }
-        await kafka.shutdown()
     }
 
     @Test("a taken --http-port stops start-up before the worker joins its group: exit 78 and one line naming the option", .timeLimit(.minutes(1)))

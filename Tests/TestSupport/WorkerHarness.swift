@@ -3,24 +3,26 @@ import ChanjingSimulator
 import Foundation
 import Logging
 import Kafka
-import TestSupport
 import VideoContract
 import Worker
 
 /// A mock cluster, a simulator, and workers run against them in-process or as child processes.
-final class WorkerHarness: Sendable {
-    let kafka: KafkaTestCluster
-    let simulator: ChanjingSimulator
-    let server: RunningSimulator
-    let group = "workers"
+/// `run(within:_:_:)` stops what it started, whether the test passed or not.
+public final class WorkerHarness: Sendable {
+    public let kafka: KafkaTestCluster
+    public let simulator: ChanjingSimulator
+    public let server: RunningSimulator
+    public let group = "workers"
 
-    init(partitions: Int = 3, brokers: Int = 1, simulator configuration: SimulatorConfiguration = SimulatorConfiguration()) async throws {
+    public init(partitions: Int = 3, brokers: Int = 1, simulator configuration: SimulatorConfiguration = SimulatorConfiguration()) async throws {
         kafka = try KafkaTestCluster(partitions: partitions, brokers: brokers, replicationFactor: brokers)
         simulator = ChanjingSimulator(configuration: configuration)
         server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
     }
 
-    var configuration: WorkerConfiguration {
+    /// A worker configuration for this harness (the group, topics and simulator), with short
+    /// timeouts.
+    public var configuration: WorkerConfiguration {
         WorkerConfiguration(
             brokers: kafka.cluster.bootstrapServers,
             groupID: group,
@@ -37,7 +39,7 @@ final class WorkerHarness: Sendable {
     }
 
     /// Starts an in-process worker; returns it and the task running it.
-    func startWorker(
+    public func startWorker(
         _ configuration: WorkerConfiguration? = nil,
         credentials: ChanjingCredentials = .app(appID: "sim-app", secretKey: "sim-secret"),
         logger: Logger = TestLogging.logger("worker")
@@ -52,7 +54,7 @@ final class WorkerHarness: Sendable {
 
     /// A token issued by the simulator, for workers that share one (as a pool sharing a token
     /// file does): workers with their own app credentials would invalidate each other's tokens.
-    func sharedToken() throws -> ChanjingCredentials {
+    public func sharedToken() throws -> ChanjingCredentials {
         let reply = simulator.accessToken(body: Array(#"{"app_id":"sim-app","secret_key":"sim-secret"}"#.utf8))
         let json = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
         let token = (json?["data"] as? [String: Any])?["access_token"] as? String
@@ -60,7 +62,7 @@ final class WorkerHarness: Sendable {
     }
 
     /// Starts `chanjing-worker run` as a child process against this harness.
-    func startWorkerProcess(extraEnvironment: [String: String] = [:]) throws -> WorkerProcess {
+    public func startWorkerProcess(extraEnvironment: [String: String] = [:]) throws -> WorkerProcess {
         var environment = [
             "KAFKA_BROKERS": kafka.cluster.bootstrapServers,
             "KAFKA_GROUP_ID": group,
@@ -84,13 +86,13 @@ final class WorkerHarness: Sendable {
     }
 
     /// Results read so far (from the beginning of the results topic), decoded.
-    func results(atLeast count: Int, within seconds: Double = 40, settle: Duration = .zero) async throws -> [(KafkaMessage, VideoResult)] {
+    public func results(atLeast count: Int, within seconds: Double = 40, settle: Duration = .zero) async throws -> [(KafkaMessage, VideoResult)] {
         try await kafka.readResults(atLeast: count, within: seconds, settle: settle).map { ($0, try VideoResult.decode($0.value)) }
     }
 
     /// Results read until `requests` distinct `request_id`s have one (redeliveries add results,
     /// so a count of records is not enough), or `seconds` passed.
-    func results(forEvery requests: Int, within seconds: Double, settle: Duration = .zero) async throws -> [(KafkaMessage, VideoResult)] {
+    public func results(forEvery requests: Int, within seconds: Double, settle: Duration = .zero) async throws -> [(KafkaMessage, VideoResult)] {
         let deadline = ContinuousClock.now + .seconds(seconds)
         var results = try await self.results(atLeast: requests, within: seconds, settle: settle)
         while case let missing = requests - Set(results.map(\.1.requestID)).count, missing > 0, ContinuousClock.now < deadline {
@@ -100,7 +102,7 @@ final class WorkerHarness: Sendable {
     }
 
     /// Runs `body` within `seconds`, then shuts the harness down, whether the body passed or not.
-    func run(within seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    public func run(within seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
         do {
             try await withTimeout(seconds, what, body)
         } catch {
@@ -110,13 +112,13 @@ final class WorkerHarness: Sendable {
         await shutdown()
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         _ = try? await withTimeout(20, "simulator shutdown") { [server] in await server.stop() }
         await kafka.shutdown()
     }
 }
 
 /// Request JSON for tests.
-func requestJSON(id: String, prompt: String? = nil, extra: String = "") -> String {
+public func requestJSON(id: String, prompt: String? = nil, extra: String = "") -> String {
     #"{"request_id":"\#(id)","ref_prompt":"\#(prompt ?? "prompt for \(id)")"\#(extra)}"#
 }
