@@ -18,17 +18,23 @@ struct TokenRefresherCommand: AsyncParsableCommand {
     @Option(help: "Chanjing API base URL (env CHANJING_BASE_URL).") var chanjingBaseURL: String?
     @Option(help: "Seconds before expiry to fetch the next token (at most a tenth of its lifetime).") var refreshMargin: Double = 600
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
+    @Option(help: "Log format: text or json (env LOG_FORMAT).") var logFormat: String?
 
     func run() async throws {
-        LogSetup.bootstrap(level: logLevel)
-        let logger = Logger(label: "token-refresher")
         let environment = ProcessInfo.processInfo.environment
+        let formatText = logFormat ?? environment["LOG_FORMAT"] ?? LogFormat.text.rawValue
+        guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+            printError("chanjing-worker: configuration error: invalid --log-format '\(formatText)' (env LOG_FORMAT): use text or json")
+            throw ExitCodes.configuration
+        }
+        LogSetup.bootstrap(level: logLevel, format: format)
+        let logger = Logger(label: "token-refresher")
         guard let appID = environment["CHANJING_APP_ID"], !appID.isEmpty, let secret = environment["CHANJING_SECRET_KEY"], !secret.isEmpty else {
             printError("chanjing-worker: configuration error: set CHANJING_APP_ID and CHANJING_SECRET_KEY")
             throw ExitCodes.configuration
         }
         let baseURL = chanjingBaseURL ?? environment["CHANJING_BASE_URL"] ?? "https://open-api.chanjing.cc"
-        let client = try ChanjingClient(configuration: .init(baseURL: baseURL, maxConnections: 1, proxyURL: environment["HTTPS_PROXY"]))
+        let client = try ChanjingClient(configuration: .init(baseURL: baseURL, maxConnections: 1, proxyURL: environment["HTTPS_PROXY"] ?? environment["https_proxy"]))
         let refresher = TokenFileRefresher(client: client, appID: appID, secretKey: secret, path: file, refreshMargin: refreshMargin, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [RefresherService(refresher: refresher)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
