@@ -13,13 +13,13 @@ public struct LedgerMetrics: Sendable {
     private let recordsWritten: Counter
     private let entriesWritten: Counter
     private let recordsReadCounter: Counter
-    private let held: Gauge
+    private let heldGauge: Gauge
 
     public init(factory: any MetricsFactory) {
         recordsWritten = Counter(label: Self.records, factory: factory)
         entriesWritten = Counter(label: Self.entries, factory: factory)
         recordsReadCounter = Counter(label: Self.recordsRead, factory: factory)
-        held = Gauge(label: Self.entriesHeld, factory: factory)
+        heldGauge = Gauge(label: Self.entriesHeld, factory: factory)
     }
 
     /// A ledger record of `entries` entries was acknowledged.
@@ -33,8 +33,8 @@ public struct LedgerMetrics: Sendable {
         recordsReadCounter.increment(by: records)
     }
 
-    /// How many requests' entries the ledger holds; sampled before each scrape.
-    public func sample(_ ledger: SubmissionLedger) {
-        held.record(ledger.entriesHeld)
+    /// How many requests' entries the ledger holds.
+    func held(entries: Int) {
+        heldGauge.record(entries)
     }
 }

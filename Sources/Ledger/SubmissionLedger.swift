@@ -212,6 +212,11 @@ public final class SubmissionLedger: Sendable {
         holdings.state.withLock { state in state.slots.values.reduce(0) { $0 + $1.state.requests.count } }
     }
 
+    /// Records ``entriesHeld`` in the ledger's metrics; called before each scrape.
+    public func sampleMetrics() {
+        metrics.held(entries: entriesHeld)
+    }
+
     /// Whether `creationID` already belongs to a request of `partition` other than `requestID`
     /// (by its outcome or adoption). A request's own adoption does not count: after a crash
     /// between its adoption and its outcome it must find and adopt the same task again.

@@ -100,7 +100,7 @@ public final class WorkerRuntime: Sendable {
         if let settings = configuration.ledger {
             ledger = SubmissionLedger(
                 topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
-                loadTimeout: configuration.startupTimeout, metrics: metrics.ledger, logger: logger
+                loadTimeout: configuration.startupTimeout, metrics: metrics.makeLedgerMetrics(), logger: logger
             )
         }
         coordinator.attach(consumer, ledger: ledger)
@@ -147,7 +147,7 @@ public final class WorkerRuntime: Sendable {
                         consumer: consumer.health, circuitOpen: circuit.isOpen, tokenAvailable: await tokens.hasUsableToken,
                         pool: coordination.map(Self.poolSample)
                     )
-                    if let ledger { metrics.ledger.sample(ledger) }
+                    ledger?.sampleMetrics()
                 }
             )
             let server = StatusServer(port: port, registry: metrics.registry, probes: probes, logger: logger) { statusPort.fulfill($0) }

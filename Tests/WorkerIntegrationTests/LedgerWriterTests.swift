@@ -28,7 +28,7 @@ struct LedgerWriterTests {
         warningsTo log: LogSink? = nil, loadRead: (@Sendable (Int32) async -> Void)? = nil
     ) -> SubmissionLedger {
         SubmissionLedger(
-            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: loadTimeout, metrics: metrics.ledger,
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: loadTimeout, metrics: metrics.makeLedgerMetrics(),
             logger: log.map { TestLogging.capturing($0, level: .warning) } ?? logger, loadRead: loadRead
         )
     }

@@ -59,9 +59,7 @@ extension RDKafkaClient {
         RDKafkaTopicPartitionList.withList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }) { list in
             let err = rd_kafka_committed(pointer, list, timeout.milliseconds)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err)) }
-            var offsets: [TopicPartition: Int64] = [:]
-            for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
-            return .success(offsets)
+            return .success(RDKafkaTopicPartitionList.offsets(list))
         }
     }
 

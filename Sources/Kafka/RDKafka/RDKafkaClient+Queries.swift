@@ -33,9 +33,7 @@ extension RDKafkaClient {
         RDKafkaTopicPartitionList.withList(partitions.map { ($0, timestamp) }) { list in
             let err = rd_kafka_offsets_for_times(pointer, list, timeout.milliseconds)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err)) }
-            var offsets: [TopicPartition: Int64] = [:]
-            for entry in RDKafkaTopicPartitionList.entries(list) { offsets[entry.0] = entry.offset }
-            return .success(offsets)
+            return .success(RDKafkaTopicPartitionList.offsets(list))
         }
     }
 }

@@ -16,6 +16,13 @@ enum RDKafkaTopicPartitionList {
         entries(list).map(\.0)
     }
 
+    /// Each partition's offset in the list (an answer librdkafka filled in).
+    static func offsets(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartition: Int64] {
+        var offsets: [TopicPartition: Int64] = [:]
+        for entry in entries(list) { offsets[entry.0] = entry.offset }
+        return offsets
+    }
+
     /// Builds a list, runs `body` with it and destroys it afterwards: a leaked list makes
     /// `rd_kafka_destroy` hang.
     static func withList<R, E: Error>(

@@ -67,8 +67,6 @@ public final class WorkerMetrics: Sendable {
     /// The registry `GET /metrics` renders.
     public let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
-    /// The submission ledger's metrics, in the same registry.
-    public let ledger: LedgerMetrics
     private let inFlightMeter: Meter
     private let submitTimer: Timer
     /// Counters by name and labels: looking a handle up in the registry on every event costs
@@ -84,7 +82,6 @@ public final class WorkerMetrics: Sendable {
             .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(20), .seconds(30),
         ]
         self.factory = factory
-        ledger = LedgerMetrics(factory: factory)
         inFlightMeter = Meter(label: Self.inFlight, factory: factory)
         submitTimer = Timer(label: Self.submitDuration, factory: factory)
     }
@@ -141,6 +138,12 @@ public final class WorkerMetrics: Sendable {
 
     func reconciled(_ outcome: Reconciliation) {
         counter(Self.reconciliations, [("outcome", outcome.rawValue)]).increment()
+    }
+
+    /// The submission ledger's metrics, in the same registry. Made only for a worker with the
+    /// ledger on: one without it exports none of them.
+    public func makeLedgerMetrics() -> LedgerMetrics {
+        LedgerMetrics(factory: factory)
     }
 
     func started() { inFlightMeter.increment() }
