@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "ChanjingTests", dependencies: ["Chanjing", "ChanjingSimulator", "TestSupport"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
         // Fast: the ledger's codec and compact held form, no Kafka.
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Kafka", "TestSupport"]),
         .testTarget(
             name: "PoolCoordinationTests",
             dependencies: ["PoolCoordination", "Chanjing", "ChanjingSimulator", "Kafka", "TestSupport"]

@@ -100,6 +100,19 @@ public final class ChanjingClient: Sendable {
         }
     }
 
+    /// The most tasks one ``tasks(_:tokens:)`` call reads (`task/page` takes 50 `unique_ids`).
+    public static let maxTasksPerQuery = 50
+
+    /// The tasks among `uniqueIDs` (at most ``maxTasksPerQuery``), read in one `task/page`
+    /// call. A task Chanjing does not know is missing from the answer.
+    public func tasks(_ uniqueIDs: [String], tokens: any AccessTokenSource) async throws(ChanjingError) -> [CreationTask] {
+        precondition(uniqueIDs.count <= Self.maxTasksPerQuery, "task/page takes at most \(Self.maxTasksPerQuery) unique_ids")
+        let body = TaskPageRequest(uniqueIDs: uniqueIDs, type: 4, page: 1, pageSize: Self.maxTasksPerQuery, isSuccess: false)
+        return try await withToken(tokens) { token throws(ChanjingError) in
+            try await self.transport.post("/open/v1/ai_creation/task/page", body: body, accessToken: token, as: TaskPage.self).0.list
+        }
+    }
+
     private func withToken<T>(
         _ tokens: any AccessTokenSource,
         _ call: (String) async throws(ChanjingError) -> T

@@ -18,6 +18,8 @@ public final class ChanjingSimulator: Sendable {
         var issuedTokens: [String] = []
         var tokenExpiresAt = Date.distantPast
         var tasks: [SimulatedTask] = []
+        /// Each task's index in `tasks`, by its ID.
+        var taskIndex: [String: Int] = [:]
         var stats = SimulatorStats()
         var bucketTokens: Double = 0
         var bucketUpdated = ContinuousClock.now
@@ -149,7 +151,7 @@ public final class ChanjingSimulator: Sendable {
                 state.stats.invalidParameters += 1
                 return Self.envelope(code: 400, message: "参数格式错误")
             }
-            let task: SimulatedTask
+            var task: SimulatedTask
             switch Self.parseTask(json) {
             case .success(let parsed): task = parsed
             case .failure(let reply):
@@ -167,6 +169,16 @@ public final class ChanjingSimulator: Sendable {
                 }
                 state.configuration.balance = balance - 1
             }
+            let configuration = state.configuration
+            task.renderSeconds = Double.random(in: configuration.renderTime)
+            let roll = Double.random(in: 0..<1)
+            if roll < configuration.renderFailureRate {
+                task.ending = Bool.random()
+                    ? .failure(progress: "Error", message: "视频生成失败") : .failure(progress: "Fail", message: "内容审核未通过")
+            } else if roll < configuration.renderFailureRate + configuration.renderWithoutOutputRate {
+                task.ending = .successWithoutOutput
+            }
+            state.taskIndex[task.uniqueID] = state.tasks.count
             state.tasks.append(task)
             state.stats.tasksCreated += 1
             return Self.envelope(code: 0, data: task.uniqueID)
@@ -177,10 +189,10 @@ public final class ChanjingSimulator: Sendable {
     public func task(token: String?, uniqueID: String?) -> Reply {
         state.withLock { state in
             if let refusal = Self.checkToken(token, in: &state) { return refusal }
-            guard let uniqueID, let task = state.tasks.first(where: { $0.uniqueID == uniqueID }) else {
+            guard let uniqueID, let index = state.taskIndex[uniqueID] else {
                 return Self.envelope(code: 40000, message: "任务不存在")
             }
-            return Self.envelope(code: 0, data: Self.taskObject(task, generationTime: state.configuration.generationTime))
+            return Self.envelope(code: 0, data: Self.taskObject(state.tasks[index], now: Date()))
         }
     }
 
@@ -193,10 +205,19 @@ public final class ChanjingSimulator: Sendable {
             let ids = (json["unique_ids"] as? [String]) ?? []
             guard ids.count <= 50 else { return Self.envelope(code: 40000, message: "unique_ids最多50个") }
             let page = max(1, (json["page"] as? Int) ?? 1)
-            let size = min(100, max(1, (json["page_size"] as? Int) ?? 10))
-            var matching = state.tasks.reversed().filter { ids.isEmpty || ids.contains($0.uniqueID) }
+            let size = min(50, max(1, (json["page_size"] as? Int) ?? 10))
+            var matching: [SimulatedTask]
+            if ids.isEmpty {
+                matching = state.tasks.reversed()
+            } else {
+                state.stats.taskQueries += 1
+                state.stats.mostIDsQueried = max(state.stats.mostIDsQueried, ids.count)
+                // Newest first, as for the whole list.
+                matching = Set(ids).compactMap { state.taskIndex[$0] }.sorted(by: >).map { state.tasks[$0] }
+            }
             if let type = json["type"] as? Int, type != 4 { matching = [] }
-            let objects = matching.map { Self.taskObject($0, generationTime: state.configuration.generationTime) }
+            let now = Date()
+            let objects = matching.map { Self.taskObject($0, now: now) }
             let onlySuccess = (json["is_success"] as? Bool) ?? false
             let filtered = onlySuccess ? objects.filter { $0.progressDesc == "Success" } : objects
             let slice = Array(filtered.dropFirst((page - 1) * size).prefix(size))
@@ -254,27 +275,24 @@ public final class ChanjingSimulator: Sendable {
                 aspectRatio: aspect,
                 qualityMode: quality,
                 videoDuration: duration,
-                modelCode: "kling-v2-5-turbo-normal"
+                modelCode: "kling-v2-5-turbo-normal",
+                renderSeconds: 0,
+                ending: .success
             )
         )
     }
 
-    private static func taskObject(_ task: SimulatedTask, generationTime: Duration) -> TaskData {
-        let elapsed = Date().timeIntervalSince(task.createdAt)
-        let total = max(0.001, Double(generationTime.components.seconds) + Double(generationTime.components.attoseconds) / 1e18)
-        let progress: String
-        switch elapsed / total {
-        case ..<0.1: progress = "Queued"
-        case ..<1: progress = "Generating"
-        default: progress = "Success"
-        }
+    private static func taskObject(_ task: SimulatedTask, now: Date) -> TaskData {
+        let progress = task.progress(at: now)
+        var errorMessage = ""
+        if case .failure(let ending, let message) = task.ending, progress == ending { errorMessage = message }
         return TaskData(
             uniqueID: task.uniqueID,
             createTime: Int64(task.createdAt.timeIntervalSince1970),
             type: 4,
             progressDesc: progress,
-            errMsg: "",
-            outputURL: progress == "Success" ? ["https://simulator.invalid/videos/\(task.uniqueID).mp4"] : [],
+            errMsg: errorMessage,
+            outputURL: task.outputURLs(at: now),
             modelCode: task.modelCode,
             aspectRatio: task.aspectRatio,
             refImgURL: task.referenceImageURLs,

@@ -38,8 +38,12 @@ public struct SimulatorConfiguration: Sendable {
     /// Tasks the account can still pay for; nil for unlimited. At zero, submits answer with a
     /// balance error (蝉豆不足).
     public var balance: Int?
-    /// How long a simulated video takes from submit to `Success`.
-    public var generationTime: Duration
+    /// Seconds a simulated video takes from submit to its end, drawn per task from this range.
+    public var renderTime: ClosedRange<Double>
+    /// Share of renders that end `Error` or `Fail` with an `err_msg` (0 to 1).
+    public var renderFailureRate: Double
+    /// Share of renders that end `Success` without any `output_url` (0 to 1).
+    public var renderWithoutOutputRate: Double = 0
     /// Transport-level faults injected into submits.
     public var faults: SimulatedFaults
     /// While true, the task list (`task/page`) answers 50000: searches cannot run.
@@ -55,7 +59,8 @@ public struct SimulatorConfiguration: Sendable {
         failureRate: Double = 0,
         qpsLimit: Double? = nil,
         balance: Int? = nil,
-        generationTime: Duration = .seconds(30),
+        renderTime: ClosedRange<Double> = 20...40,
+        renderFailureRate: Double = 0,
         faults: SimulatedFaults = SimulatedFaults(),
         latencyForPrompt: (@Sendable (String) -> Double?)? = nil
     ) {
@@ -66,7 +71,8 @@ public struct SimulatorConfiguration: Sendable {
         self.failureRate = failureRate
         self.qpsLimit = qpsLimit
         self.balance = balance
-        self.generationTime = generationTime
+        self.renderTime = renderTime
+        self.renderFailureRate = renderFailureRate
         self.latencyForPrompt = latencyForPrompt
         self.faults = faults
     }

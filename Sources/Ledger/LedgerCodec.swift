@@ -1,3 +1,5 @@
+import Foundation
+import Kafka
 import VideoContract
 
 /// The ledger's one codec: a Kafka record value is `{"entries":[{...},...]}`, each entry an
@@ -14,6 +16,7 @@ extension LedgerEntry {
         json.field("attempts", attempts)
         json.field("body_hash", bodyHash)
         json.field("chanjing_trace_id", chanjingTraceID)
+        json.field("completion", completion)
         json.field("creation_id", creationID)
         if let error {
             json.object("error") { json in
@@ -21,6 +24,17 @@ extension LedgerEntry {
                 json.field("code", error.code)
                 json.field("field", error.field)
                 json.field("message", error.message)
+            }
+        }
+        if let follow {
+            // Keys and header values are bytes: base64, as JSON holds only text.
+            json.object("follow") { json in
+                json.objects("headers", follow.headers) { header, json in
+                    json.field("name", header.name)
+                    json.field("value", header.value.map { Data($0).base64EncodedString() })
+                }
+                json.field("key", follow.key.map { Data($0).base64EncodedString() })
+                json.field("offset", follow.offset)
             }
         }
         json.field("intent_at", intentAt)
@@ -135,6 +149,8 @@ extension JSONScanner {
             case "chanjing_trace_id": entry.chanjingTraceID = try scanner.optional { scanner throws(Failure) in try scanner.string() }
             case "reconciled": entry.reconciled = try scanner.optional { scanner throws(Failure) in try scanner.bool() }
             case "intent_at": entry.intentAt = try scanner.optional { scanner throws(Failure) in try scanner.integer() }
+            case "follow": entry.follow = try scanner.optional { scanner throws(Failure) in try scanner.follow() }
+            case "completion": entry.completion = try scanner.optional { scanner throws(Failure) in try scanner.string() }
             default: try scanner.skipValue()
             }
         }
@@ -159,6 +175,46 @@ extension JSONScanner {
         }
         guard let code, let message else { throw fail("an error without code or message") }
         return LedgerEntry.ErrorDetail(code: code, message: message, field: field, chanjingCode: chanjingCode)
+    }
+
+    private mutating func follow() throws(Failure) -> LedgerEntry.Follow {
+        var offset: Int64?
+        var key: [UInt8]?
+        var headers: [KafkaHeader] = []
+        var keys = Keys()
+        try object { scanner, member throws(Failure) in
+            try keys.add(member, at: scanner)
+            switch member {
+            case "offset": offset = try scanner.integer()
+            case "key": key = try scanner.optional { scanner throws(Failure) in try scanner.base64() }
+            case "headers":
+                try scanner.array { scanner throws(Failure) in headers.append(try scanner.header()) }
+            default: try scanner.skipValue()
+            }
+        }
+        guard let offset else { throw fail("a follow without offset") }
+        return LedgerEntry.Follow(offset: offset, key: key, headers: headers)
+    }
+
+    private mutating func header() throws(Failure) -> KafkaHeader {
+        var name: String?
+        var value: [UInt8]?
+        var keys = Keys()
+        try object { scanner, member throws(Failure) in
+            try keys.add(member, at: scanner)
+            switch member {
+            case "name": name = try scanner.string()
+            case "value": value = try scanner.optional { scanner throws(Failure) in try scanner.base64() }
+            default: try scanner.skipValue()
+            }
+        }
+        guard let name else { throw fail("a header without name") }
+        return KafkaHeader(name: name, value: value)
+    }
+
+    private mutating func base64() throws(Failure) -> [UInt8] {
+        guard let data = Data(base64Encoded: try string()) else { throw fail("invalid base64") }
+        return Array(data)
     }
 
     private mutating func retries() throws(Failure) -> LedgerEntry.Retries {

@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 
 /// One entry of the submission ledger, a Kafka topic whose partition p describes the requests of
 /// requests-topic partition p. Entries are written in batches (one Kafka record holds the entries
@@ -37,6 +38,24 @@ public struct LedgerEntry: Sendable, Equatable {
         }
     }
 
+    /// What following a submitted task to its video needs of its request, kept with the
+    /// `submitted` outcomes written while tracking is on: the completion is keyed and carries
+    /// headers like the result, and names the request's offset.
+    public struct Follow: Sendable, Equatable {
+        /// The request's offset in its requests partition.
+        public var offset: Int64
+        /// The request's Kafka key.
+        public var key: [UInt8]?
+        /// The request's headers carried to the completion.
+        public var headers: [KafkaHeader]
+
+        public init(offset: Int64, key: [UInt8]?, headers: [KafkaHeader]) {
+            self.offset = offset
+            self.key = key
+            self.headers = headers
+        }
+    }
+
     /// Retries made before the outcome, by kind.
     public struct Retries: Sendable, Equatable {
         public var safe: Int
@@ -67,11 +86,19 @@ public struct LedgerEntry: Sendable, Equatable {
     /// For intents written again and outcomes: when the intent before the first submit was
     /// written (Unix milliseconds).
     public var intentAt: Int64?
+    /// For `submitted` outcomes written while tracking is on: the task is followed to its end.
+    public var follow: Follow?
+    /// For outcomes written again once the task's completion was published: its status
+    /// (`succeeded`, `failed` or `expired`). The task is no longer followed.
+    public var completion: String?
 
     public init(
         kind: Kind, requestID: String, bodyHash: String, at: Int64, status: Status? = nil, creationID: String? = nil, error: ErrorDetail? = nil,
-        attempts: Int? = nil, retries: Retries? = nil, chanjingTraceID: String? = nil, reconciled: Bool? = nil, intentAt: Int64? = nil
+        attempts: Int? = nil, retries: Retries? = nil, chanjingTraceID: String? = nil, reconciled: Bool? = nil, intentAt: Int64? = nil,
+        follow: Follow? = nil, completion: String? = nil
     ) {
+        self.follow = follow
+        self.completion = completion
         self.kind = kind
         self.requestID = requestID
         self.bodyHash = bodyHash

@@ -26,6 +26,8 @@ public final class SubmissionLedger: Sendable {
         /// Creation IDs that belong to a request (outcomes and adoptions): the request and the
         /// offset of the record.
         var claimed: [HeldText: (request: RequestKey, offset: Int64)] = [:]
+        /// The submitted tasks still to follow to their end, by their request's key.
+        var following: [RequestKey: HeldFollow] = [:]
         /// Entries of records below this offset are not held (never read, or forgotten).
         var logStart: Int64 = 0
         /// Every record from `logStart` up to this offset has been applied (read, or written
@@ -43,6 +45,11 @@ public final class SubmissionLedger: Sendable {
                 if let earlier = requests[key], earlier.offset > offset { break }
                 held = HeldEntry(entry, offset: offset)
                 requests[key] = held
+                if let follow = HeldFollow(entry, offset: offset) {
+                    following[key] = follow
+                } else if !following.isEmpty {
+                    following[key] = nil  // completed
+                }
             case .adoption: break
             }
             // An outcome's claim reuses the creation ID just held instead of converting it again.
@@ -66,6 +73,7 @@ public final class SubmissionLedger: Sendable {
             let before = requests.count
             requests = requests.filter { $0.value.offset >= logStart }
             claimed = claimed.filter { $0.value.offset >= logStart }
+            following = following.filter { $0.value.offset >= logStart }
             return before - requests.count
         }
     }
@@ -230,6 +238,29 @@ public final class SubmissionLedger: Sendable {
     /// entry is held here before the write's waiter resumes.
     public func write(_ entry: LedgerEntry, partition: Int32) -> PendingWrite {
         writer.write(entry, partition: partition)
+    }
+
+    /// The tasks to follow to their end in the partitions served here (see ``FollowedTask``).
+    public func followed() -> [FollowedTask] {
+        holdings.state.withLock { state in
+            state.slots.flatMap { partition, slot in slot.loaded ? slot.state.following.values.map { $0.task(partition: partition) } : [] }
+        }
+    }
+
+    /// Records that `task`'s completion (`status`) was published: its outcome is written again
+    /// with the completion, so that no owner follows it any longer. Nil when the task is not
+    /// followed here (its partition was revoked, or its completion already recorded).
+    public func recordCompletion(_ task: FollowedTask, status: String) -> PendingWrite? {
+        let key = RequestKey(task.requestID)
+        let entry = holdings.state.withLock { state -> LedgerEntry? in
+            guard let slot = state.slots[task.partition], slot.loaded, slot.state.following[key]?.creationID == task.creationID,
+                let held = slot.state.requests[key]
+            else { return nil }
+            var entry = held.entry(requestID: task.requestID)
+            (entry.at, entry.completion) = (LedgerEntry.now(), status)
+            return entry
+        }
+        return entry.map { writer.write($0, partition: task.partition) }
     }
 
     /// Forgets the entries whose records retention has deleted from the ledger partitions read

@@ -37,6 +37,19 @@ package struct JSONObjectWriter {
         bytes.append(contentsOf: nested.finished())
     }
 
+    /// A field whose value is an array of objects, each written by `write`.
+    package mutating func objects<Element>(_ key: String, _ elements: [Element], _ write: (Element, inout JSONObjectWriter) -> Void) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            var nested = JSONObjectWriter()
+            write(element, &nested)
+            bytes.append(contentsOf: nested.finished())
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     /// The object, closed.
     package consuming func finished() -> [UInt8] {
         bytes.append(UInt8(ascii: "}"))

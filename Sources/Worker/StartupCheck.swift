@@ -23,6 +23,7 @@ enum StartupCheck {
         var required = [("requests", configuration.requestsTopic), ("results", configuration.resultsTopic)]
         if let ledger = configuration.ledger { required.append(("ledger", ledger.topic)) }
         if coordinates { required.append(("coordination", configuration.coordinationTopic)) }
+        if let tracking = configuration.tracking { required.append(("completions", tracking.topic)) }
         for (role, topic) in required {
             guard topics[topic] != nil else {
                 throw .missingTopic(role: role, topic: topic, brokers: configuration.brokers)
@@ -38,6 +39,7 @@ enum StartupCheck {
             "results_topic": "\(configuration.resultsTopic) (\(topics[configuration.resultsTopic]!) partitions)",
         ]
         if let ledger = configuration.ledger { metadata["ledger_topic"] = "\(ledger.topic)" }
+        if let tracking = configuration.tracking { metadata["completions_topic"] = "\(tracking.topic)" }
         if coordinates {
             metadata["coordination_topic"] = "\(configuration.coordinationTopic)"
             if let partitions = topics[configuration.coordinationTopic], partitions > 1 {

@@ -50,6 +50,9 @@ public struct WorkerConfiguration: Sendable {
     public var httpPort: Int?
     /// The submission ledger that keeps a request from being submitted twice; nil turns it off.
     public var ledger: LedgerSettings?
+    /// Following submitted tasks to their video; nil turns it off. Needs the ledger, which
+    /// holds the tasks being followed.
+    public var tracking: TrackingSettings?
     /// How often librdkafka reports statistics (consumer lag, group state) unless
     /// `statistics.interval.ms` is set explicitly.
     public var statisticsInterval: Duration
@@ -75,9 +78,11 @@ public struct WorkerConfiguration: Sendable {
         chanjing: ChanjingClient.Configuration,
         httpPort: Int? = nil,
         statisticsInterval: Duration = .seconds(5),
-        ledger: LedgerSettings? = LedgerSettings()
+        ledger: LedgerSettings? = LedgerSettings(),
+        tracking: TrackingSettings? = nil
     ) {
         self.ledger = ledger
+        self.tracking = tracking
         self.httpPort = httpPort
         self.statisticsInterval = statisticsInterval
         self.brokers = brokers
@@ -159,5 +164,30 @@ public struct LedgerSettings: Sendable {
         self.policy = policy
         self.reconcileDelay = reconcileDelay
         self.clockSkew = clockSkew
+    }
+}
+
+/// Settings of task tracking: every submitted task is read from Chanjing until it ends, and its
+/// completion published.
+public struct TrackingSettings: Sendable {
+    /// The completions topic, keyed like the results.
+    public var topic: String
+    /// How long after its submit a task is first read.
+    public var firstCheck: Duration
+    /// How often a task is read after that (Chanjing's own poller reads every 10 s).
+    public var interval: Duration
+    /// How long a task is followed before its completion says `expired`.
+    public var maxTrackTime: Duration
+
+    public init(
+        topic: String = "chanjing.video.completions",
+        firstCheck: Duration = .seconds(30),
+        interval: Duration = .seconds(10),
+        maxTrackTime: Duration = .seconds(3600)
+    ) {
+        self.topic = topic
+        self.firstCheck = firstCheck
+        self.interval = interval
+        self.maxTrackTime = maxTrackTime
     }
 }

@@ -19,6 +19,8 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
     case ledgerUnavailable(String)
     /// The ledger topic is missing or does not match the requests topic.
     case ledgerTopicMismatch(String)
+    /// Task tracking was asked for without the ledger, which holds the tasks being followed.
+    case trackingWithoutLedger
     /// The status server's port is taken (by another worker on this host, usually).
     case httpPortInUse(port: Int, reason: String)
 
@@ -31,8 +33,10 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
 
     /// True when the configuration must change before a restart can help.
     public var isConfiguration: Bool {
-        if case .httpPortInUse = self { return true }
-        return false
+        switch self {
+        case .httpPortInUse, .trackingWithoutLedger: true
+        default: false
+        }
     }
 
     public var description: String {
@@ -43,6 +47,7 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
             "the \(role) topic '\(topic)' does not exist on the cluster at \(brokers); create it first (the worker never creates topics)"
                 + (role == "ledger" ? ", with the requests topic's partition count, or run with --ledger off (duplicate submits become possible)" : "")
                 + (role == "coordination" ? ", with one partition: workers with app credentials agree on the pool's access token through it" : "")
+                + (role == "completions" ? ", or run with --track off (no completion records; follow the tasks your own way)" : "")
         case .kafkaClient(let error):
             "cannot create the Kafka client: \(error)"
         case .chanjingClient(let detail):
@@ -55,6 +60,8 @@ public enum WorkerFailure: Error, Sendable, CustomStringConvertible {
             "the submission ledger is unavailable: \(detail)"
         case .ledgerTopicMismatch(let detail):
             detail
+        case .trackingWithoutLedger:
+            "task tracking needs the submission ledger, which holds the tasks being followed: run with --ledger on, or --track off"
         case .httpPortInUse(let port, let reason):
             "cannot serve /metrics, /healthz and /readyz on port \(port) (\(reason)): give each worker on a host its own --http-port (HTTP_PORT), or 0 for any free port"
         }

@@ -35,6 +35,7 @@ public final class WorkerRuntime: Sendable {
         gracefulShutdownSignals: [UnixSignal] = [],
         logger: Logger
     ) async throws(WorkerFailure) {
+        if configuration.tracking != nil, configuration.ledger == nil { throw .trackingWithoutLedger }
         if let port = configuration.httpPort, port != 0 { try StatusServer.checkPortFree(port) }
         let appCredentials: (appID: String, secretKey: String)?
         if case .app(let appID, let secretKey) = credentials { appCredentials = (appID, secretKey) } else { appCredentials = nil }
@@ -88,7 +89,8 @@ public final class WorkerRuntime: Sendable {
         }
         let tokens: any AccessTokenSource = coordination ?? credentials.makeSource(client: chanjing, logger: logger) { metrics.tokenRefreshed(succeeded: $0) }
         // Best effort: a topic not looked up now is looked up by its first record.
-        for topic in [configuration.resultsTopic, configuration.ledger?.topic, coordination.map { _ in configuration.coordinationTopic }].compactMap({ $0 }) {
+        let topics = [configuration.resultsTopic, configuration.ledger?.topic, coordination.map { _ in configuration.coordinationTopic }, configuration.tracking?.topic]
+        for topic in topics.compactMap({ $0 }) {
             do {
                 try await producer.warmUp(topic: topic, timeout: configuration.startupTimeout)
             } catch {
@@ -105,17 +107,19 @@ public final class WorkerRuntime: Sendable {
         }
         coordinator.attach(consumer, ledger: ledger)
 
+        let gateway = ChanjingGateway(
+            client: chanjing, tokens: tokens, limiter: limiter, circuit: circuit,
+            reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: configuration.ledger?.clockSkew ?? .zero), metrics: metrics
+        )
         let processor = RequestProcessor(
             decoder: RequestDecoder(limits: configuration.limits),
             settings: RequestLifecycle.Settings(
                 retry: configuration.retry, reconcilePolicy: configuration.ledger?.policy ?? .adoptOrResubmit,
                 reconcileDelay: configuration.ledger?.reconcileDelay ?? configuration.chanjing.requestTimeout, maxRequestAge: configuration.maxRequestAge
             ),
-            chanjing: ChanjingGateway(
-                client: chanjing, tokens: tokens, limiter: limiter, circuit: circuit,
-                reconciler: Reconciler(client: chanjing, tokens: tokens, clockSkew: configuration.ledger?.clockSkew ?? .zero), metrics: metrics
-            ),
+            chanjing: gateway,
             ledger: ledger,
+            followsTasks: configuration.tracking != nil,
             publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, metrics: metrics, logger: logger),
             offsets: coordinator,
             orderByKey: configuration.ordering == .key,
@@ -134,6 +138,14 @@ public final class WorkerRuntime: Sendable {
             // Retention deletes whole segments (at most a day old, as provisioned): checking every
             // 10 minutes keeps the copy close to the topic at no noticeable cost.
             services.append(LedgerPruner(ledger: ledger, interval: .seconds(600)))
+            if let tracking = configuration.tracking {
+                services.append(
+                    TaskTracker(
+                        settings: tracking, ledger: ledger, chanjing: gateway, producer: producer, requestsTopic: configuration.requestsTopic,
+                        metrics: metrics, logger: logger
+                    )
+                )
+            }
         }
         let statusPort = Promise<Int?>()
         if let port = configuration.httpPort {

@@ -46,6 +46,18 @@ struct ConfigurationTests {
         #expect(try resolve(["--log-format", "json"]).logFormat == .json)
     }
 
+    @Test("tasks are followed by default, with the documented timings; not with --track off, nor by default with --ledger off")
+    func tracking() throws {
+        let tracking = try #require(try resolve().worker.tracking)
+        #expect(tracking.topic == "chanjing.video.completions")
+        #expect(tracking.firstCheck == .seconds(30) && tracking.interval == .seconds(10) && tracking.maxTrackTime == .seconds(3600))
+        #expect(try resolve(["--track", "off"]).worker.tracking == nil)
+        #expect(try resolve([], Self.credentials.merging(["TRACK": "off"]) { $1 }).worker.tracking == nil)
+        #expect(try resolve(["--ledger", "off"]).worker.tracking == nil)
+        let custom = try resolve(["--completions-topic", "done", "--track-first-check", "2", "--track-interval", "1.5", "--max-track-time", "60"]).worker.tracking
+        #expect(custom?.topic == "done" && custom?.firstCheck == .seconds(2) && custom?.interval == .milliseconds(1500) && custom?.maxTrackTime == .seconds(60))
+    }
+
     @Test("a flag wins over its environment variable, which wins over the default")
     func precedence() throws {
         #expect(try resolve([], Self.credentials.merging(["KAFKA_BROKERS": "env:9092"]) { $1 }).worker.brokers == "env:9092")
@@ -95,6 +107,11 @@ struct ConfigurationTests {
             (["--http-port=-1"], "--http-port"),
             (["--brokers", " "], "--brokers"),
             (["--results-topic", "chanjing.video.requests"], "--results-topic"),
+            (["--track", "maybe"], "--track"),
+            (["--track", "on", "--ledger", "off"], "--track"),
+            (["--track-interval", "0"], "--track-interval"),
+            (["--max-track-time", "10"], "--max-track-time"),
+            (["--completions-topic", "chanjing.video.results"], "--completions-topic"),
         ]
         for (arguments, flag) in cases {
             let message = error(arguments)

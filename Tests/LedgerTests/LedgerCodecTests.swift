@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Testing
 
 @testable import Ledger
@@ -28,7 +29,17 @@ struct LedgerCodecTests {
             status: maybe(LedgerEntry.Status.allCases.randomElement()!), creationID: maybe(texts.randomElement()!),
             error: maybe(.init(code: texts.randomElement()!, message: texts.randomElement()!, field: maybe(texts.randomElement()!), chanjingCode: maybe(Int.random(in: -1...60000)))),
             attempts: maybe(Int.random(in: 0...Int.max)), retries: maybe(.init(safe: Int.random(in: 0...9), ambiguous: Int.random(in: 0...9))),
-            chanjingTraceID: maybe(texts.randomElement()!), reconciled: maybe(Bool.random()), intentAt: maybe(Int64.random(in: 0...Int64.max))
+            chanjingTraceID: maybe(texts.randomElement()!), reconciled: maybe(Bool.random()), intentAt: maybe(Int64.random(in: 0...Int64.max)),
+            follow: maybe(randomFollow()), completion: maybe(texts.randomElement()!)
+        )
+    }
+
+    /// What following a task needs, with keys and header values of any bytes.
+    private static func randomFollow() -> LedgerEntry.Follow {
+        func bytes() -> [UInt8] { (0..<Int.random(in: 0...40)).map { _ in UInt8.random(in: 0...255) } }
+        return LedgerEntry.Follow(
+            offset: Int64.random(in: 0...Int64.max), key: Bool.random() ? bytes() : nil,
+            headers: (0..<Int.random(in: 0...3)).map { _ in KafkaHeader(name: texts.randomElement()!, value: Bool.random() ? bytes() : nil) }
         )
     }
 
@@ -151,9 +162,11 @@ struct LedgerCodecTests {
         #expect(LedgerEntry.decode(invalid) == nil)
     }
 
-    @Test("the codec knows every stored field: a new one must be added to LedgerCodec.swift and to HeldEntry")
+    @Test("the codec knows every stored field: a new one must be added to LedgerCodec.swift and to HeldEntry (or HeldFollow)")
     func everyFieldWritten() {
-        #expect(Mirror(reflecting: Self.outcome).children.count == 12)
+        // `follow` is held apart, while the task is followed (HeldFollow); `completion` only ends that.
+        #expect(Mirror(reflecting: Self.outcome).children.count == 14)
+        #expect(Mirror(reflecting: FollowedTaskTests.follow).children.count == 3)
         #expect(Mirror(reflecting: LedgerEntry.Retries()).children.count == 2)
         #expect(Mirror(reflecting: Self.outcome.error!).children.count == 4)
     }

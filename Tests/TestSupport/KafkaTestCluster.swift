@@ -13,6 +13,8 @@ public final class KafkaTestCluster: Sendable {
     public let ledgerTopic: String
     /// The topic (one partition) workers with app credentials agree on their token through.
     public let coordinationTopic = "coordination"
+    /// The topic completions of followed tasks go to.
+    public let completionsTopic = "completions"
     public let partitions: Int
     private let logger: Logger
 
@@ -33,6 +35,7 @@ public final class KafkaTestCluster: Sendable {
         try cluster.createTopic(resultsTopic, partitions: partitions, replicationFactor: replicationFactor)
         try cluster.createTopic(ledgerTopic, partitions: partitions, replicationFactor: replicationFactor)
         try cluster.createTopic(coordinationTopic, partitions: 1, replicationFactor: replicationFactor)
+        try cluster.createTopic(completionsTopic, partitions: partitions, replicationFactor: replicationFactor)
     }
 
     /// Produces request values (JSON text) to the requests topic, optionally to one partition.
@@ -55,8 +58,13 @@ public final class KafkaTestCluster: Sendable {
     /// Reads the results topic from the beginning until `count` records arrived (and then, with
     /// `settle`, until none arrived for that long) or `seconds` passed; returns what arrived.
     public func readResults(atLeast count: Int, within seconds: Double, settle: Duration = .zero) async throws -> [KafkaMessage] {
+        try await read(resultsTopic, atLeast: count, within: seconds, settle: settle)
+    }
+
+    /// Reads `topic` as ``readResults(atLeast:within:settle:)`` reads the results topic.
+    public func read(_ topic: String, atLeast count: Int, within seconds: Double, settle: Duration = .zero) async throws -> [KafkaMessage] {
         let deadline = ContinuousClock.now + .seconds(seconds)
-        let reader = try await TopicReader(topic: resultsTopic, from: .beginning, properties: clientProperties, timeout: .seconds(10), logger: logger) { $0 }
+        let reader = try await TopicReader(topic: topic, from: .beginning, properties: clientProperties, timeout: .seconds(10), logger: logger) { $0 }
         _ = await reader.wait(for: count, within: deadline - .now)
         if settle > .zero {
             // Keep reading until the topic has been quiet for `settle`.

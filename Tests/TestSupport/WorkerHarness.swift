@@ -69,6 +69,7 @@ public final class WorkerHarness: Sendable {
             "REQUESTS_TOPIC": kafka.requestsTopic,
             "RESULTS_TOPIC": kafka.resultsTopic,
             "COORDINATION_TOPIC": kafka.coordinationTopic,
+            "COMPLETIONS_TOPIC": kafka.completionsTopic,
             "CHANJING_BASE_URL": server.baseURL,
             "CHANJING_APP_ID": "sim-app",
             "CHANJING_SECRET_KEY": "sim-secret",
@@ -99,6 +100,18 @@ public final class WorkerHarness: Sendable {
             results = try await self.results(atLeast: results.count + missing, within: min(30, (deadline - .now) / .seconds(1)), settle: settle)
         }
         return results
+    }
+
+    /// Completions read until `requests` distinct `request_id`s have one, or `seconds` passed.
+    public func completions(forEvery requests: Int, within seconds: Double, settle: Duration = .zero) async throws -> [(KafkaMessage, VideoCompletion)] {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var read: [(KafkaMessage, VideoCompletion)] = []
+        repeat {
+            let wanted = read.count + requests - Set(read.map(\.1.requestID)).count
+            read = try await kafka.read(kafka.completionsTopic, atLeast: wanted, within: max(1, min(30, (deadline - .now) / .seconds(1))), settle: settle)
+                .map { ($0, try VideoCompletion.decode($0.value)) }
+        } while Set(read.map(\.1.requestID)).count < requests && ContinuousClock.now < deadline
+        return read
     }
 
     /// Runs `body` within `seconds`, then shuts the harness down, whether the body passed or not.

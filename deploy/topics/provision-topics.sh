@@ -21,6 +21,7 @@ REQUESTS_TOPIC=${REQUESTS_TOPIC:-chanjing.video.requests}
 RESULTS_TOPIC=${RESULTS_TOPIC:-chanjing.video.results}
 LEDGER_TOPIC=${LEDGER_TOPIC:-chanjing.video.ledger}
 COORDINATION_TOPIC=${COORDINATION_TOPIC:-chanjing.video.coordination}
+COMPLETIONS_TOPIC=${COMPLETIONS_TOPIC:-chanjing.video.completions}
 KAFKA_GROUP_ID=${KAFKA_GROUP_ID:-chanjing-worker}
 
 # The largest useful pool: a worker beyond the partition count gets nothing to do. KEDA's
@@ -36,6 +37,7 @@ RESULTS_RETENTION_MS=${RESULTS_RETENTION_MS:-1209600000}    # 14 days
 LEDGER_RETENTION_MS=${LEDGER_RETENTION_MS:-$REQUESTS_RETENTION_MS}      # as long as a request can be redelivered
 LEDGER_SEGMENT_MS=${LEDGER_SEGMENT_MS:-86400000}                        # 1 day
 COORDINATION_RETENTION_MS=${COORDINATION_RETENTION_MS:-604800000}       # 7 days: several token lifetimes
+COMPLETIONS_RETENTION_MS=${COMPLETIONS_RETENTION_MS:-$RESULTS_RETENTION_MS}
 
 # The pool's principal (the SASL user of KAFKA_PROP_SASL_USERNAME), e.g. User:video-worker.
 # Empty: no ACLs are added.
@@ -47,7 +49,8 @@ die() { echo "provision-topics: $*" >&2; exit 1; }
 say() { echo "provision-topics: $*" >&2; }
 
 for number in PARTITIONS RESULTS_PARTITIONS REPLICATION_FACTOR MIN_INSYNC_REPLICAS \
-    REQUESTS_RETENTION_MS RESULTS_RETENTION_MS LEDGER_RETENTION_MS LEDGER_SEGMENT_MS COORDINATION_RETENTION_MS; do
+    REQUESTS_RETENTION_MS RESULTS_RETENTION_MS LEDGER_RETENTION_MS LEDGER_SEGMENT_MS COORDINATION_RETENTION_MS \
+    COMPLETIONS_RETENTION_MS; do
     [[ ${!number} =~ ^[1-9][0-9]*$ ]] || die "$number must be a positive whole number, got '${!number}'"
 done
 (( MIN_INSYNC_REPLICAS <= REPLICATION_FACTOR )) \
@@ -110,6 +113,9 @@ ensure_topic "$LEDGER_TOPIC" "$PARTITIONS" \
 # order. Its records have no key (compaction would refuse them); retention bounds it.
 ensure_topic "$COORDINATION_TOPIC" 1 \
     "cleanup.policy=delete,retention.ms=$COORDINATION_RETENTION_MS,segment.ms=86400000,$common"
+# Completions of the followed tasks (video URLs), keyed like the results; with TRACK=off unused.
+ensure_topic "$COMPLETIONS_TOPIC" "$RESULTS_PARTITIONS" \
+    "cleanup.policy=delete,retention.ms=$COMPLETIONS_RETENTION_MS,$common"
 
 # --if-not-exists leaves an existing topic's partitions alone: say when they differ.
 if [[ $DRY_RUN != 1 ]]; then
@@ -138,6 +144,9 @@ if [[ -n $PRINCIPAL ]]; then
     # The ledger is written and read back by the pool; its retention is read at start-up.
     kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" \
         --operation Read --operation Write --operation Describe --operation DescribeConfigs --topic "$LEDGER_TOPIC"
+    # Publish completions of the followed tasks.
+    kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" \
+        --operation Write --operation Describe --topic "$COMPLETIONS_TOPIC"
     # Members append claims and sealed tokens and read them all back.
     kafka kafka-acls.sh --add --allow-principal "$PRINCIPAL" \
         --operation Read --operation Write --operation Describe --topic "$COORDINATION_TOPIC"

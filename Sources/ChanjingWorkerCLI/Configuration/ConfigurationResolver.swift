@@ -41,6 +41,7 @@ public struct ConfigurationResolver {
             maxConnections: maxInFlight
         )
         chanjing.proxyURL = environment["HTTPS_PROXY"] ?? environment["https_proxy"]
+        let ledger = try ledger(submitTimeout: submitTimeout)
         let worker = WorkerConfiguration(
             brokers: try nonEmpty("--brokers"),
             groupID: try nonEmpty("--group"),
@@ -65,7 +66,8 @@ public struct ConfigurationResolver {
             ),
             chanjing: chanjing,
             httpPort: try integer("--http-port", minimum: 0, maximum: 65_535),
-            ledger: try ledger(submitTimeout: submitTimeout)
+            ledger: ledger,
+            tracking: try tracking(ledgerOn: ledger != nil)
         )
         guard worker.requestsTopic != worker.resultsTopic else {
             throw ConfigurationError("--requests-topic and --results-topic are both '\(worker.requestsTopic)'; results must go to their own topic")
@@ -73,6 +75,9 @@ public struct ConfigurationResolver {
         let otherTopics = [worker.requestsTopic, worker.resultsTopic, worker.ledger?.topic].compactMap { $0 }
         guard !otherTopics.contains(worker.coordinationTopic) else {
             throw ConfigurationError("--coordination-topic '\(worker.coordinationTopic)' is also the requests, results or ledger topic; give it its own topic")
+        }
+        if let completions = worker.tracking?.topic, (otherTopics + [worker.coordinationTopic]).contains(completions) {
+            throw ConfigurationError("--completions-topic '\(completions)' is also the requests, results, ledger or coordination topic; give it its own topic")
         }
         let levelText = value("--log-level")
         guard let logLevel = Logger.Level(rawValue: levelText.lowercased()) else {
@@ -104,6 +109,30 @@ public struct ConfigurationResolver {
             throw ConfigurationError("--reconcile-delay (\(delay)) must be at least --submit-timeout (\(submitTimeout)): an interrupted call may land that late")
         }
         return LedgerSettings(topic: try nonEmpty("--ledger-topic"), policy: policy, reconcileDelay: delay)
+    }
+
+    // MARK: Tracking
+
+    /// Tracking settings, or nil with `--track off`. Not given, `--track` follows the ledger: a
+    /// worker run with `--ledger off` has nowhere to keep the tasks it follows.
+    private func tracking(ledgerOn: Bool) throws(ConfigurationError) -> TrackingSettings? {
+        let given = options.commandLineValue("--track") ?? environment[env("--track")].flatMap { $0.isEmpty ? nil : $0 }
+        switch (given ?? (ledgerOn ? "on" : "off")).lowercased() {
+        case "off": return nil
+        case "on": break
+        case let other: throw ConfigurationError("invalid --track '\(other)' (\(env("--track"))): use on or off")
+        }
+        guard ledgerOn else {
+            throw ConfigurationError("--track on needs the ledger, which holds the tasks being followed: run with --ledger on, or --track off")
+        }
+        let settings = TrackingSettings(
+            topic: try nonEmpty("--completions-topic"), firstCheck: try seconds("--track-first-check"), interval: try seconds("--track-interval"),
+            maxTrackTime: try seconds("--max-track-time")
+        )
+        guard settings.maxTrackTime > settings.firstCheck else {
+            throw ConfigurationError("--max-track-time (\(settings.maxTrackTime)) must exceed --track-first-check (\(settings.firstCheck)): a task is read at least once")
+        }
+        return settings
     }
 
     // MARK: Credentials

@@ -18,6 +18,7 @@ public enum OptionCatalog {
     /// only the brokers' and Chanjing's addresses, which the library leaves to its caller).
     private static let worker = WorkerConfiguration(brokers: "", chanjing: .init(baseURL: ""))
     private static let ledger = LedgerSettings()
+    private static let tracking = TrackingSettings()
 
     private static func seconds(_ duration: Duration) -> String {
         "\(duration.components.seconds)"
@@ -51,6 +52,11 @@ public enum OptionCatalog {
         .init(flag: "--ledger-topic", environment: "LEDGER_TOPIC", defaultValue: ledger.topic, meaning: "The ledger's topic; it must have the requests topic's partition count."),
         .init(flag: "--reconcile-policy", environment: "RECONCILE_POLICY", defaultValue: ledger.policy.rawValue, meaning: "For a request whose earlier submit may have created a task: `adopt-or-resubmit` (adopt a matching task from Chanjing's task list, else submit), `adopt-or-fail` (else result `failed`, `outcome_unknown`) or `resubmit` (no search)."),
         .init(flag: "--reconcile-delay", environment: "RECONCILE_DELAY", defaultValue: "", meaning: "Seconds after an interrupted submit before Chanjing's task list is searched (a dead worker's call may still land); unset means the submit timeout."),
+        .init(flag: "--track", environment: "TRACK", defaultValue: "on", meaning: "`on`: every submitted task is read from Chanjing until it ends, and its completion (the video URLs, or why there is none) is published to the completions topic; `off`: results with creation IDs are all the worker gives. Needs the ledger, which holds the tasks being followed: with `--ledger off` the default is `off`."),
+        .init(flag: "--completions-topic", environment: "COMPLETIONS_TOPIC", defaultValue: tracking.topic, meaning: "Topic the completions are published to, keyed like the results."),
+        .init(flag: "--track-first-check", environment: "TRACK_FIRST_CHECK", defaultValue: seconds(tracking.firstCheck), meaning: "Seconds after its submit a task is first read."),
+        .init(flag: "--track-interval", environment: "TRACK_INTERVAL", defaultValue: seconds(tracking.interval), meaning: "Seconds between reads of a task; tasks are read in batches of up to 50 per call, in the gaps between submits."),
+        .init(flag: "--max-track-time", environment: "MAX_TRACK_TIME", defaultValue: seconds(tracking.maxTrackTime), meaning: "Seconds after its submit a task still unfinished gets an `expired` completion and is no longer followed."),
         .init(flag: "--log-level", environment: "LOG_LEVEL", defaultValue: "info", meaning: "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`."),
         .init(flag: "--log-format", environment: "LOG_FORMAT", defaultValue: "text", meaning: "`text`: human-readable lines; `json`: one JSON object per line (`timestamp`, `level`, `message`, and fields such as `request_id`, `partition`, `offset`, `creation_id`, `traceparent`)."),
         .init(flag: "--http-port", environment: "HTTP_PORT", defaultValue: "9464", meaning: "Port of the HTTP server for `GET /metrics` (Prometheus), `/healthz` and `/readyz`; `0` picks a free port and logs it."),

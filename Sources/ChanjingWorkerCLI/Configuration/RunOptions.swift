@@ -61,6 +61,16 @@ public struct RunOptions: ParsableArguments {
     var reconcilePolicy: String?
     @Option(name: .customLong("reconcile-delay"), help: .init(OptionCatalog.help("--reconcile-delay")))
     var reconcileDelay: String?
+    @Option(name: .customLong("track"), help: .init(OptionCatalog.help("--track")))
+    var track: String?
+    @Option(name: .customLong("completions-topic"), help: .init(OptionCatalog.help("--completions-topic")))
+    var completionsTopic: String?
+    @Option(name: .customLong("track-first-check"), help: .init(OptionCatalog.help("--track-first-check")))
+    var trackFirstCheck: String?
+    @Option(name: .customLong("track-interval"), help: .init(OptionCatalog.help("--track-interval")))
+    var trackInterval: String?
+    @Option(name: .customLong("max-track-time"), help: .init(OptionCatalog.help("--max-track-time")))
+    var maxTrackTime: String?
     @Option(name: .customLong("log-format"), help: .init(OptionCatalog.help("--log-format")))
     var logFormat: String?
     @Option(name: .customLong("http-port"), help: .init(OptionCatalog.help("--http-port")))
@@ -99,6 +109,11 @@ public struct RunOptions: ParsableArguments {
         case "--ledger-topic": ledgerTopic
         case "--reconcile-policy": reconcilePolicy
         case "--reconcile-delay": reconcileDelay
+        case "--track": track
+        case "--completions-topic": completionsTopic
+        case "--track-first-check": trackFirstCheck
+        case "--track-interval": trackInterval
+        case "--max-track-time": maxTrackTime
         case "--log-format": logFormat
         case "--http-port": httpPort
         default: nil

@@ -15,6 +15,7 @@ public final class WorkerMetrics: Sendable {
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
         circuitOpen, tokenRefreshes, tokenAvailable, tokenContended, tokenExpiresAt, tokenFetchedHere, poolMembers, poolAcceptedRate, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
+        tasksFollowed, oldestFollowedAge, completions, renderDuration, taskQueries,
     ] + LedgerMetrics.names
 
     static let requestsConsumed = "chanjing_worker_requests_consumed_total"
@@ -48,6 +49,11 @@ public final class WorkerMetrics: Sendable {
     static let lostToRetention = "chanjing_worker_requests_lost_to_retention_total"
     static let duplicatesAvoided = "chanjing_worker_duplicates_avoided_total"
     static let reconciliations = "chanjing_worker_reconciliations_total"
+    static let tasksFollowed = "chanjing_worker_tasks_followed"
+    static let oldestFollowedAge = "chanjing_worker_oldest_followed_task_age_seconds"
+    static let completions = "chanjing_worker_completions_total"
+    static let renderDuration = "chanjing_worker_render_duration_seconds"
+    static let taskQueries = "chanjing_worker_task_queries_total"
 
     /// How a duplicate submit was avoided.
     enum DuplicateAvoided: String {
@@ -69,6 +75,7 @@ public final class WorkerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let inFlightMeter: Meter
     private let submitTimer: Timer
+    private let renderTimer: Timer
     /// Counters by name and labels: looking a handle up in the registry on every event costs
     /// more than the event itself at thousands of requests per second.
     private let counters = Mutex<[CounterKey: Counter]>([:])
@@ -81,7 +88,10 @@ public final class WorkerMetrics: Sendable {
             .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
             .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(20), .seconds(30),
         ]
+        // Kling renders in tens of seconds to tens of minutes; tracking gives up after an hour by default.
+        factory.durationHistogramBuckets[Self.renderDuration] = [15, 30, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600].map { Duration.seconds($0) }
         self.factory = factory
+        renderTimer = Timer(label: Self.renderDuration, factory: factory)
         inFlightMeter = Meter(label: Self.inFlight, factory: factory)
         submitTimer = Timer(label: Self.submitDuration, factory: factory)
     }
@@ -138,6 +148,23 @@ public final class WorkerMetrics: Sendable {
 
     func reconciled(_ outcome: Reconciliation) {
         counter(Self.reconciliations, [("outcome", outcome.rawValue)]).increment()
+    }
+
+    /// One task query (`task/page` with `unique_ids`): `code` as for submits.
+    func taskQuery(code: String) {
+        counter(Self.taskQueries, [("code", code)]).increment()
+    }
+
+    /// A completion published; its render time is recorded unless it expired.
+    func completed(_ completion: VideoCompletion) {
+        counter(Self.completions, [("status", completion.status.rawValue), ("code", completion.error?.code.rawValue ?? "none")]).increment()
+        if completion.status != .expired { renderTimer.recordNanoseconds(Int64(completion.renderSeconds * 1e9)) }
+    }
+
+    /// The tasks being followed now, and when the oldest was submitted.
+    func tracking(followed: Int, oldestSubmittedAt: Date?) {
+        Gauge(label: Self.tasksFollowed, factory: factory).record(followed)
+        Gauge(label: Self.oldestFollowedAge, factory: factory).record(oldestSubmittedAt.map { max(0, Date().timeIntervalSince($0)) } ?? 0)
     }
 
     /// The submission ledger's metrics, in the same registry. Made only for a worker with the

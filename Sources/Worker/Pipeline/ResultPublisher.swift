@@ -29,18 +29,43 @@ struct ResultPublisher: Sendable {
             value: result.encoded(),
             headers: Self.carriedHeaders(request.headers) + [consumed]
         )
+        guard try await producer.deliver(message, what: "Result", requestID: result.requestID, logger: logger) else { return false }
+        metrics.published(result)
+        return true
+    }
+
+    /// The request's headers, in order, while they fit the bounds.
+    static func carriedHeaders(_ headers: [KafkaHeader], maxCount: Int = maxCarriedHeaders, maxBytes: Int = maxCarriedHeaderBytes) -> [KafkaHeader] {
+        var carried: [KafkaHeader] = []
+        var bytes = 0
+        for header in headers.prefix(maxCount) {
+            let size = header.name.utf8.count + (header.value?.count ?? 0)
+            guard bytes + size <= maxBytes else { break }
+            bytes += size
+            carried.append(header)
+        }
+        return carried
+    }
+}
+
+extension ResultPublisher: ResultPublishing {}
+
+extension KafkaProducer {
+    /// Produces `message` again after each failed delivery until Kafka acknowledges it: true
+    /// then, false when the task was cancelled first. Throws
+    /// ``WorkerFailure/producerFailed(_:)`` when the producer can no longer deliver.
+    func deliver(_ message: OutgoingMessage, what: String, requestID: String, logger: Logger) async throws(WorkerFailure) -> Bool {
         var failures = 0
         while !Task.isCancelled {
             do {
-                try await producer.send(message)
-                metrics.published(result)
+                try await send(message)
                 return true
             } catch {
-                if let fatal = producer.fatalError { throw .producerFailed(fatal) }
+                if let fatal = fatalError { throw .producerFailed(fatal) }
                 failures += 1
                 logger.warning(
-                    "Result delivery failed; producing it again",
-                    metadata: ["request_id": "\(result.requestID)", "failures": "\(failures)", "error": "\(error)"]
+                    "\(what) delivery failed; producing it again",
+                    metadata: ["request_id": "\(requestID)", "failures": "\(failures)", "error": "\(error)"]
                 )
                 do {
                     try await Task.sleep(for: .milliseconds(min(5_000, 100 * (1 << min(failures, 6)))))
@@ -51,19 +76,4 @@ struct ResultPublisher: Sendable {
         }
         return false
     }
-
-    /// The request's headers, in order, while they fit the bounds.
-    static func carriedHeaders(_ headers: [KafkaHeader]) -> [KafkaHeader] {
-        var carried: [KafkaHeader] = []
-        var bytes = 0
-        for header in headers.prefix(maxCarriedHeaders) {
-            let size = header.name.utf8.count + (header.value?.count ?? 0)
-            guard bytes + size <= maxCarriedHeaderBytes else { break }
-            bytes += size
-            carried.append(header)
-        }
-        return carried
-    }
 }
-
-extension ResultPublisher: ResultPublishing {}

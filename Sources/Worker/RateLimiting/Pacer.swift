@@ -22,6 +22,16 @@ struct Pacer {
         return slot
     }
 
+    /// Takes the slot at `now` if it is free (no call waiting for one, none due later), for
+    /// calls that must not delay any other: true when taken.
+    mutating func reserveIfFree(now: ContinuousClock.Instant, rate: Double?) -> Bool {
+        guard let rate, rate > 0 else { return true }
+        returned.removeAll { $0 < now }
+        guard returned.isEmpty, (nextSlot ?? now) <= now else { return false }
+        nextSlot = now + .seconds(1 / rate)
+        return true
+    }
+
     /// The caller of `slot` will not call: the slot goes to the next caller.
     mutating func giveBack(_ slot: ContinuousClock.Instant, now: ContinuousClock.Instant) {
         guard nextSlot != nil, slot > now else { return }

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Paces submit calls at the lowest of three rates: `--max-qps`; this worker's share of
+/// Paces Chanjing calls (submits first, task queries in the gaps) at the lowest of three rates: `--max-qps`; this worker's share of
 /// `--pool-max-qps` (in proportion to the partitions it owns, so scaling the pool never overruns
 /// Chanjing's quota); and the rate ``AdaptiveRate`` learns from 40001 answers, growing by the
 /// same share of the pool's growth.
@@ -37,6 +37,13 @@ final class RateLimiter: Sendable {
         if await sleep(until: slot, while: stillWanted) { return true }
         state.withLock { $0.pacer.giveBack(slot, now: .now) }
         return false
+    }
+
+    /// Takes a slot only if no submit is waiting for one: task queries go in the gaps between
+    /// submits and never delay one. False when there is no gap now.
+    func acquireIfIdle() -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { state in state.pacer.reserveIfFree(now: now, rate: rate(in: state)) }
     }
 
     /// Records how a call went, to adapt to Chanjing's quota.

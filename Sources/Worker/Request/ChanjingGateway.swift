@@ -4,8 +4,8 @@ import Ledger
 import Logging
 import Primitives
 
-/// What a request's actions need of Chanjing: the circuit, the rate limit, the pool's access
-/// token, the submit call and the search of the task list. Every answer is told to the circuit
+/// What a request's actions and the task tracker need of Chanjing: the circuit, the rate limit,
+/// the pool's access token, the submit call, the search of the task list and task queries. Every answer is told to the circuit
 /// and the rate limiter here, so that they learn from all requests alike.
 struct ChanjingGateway: Sendable {
     let client: ChanjingClient
@@ -75,6 +75,27 @@ struct ChanjingGateway: Sendable {
         } catch {
             return .failure(error)
         }
+    }
+
+    /// Reads followed tasks (at most a batch) in one call, told to the circuit and the rate
+    /// limiter like a submit.
+    func query(_ creationIDs: [String]) async -> Result<[CreationTask], ChanjingError> {
+        let answer: Result<[CreationTask], ChanjingError>
+        do throws(ChanjingError) {
+            answer = .success(try await client.tasks(creationIDs, tokens: tokens))
+        } catch {
+            answer = .failure(error)
+        }
+        switch answer {
+        case .success:
+            metrics.taskQuery(code: "0")
+            limiter.record(throttled: false)
+            circuit.succeeded()
+        case .failure(let error):
+            metrics.taskQuery(code: error.outcomeLabel)
+            report(error)
+        }
+        return answer
     }
 
     /// Tells the rate limiter and the circuit of a failed call or token fetch.

@@ -31,6 +31,8 @@ struct RequestProcessor: Sendable {
     let chanjing: ChanjingGateway
     /// Nil when the submission ledger is off (`--ledger off`).
     let ledger: SubmissionLedger?
+    /// With task tracking on: `submitted` outcomes carry what following the task needs.
+    let followsTasks: Bool
     let publisher: any ResultPublishing
     let offsets: any OffsetStore
     let metrics: WorkerMetrics
@@ -43,7 +45,7 @@ struct RequestProcessor: Sendable {
 
     /// `settings.ledger` follows `ledger`: the lifecycle uses the ledger exactly when there is one.
     init(
-        decoder: RequestDecoder, settings: RequestLifecycle.Settings, chanjing: ChanjingGateway, ledger: SubmissionLedger?,
+        decoder: RequestDecoder, settings: RequestLifecycle.Settings, chanjing: ChanjingGateway, ledger: SubmissionLedger?, followsTasks: Bool = false,
         publisher: any ResultPublishing, offsets: any OffsetStore, orderByKey: Bool = false, metrics: WorkerMetrics, logger: Logger
     ) {
         self.decoder = decoder
@@ -51,6 +53,7 @@ struct RequestProcessor: Sendable {
         self.settings = settings.with(ledger: ledger != nil)
         self.chanjing = chanjing
         self.ledger = ledger
+        self.followsTasks = followsTasks
         self.publisher = publisher
         self.offsets = offsets
         self.metrics = metrics
@@ -180,7 +183,7 @@ struct RequestProcessor: Sendable {
             logger.notice("Reconciled: adopted the task an earlier submit created", metadata: Self.metadata(request.prepared).merging(["creation_id": "\(creationID)"]) { $1 })
             return .written
         case .writeOutcome(let outcome, let intentAt):
-            try await write(outcome.ledgerEntry(requestID: request.requestID, bodyHash: request.bodyHash, intentAt: intentAt), for: request)
+            try await write(outcomeEntry(outcome, intentAt: intentAt, for: request), for: request)
             return .written
         case .waitForCircuit(let retried):
             if let retried { metrics.retried(ambiguous: retried == .ambiguous) }
@@ -226,6 +229,25 @@ struct RequestProcessor: Sendable {
         return LedgerEntry.date(at)
     }
 
+    /// A key longer than this is not kept for the completion, which is then keyed by the
+    /// request ID; headers are kept while they fit this many bytes.
+    static let maxFollowedKeyBytes = 1024
+    static let maxFollowedHeaderBytes = 2048
+
+    /// The ledger's outcome entry for the request; with tracking on, a `submitted` one carries
+    /// what following its task needs.
+    private func outcomeEntry(_ outcome: SubmissionOutcome, intentAt: Date?, for request: Request) -> LedgerEntry {
+        var entry = outcome.ledgerEntry(requestID: request.requestID, bodyHash: request.bodyHash, intentAt: intentAt)
+        if followsTasks, outcome.status == .submitted {
+            // Tighter bounds than the result's: the ledger holds them in memory until the task ends.
+            let message = request.prepared.message
+            let key = message.key.flatMap { $0.count <= Self.maxFollowedKeyBytes ? $0 : nil }
+            let headers = ResultPublisher.carriedHeaders(message.headers, maxCount: 16, maxBytes: Self.maxFollowedHeaderBytes)
+            entry.follow = LedgerEntry.Follow(offset: message.offset, key: key, headers: headers)
+        }
+        return entry
+    }
+
     /// Writes `entry` to the request's ledger partition and waits for the acknowledgement.
     private func write(_ entry: LedgerEntry, for request: Request) async throws(WorkerFailure) {
         try await Self.acknowledged(ledger!.write(entry, partition: request.partition))
@@ -249,8 +271,7 @@ struct RequestProcessor: Sendable {
         }
         // The outcome and the result are written at once, and both are acknowledged before the
         // offset can be committed; a crash between the two is reconciled on redelivery.
-        let entry = outcome.ledgerEntry(requestID: request.requestID, bodyHash: request.bodyHash, intentAt: intentAt)
-        let recording = ledger.write(entry, partition: request.partition)
+        let recording = ledger.write(outcomeEntry(outcome, intentAt: intentAt, for: request), partition: request.partition)
         let published = try await publisher.publish(result, for: message, consumedAt: request.consumedAt)
         try await Self.acknowledged(recording)
         return published
