@@ -52,6 +52,17 @@ struct StartupCheckTests {
             #expect(coordination?.description.contains("one partition") == true)
             #expect(await startupFailure(missingCoordination) == nil)
 
+            // Tracking needs the completions topic, and the ledger that holds the tasks it follows.
+            var missingCompletions = base
+            missingCompletions.tracking = TrackingSettings(topic: "no-such-completions")
+            let completions = await startupFailure(missingCompletions)
+            #expect(completions?.description.contains("completions topic 'no-such-completions' does not exist") == true, "\(String(describing: completions))")
+            #expect(completions?.description.contains("--track off") == true)
+            var trackingWithoutLedger = base
+            (trackingWithoutLedger.ledger, trackingWithoutLedger.tracking) = (nil, TrackingSettings(topic: kafka.completionsTopic))
+            let withoutLedger = await startupFailure(trackingWithoutLedger)
+            #expect(withoutLedger?.isConfiguration == true && withoutLedger?.description.contains("--track off") == true, "\(String(describing: withoutLedger))")
+
             var mismatched = base
             mismatched.ledger = LedgerSettings(topic: "ledger-2")
             let mismatch = await startupFailure(mismatched)
