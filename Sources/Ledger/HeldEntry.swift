@@ -13,6 +13,7 @@ struct HeldEntry: Sendable {
         let attempts: Int?
         let retries: LedgerEntry.Retries?
         let reconciled: Bool?
+        let completion: LedgerEntry.Completion?
         let error: ErrorBox?
 
         init(_ entry: LedgerEntry) {
@@ -22,6 +23,7 @@ struct HeldEntry: Sendable {
             attempts = entry.attempts
             retries = entry.retries
             reconciled = entry.reconciled
+            completion = entry.completion
             error = entry.error.map(ErrorBox.init)
         }
     }
@@ -62,7 +64,8 @@ struct HeldEntry: Sendable {
         LedgerEntry(
             kind: kind, requestID: requestID, bodyHash: bodyHash.map(LedgerEntry.hashText) ?? "", at: at,
             status: outcome?.status, creationID: outcome?.creationID?.text, error: outcome?.error?.detail, attempts: outcome?.attempts,
-            retries: outcome?.retries, chanjingTraceID: outcome?.chanjingTraceID?.text, reconciled: outcome?.reconciled, intentAt: intentAt
+            retries: outcome?.retries, chanjingTraceID: outcome?.chanjingTraceID?.text, reconciled: outcome?.reconciled, intentAt: intentAt,
+            completion: outcome?.completion
         )
     }
 }

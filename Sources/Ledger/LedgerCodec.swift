@@ -16,7 +16,7 @@ extension LedgerEntry {
         json.field("attempts", attempts)
         json.field("body_hash", bodyHash)
         json.field("chanjing_trace_id", chanjingTraceID)
-        json.field("completion", completion)
+        json.field("completion", completion?.rawValue)
         json.field("creation_id", creationID)
         if let error {
             json.object("error") { json in
@@ -67,7 +67,8 @@ extension LedgerEntry {
     /// The entries of one Kafka record value, in the order they were written; nil when it is
     /// not a ledger record. Keys may come in any order; unknown keys (a later version's fields)
     /// are skipped; optional fields may be absent or `null`. A key given twice, a number with a
-    /// fraction where an integer belongs, or an unknown kind or status make the record unreadable.
+    /// fraction where an integer belongs, or an unknown kind, status or completion make the record
+    /// unreadable.
     public static func decode(_ record: [UInt8]) -> [LedgerEntry]? {
         guard JSONScanner.isUTF8(record) else { return nil }
         var scanner = JSONScanner(record)
@@ -150,7 +151,11 @@ extension JSONScanner {
             case "reconciled": entry.reconciled = try scanner.optional { scanner throws(Failure) in try scanner.bool() }
             case "intent_at": entry.intentAt = try scanner.optional { scanner throws(Failure) in try scanner.integer() }
             case "follow": entry.follow = try scanner.optional { scanner throws(Failure) in try scanner.follow() }
-            case "completion": entry.completion = try scanner.optional { scanner throws(Failure) in try scanner.string() }
+            case "completion":
+                entry.completion = try scanner.optional { scanner throws(Failure) in
+                    guard let completion = LedgerEntry.Completion(rawValue: try scanner.string()) else { throw scanner.fail("unknown completion") }
+                    return completion
+                }
             default: try scanner.skipValue()
             }
         }

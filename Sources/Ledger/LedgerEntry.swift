@@ -22,6 +22,11 @@ public struct LedgerEntry: Sendable, Equatable {
         case submitted, rejected, failed
     }
 
+    /// How a followed task ended, once its completion was published.
+    public enum Completion: String, Sendable, CaseIterable {
+        case succeeded, failed, expired
+    }
+
     /// Why a request failed or was rejected, for outcomes.
     public struct ErrorDetail: Sendable, Equatable {
         /// The result's stable error code, as text.
@@ -88,14 +93,14 @@ public struct LedgerEntry: Sendable, Equatable {
     public var intentAt: Int64?
     /// For `submitted` outcomes written while tracking is on: the task is followed to its end.
     public var follow: Follow?
-    /// For outcomes written again once the task's completion was published: its status
-    /// (`succeeded`, `failed` or `expired`). The task is no longer followed.
-    public var completion: String?
+    /// For outcomes written again once the task's completion was published: how it ended. The
+    /// task is no longer followed.
+    public var completion: Completion?
 
     public init(
         kind: Kind, requestID: String, bodyHash: String, at: Int64, status: Status? = nil, creationID: String? = nil, error: ErrorDetail? = nil,
         attempts: Int? = nil, retries: Retries? = nil, chanjingTraceID: String? = nil, reconciled: Bool? = nil, intentAt: Int64? = nil,
-        follow: Follow? = nil, completion: String? = nil
+        follow: Follow? = nil, completion: Completion? = nil
     ) {
         self.follow = follow
         self.completion = completion

@@ -250,7 +250,7 @@ public final class SubmissionLedger: Sendable {
     /// Records that `task`'s completion (`status`) was published: its outcome is written again
     /// with the completion, so that no owner follows it any longer. Nil when the task is not
     /// followed here (its partition was revoked, or its completion already recorded).
-    public func recordCompletion(_ task: FollowedTask, status: String) -> PendingWrite? {
+    public func recordCompletion(_ task: FollowedTask, status: LedgerEntry.Completion) -> PendingWrite? {
         let key = RequestKey(task.requestID)
         let entry = holdings.state.withLock { state -> LedgerEntry? in
             guard let slot = state.slots[task.partition], slot.loaded, slot.state.following[key]?.creationID == task.creationID,

@@ -10,7 +10,7 @@ import Testing
 struct FollowedTaskTests {
     static let follow = LedgerEntry.Follow(offset: 41, key: Array("k".utf8), headers: [KafkaHeader(name: "traceparent", text: "00-1-2-01")])
 
-    static func submitted(_ id: String, follow: LedgerEntry.Follow? = follow, completion: String? = nil) -> LedgerEntry {
+    static func submitted(_ id: String, follow: LedgerEntry.Follow? = follow, completion: LedgerEntry.Completion? = nil) -> LedgerEntry {
         LedgerEntry(
             kind: .outcome, requestID: id, bodyHash: "1f", at: 1_764_100_000_000, status: .submitted, creationID: "task-\(id)", attempts: 1,
             follow: follow, completion: completion
@@ -32,7 +32,7 @@ struct FollowedTaskTests {
         let task = state.following[RequestKey("a")]!.task(partition: 2)
         #expect(task == FollowedTask(partition: 2, requestID: "a", creationID: "task-a", submittedAt: LedgerEntry.date(1_764_100_000_000), follow: Self.follow))
 
-        state.apply(Self.submitted("a", follow: nil, completion: "succeeded"), offset: 5)
+        state.apply(Self.submitted("a", follow: nil, completion: .succeeded), offset: 5)
         #expect(Self.followed(state) == ["d"])
         // Read out of order (a partition assigned back): the older outcome does not bring it back.
         state.apply(Self.submitted("a"), offset: 1)

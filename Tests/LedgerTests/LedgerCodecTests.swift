@@ -30,7 +30,7 @@ struct LedgerCodecTests {
             error: maybe(.init(code: texts.randomElement()!, message: texts.randomElement()!, field: maybe(texts.randomElement()!), chanjingCode: maybe(Int.random(in: -1...60000)))),
             attempts: maybe(Int.random(in: 0...Int.max)), retries: maybe(.init(safe: Int.random(in: 0...9), ambiguous: Int.random(in: 0...9))),
             chanjingTraceID: maybe(texts.randomElement()!), reconciled: maybe(Bool.random()), intentAt: maybe(Int64.random(in: 0...Int64.max)),
-            follow: maybe(randomFollow()), completion: maybe(texts.randomElement()!)
+            follow: maybe(randomFollow()), completion: maybe(LedgerEntry.Completion.allCases.randomElement()!)
         )
     }
 

@@ -33,10 +33,12 @@ struct RequestLifecycleTests {
         case .waitForTurn:
             return [(.turnGranted, tick), (.notWanted, tick)]
         case .lookUp:
-            func entry(_ kind: LedgerEntry.Kind, _ status: LedgerEntry.Status? = nil, code: String? = nil, hash: String = hash) -> Event {
+            func entry(
+                _ kind: LedgerEntry.Kind, _ status: LedgerEntry.Status? = nil, code: String? = nil, hash: String = hash, completion: LedgerEntry.Completion? = nil
+            ) -> Event {
                 .ledgerAnswered(.found(LedgerEntry(
                     kind: kind, requestID: "r-1", bodyHash: hash, at: LedgerEntry.milliseconds(start.date) - 5_000, status: status,
-                    creationID: status == .submitted ? "earlier-task" : nil, error: code.map { .init(code: $0, message: "earlier") }
+                    creationID: status == .submitted ? "earlier-task" : nil, error: code.map { .init(code: $0, message: "earlier") }, completion: completion
                 )))
             }
             return [
@@ -45,6 +47,8 @@ struct RequestLifecycleTests {
                 // An error code a later version added.
                 (entry(.outcome, .rejected, code: "a_later_code"), tick),
                 (entry(.intent), tick), (entry(.adoption), tick), (entry(.outcome, .submitted, hash: "other"), tick),
+                // Its task followed to the end, and Chanjing could not render it.
+                (entry(.outcome, .submitted, completion: .failed), tick),
             ]
         case .sleep(let deadline, _):
             return [(.woke, max(tick, deadline - now.instant)), (.notWanted, tick)]
@@ -134,6 +138,7 @@ struct RequestLifecycleTests {
             if !holds { Issue.record("\(rule):\n→ \(path.map { "\($0.action)" }.joined(separator: "\n→ "))") }
         }
         var mayHaveCreated = false  // a task may exist that no search has ruled out
+        var submittedBefore = false  // the ledger holds a task of this request that may still make its video
         var adopted = false
         var intentAcknowledged = false
         var ended = false
@@ -159,7 +164,7 @@ struct RequestLifecycleTests {
                 guard case .writeIntent? = previous?.action, case .intentAcknowledged? = previous?.event, previous?.slow == false else {
                     return expect(false, "a call without a timely intent right before it")
                 }
-                expect(!mayHaveCreated && !adopted, "a second paid submit")
+                expect(!mayHaveCreated && !adopted && !submittedBefore, "a second paid submit")
             case .end(let ending, let recordOutcome, _):
                 expect(!ended, "two endings")
                 ended = true
@@ -187,6 +192,8 @@ struct RequestLifecycleTests {
                 // An outcome whose code this version does not know is taken for the intent before it.
                 let code = record.error.map { ResultErrorCode(rawValue: $0.code) }
                 if record.kind != .outcome || code == .retriesExhausted || code == .some(nil) { mayHaveCreated = true }
+                // Only a task that failed to render is submitted again.
+                if record.kind == .outcome, record.status == .submitted, record.completion != .failed { submittedBefore = true }
             case .searched(let found)?:
                 if found != nil { adopted = true } else { mayHaveCreated = false }
             default:
@@ -271,6 +278,26 @@ struct RequestLifecycleTests {
                 continue
             }
             #expect(ended == rejection)
+        }
+    }
+
+    @Test("a request whose task failed to render is submitted again; one whose task made its video is answered from the ledger")
+    func failedGeneration() {
+        let settings = Lifecycle.Settings(ledger: true, retry: Self.retry)
+        for (completion, resubmitted) in [(LedgerEntry.Completion.failed, true), (.succeeded, false), (.expired, false)] {
+            let outcome = LedgerEntry(
+                kind: .outcome, requestID: "r-1", bodyHash: Self.hash, at: 0, status: .submitted, creationID: "earlier-task", attempts: 1, completion: completion
+            )
+            let actions = Self.run(settings, [(.turnGranted, .zero), (.ledgerAnswered(.found(outcome)), .zero)])
+            if resubmitted {
+                #expect(actions.last == .waitForCircuit(retried: nil), "\(completion)")
+            } else {
+                guard case .end(.outcome(let replayed), recordOutcome: false, _)? = actions.last else {
+                    Issue.record("\(completion): expected the recorded outcome, got \(String(describing: actions.last))")
+                    continue
+                }
+                #expect(replayed.creationID == "earlier-task" && replayed.replayed)
+            }
         }
     }
 

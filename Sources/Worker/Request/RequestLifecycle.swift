@@ -328,6 +328,10 @@ struct RequestLifecycle: Sendable {
             let mayHaveCreated = replayed?.error?.code == .retriesExhausted || replayed?.error?.code == .outcomeUnknown
             guard mayHaveCreated, settings.reconcilePolicy != .resubmit else { return beginSubmitting() }
             return beginSearch(.earlierFailure, since: record.intentDate, notBefore: now.date, at: now)
+        case (.outcome, .submitted?) where record.completion == .failed:
+            // Its task was followed and Chanjing could not render it: sent again (`replay
+            // --completions`), it is a new attempt. The failed task made no video to pay twice for.
+            return beginSubmitting()
         case (.outcome, _?):
             return end(.outcome(replayed!))
         default:

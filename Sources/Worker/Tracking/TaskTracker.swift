@@ -140,7 +140,7 @@ final class TaskTracker: Service {
         )
         do {
             guard try await producer.deliver(message, what: "Completion", requestID: task.requestID, logger: logger) else { return false }
-            try await ledger.recordCompletion(task, status: completion.status.rawValue)?.acknowledged()
+            try await ledger.recordCompletion(task, status: LedgerEntry.Completion(completion.status))?.acknowledged()
         } catch {
             logger.error("Cannot complete a followed task; trying again", metadata: ["request_id": "\(task.requestID)", "error": "\(error)"])
             return false
@@ -173,5 +173,15 @@ final class TaskTracker: Service {
             submittedAt: task.submittedAt, finishedAt: now,
             source: .init(topic: requestsTopic, partition: task.partition, offset: task.follow.offset), producedAt: now
         )
+    }
+}
+
+extension LedgerEntry.Completion {
+    init(_ status: VideoCompletion.Status) {
+        switch status {
+        case .succeeded: self = .succeeded
+        case .failed: self = .failed
+        case .expired: self = .expired
+        }
     }
 }
