@@ -79,6 +79,50 @@ struct OperatorToolsTests {
         }
     }
 
+    @Test("enqueue --wait completed prints each request's completion; replay --completions re-enqueues the renders that failed, which then succeed", .timeLimit(.minutes(2)))
+    func completions() async throws {
+        // Every render fails at first.
+        let harness = try await WorkerHarness(partitions: 2, simulator: SimulatorConfiguration(renderTime: 1...2, renderFailureRate: 1))
+        let kafka = harness.kafka
+        let common = ["--brokers", kafka.cluster.bootstrapServers, "--kafka", "message.timeout.ms=20000", "--requests-topic", kafka.requestsTopic]
+        try await harness.run(within: 110, "completions with the tools") {
+            var configuration = harness.configuration
+            configuration.tracking = TrackingSettings(topic: kafka.completionsTopic, firstCheck: .seconds(1), interval: .seconds(1))
+            let (worker, running) = try await harness.startWorker(configuration)
+            let waited = try await run(
+                ["enqueue", "--wait", "completed", "--wait-timeout", "60", "--results-topic", kafka.resultsTopic, "--completions-topic", kafka.completionsTopic,
+                 #"{"request_id":"film-1","ref_prompt":"a paper boat"}"#, #"{"request_id":"film-2","ref_prompt":"a glass boat"}"#] + common,
+                within: 80
+            )
+            #expect(waited.status == 0, "\(waited.output)")
+            let lines = waited.output.split(separator: "\n").filter { $0.hasPrefix("{") }.map { Array($0.utf8) }
+            let printed = lines.compactMap { try? VideoCompletion.decode($0) }
+            #expect(Set(printed.map(\.requestID)) == ["film-1", "film-2"], "\(waited.output)")
+            #expect(printed.allSatisfy { $0.status == .failed && $0.error?.code == .generationFailed })
+            #expect(lines.compactMap { try? VideoResult.decode($0) }.count == 2, "the results come first")
+            #expect(waited.output.contains("film-1: failed"), "\(waited.output)")
+
+            // Renders work again; the two failed ones are replayed and rendered this time.
+            harness.simulator.configure { $0.renderFailureRate = 0 }
+            let tools = common + ["--results-topic", kafka.resultsTopic, "--completions-topic", kafka.completionsTopic]
+            let withoutCompletions = try await run(["replay", "--since", "1h", "--dry-run"] + tools)
+            #expect(withoutCompletions.output.contains("0 request(s) would be replayed"), "\(withoutCompletions.output)")
+            let dryRun = try await run(["replay", "--since", "1h", "--completions", "--code", "generation_failed", "--dry-run"] + tools)
+            #expect(dryRun.output.contains("2 request(s) would be replayed"), "\(dryRun.output)")
+            let replay = try await run(["replay", "--since", "1h", "--completions"] + tools)
+            #expect(replay.status == 0 && replay.output.contains("replayed 2 request(s)"), "\(replay.output)")
+            let completions = try await harness.completions(forEvery: 2, within: 5)  // the failed ones
+            let all = try await kafka.read(kafka.completionsTopic, atLeast: completions.count + 2, within: 40).map { try VideoCompletion.decode($0.value) }
+            #expect(Set(all.filter { $0.status == .succeeded }.map(\.requestID)) == ["film-1", "film-2"], "\(all.map(\.status))")
+            #expect(harness.simulator.tasks.count == 4, "each replayed request was submitted again, once")
+            // Replayed and rendered: nothing is left to replay.
+            let again = try await run(["replay", "--since", "1h", "--completions", "--dry-run"] + tools)
+            #expect(again.output.contains("0 request(s) would be replayed"), "\(again.output)")
+            await worker.shutdown()
+            try await running.value
+        }
+    }
+
     @Test("enqueue spreads a burst of requests over the partitions, keyed by request_id", .timeLimit(.minutes(1)))
     func enqueueSpreadsRequests() async throws {
         let kafka = try KafkaTestCluster(partitions: 3)

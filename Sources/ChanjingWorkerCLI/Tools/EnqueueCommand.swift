@@ -9,23 +9,32 @@ import VideoContract
 struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
-        abstract: "Validate and produce video requests; optionally wait for their results.",
+        abstract: "Validate and produce video requests; optionally wait for their results or their videos.",
         discussion: """
             Requests come from the arguments (one JSON object each), from --file (a JSON array, one object, or NDJSON), \
             or from standard input as NDJSON. Refused requests are listed on standard error and not sent; the exit status is \
-            then 65. With --wait, each result is printed on standard output as one JSON line.
+            then 65. With --wait, each result is printed on standard output as one JSON line. With --wait completed, each \
+            submitted request's completion follows (one JSON line; its video URL, or why there is none, on standard error) \
+            once the worker has followed the task to its end (the worker runs with --track on).
             """
     )
 
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "Requests topic (env REQUESTS_TOPIC, default chanjing.video.requests).") var requestsTopic: String?
     @Option(help: "Results topic, for --wait (env RESULTS_TOPIC, default chanjing.video.results).") var resultsTopic: String?
+    @Option(help: "Completions topic, for --wait completed (env COMPLETIONS_TOPIC, default chanjing.video.completions).") var completionsTopic: String?
     @Option(help: "A file of requests: a JSON array, one object, or NDJSON; - for standard input.") var file: String?
     @Option(help: "Kafka key for every request (requests sharing a key keep their order with --ordering key); by default each request's request_id.")
     var key: String?
-    @Flag(help: "Wait for each request's result and print it.") var wait = false
-    @Option(help: "Seconds --wait waits for the last result.") var waitTimeout: Double = 600
-    @Argument(help: "Requests as JSON objects.") var requests: [String] = []
+    @Flag(help: "Wait for each request's result and print it; `--wait completed` waits for the videos too.") var wait = false
+    @Option(help: "Seconds --wait waits for the last result (or completion).") var waitTimeout: Double = 600
+    @Argument(help: "Requests as JSON objects.") var arguments: [String] = []
+
+    /// What `--wait` waits for: `--wait completed` is the flag and the word (a request is a JSON
+    /// object, never a bare word, so the word may stand anywhere among the arguments).
+    private var waitsForCompletions: Bool { wait && arguments.contains("completed") }
+    /// The requests given as arguments, without the word of `--wait completed` (or `--wait result`).
+    private var requests: [String] { wait ? arguments.filter { $0 != "completed" && $0 != "result" } : arguments }
 
     func run() async throws {
         try await runTool("enqueue") {
@@ -40,7 +49,12 @@ struct EnqueueCommand: AsyncParsableCommand {
                 printError("refused \(input.origin): \(rejection.field.map { "\($0): " } ?? "")\(rejection.message) [\(rejection.code.rawValue)]")
             }
             let watcher = wait && !valid.isEmpty
-                ? try await ResultWatcher.start(properties: properties, topic: resultsTopic, timeout: cluster.callTimeout, logger: logger)
+                ? try await ResultWatcher.results(topic: resultsTopic, properties: properties, timeout: cluster.callTimeout, logger: logger)
+                : nil
+            let completionsWatcher = waitsForCompletions && !valid.isEmpty
+                ? try await ResultWatcher.completions(
+                    topic: setting("--completions-topic", given: completionsTopic), properties: properties, timeout: cluster.callTimeout, logger: logger
+                )
                 : nil
             do {
                 // Keyed by request_id, so that requests spread over the partitions (librdkafka's
@@ -51,14 +65,35 @@ struct EnqueueCommand: AsyncParsableCommand {
                 try await produceAcknowledged(messages, properties: properties, logger: logger)
             } catch {
                 await watcher?.stop()
+                await completionsWatcher?.stop()
                 throw error
             }
             printError("sent \(valid.count) request(s) to \(requestsTopic); refused \(refused.count)")
             if let watcher {
-                let missing = await watcher.waitFor(Set(valid.compactMap(\.requestID)), within: .seconds(waitTimeout)) { printLine($0) }
+                let deadline = ContinuousClock.now + .seconds(waitTimeout)
+                var submitted: Set<String> = []
+                let missing = await watcher.waitFor(Set(valid.compactMap(\.requestID)), within: deadline - .now) { record in
+                    printLine(record.json)
+                    if record.message.status == .submitted { submitted.insert(record.requestID) }
+                }
                 await watcher.stop()
-                if !missing.isEmpty {
-                    printError("no result within \(Int(waitTimeout)) s for \(missing.count) request(s): \(missing.sorted().prefix(10).joined(separator: ", "))")
+                var unfinished: Set<String> = []
+                if let completionsWatcher {
+                    // Only submitted requests have a task to follow.
+                    unfinished = await completionsWatcher.waitFor(submitted, within: deadline - .now) { record in
+                        printLine(record.json)
+                        let completion = record.message
+                        printError("\(completion.requestID): \(completion.status.rawValue) \(completion.videoURLs.first ?? completion.error?.message ?? "")")
+                    }
+                    await completionsWatcher.stop()
+                }
+                if !missing.isEmpty || !unfinished.isEmpty {
+                    if !missing.isEmpty {
+                        printError("no result within \(Int(waitTimeout)) s for \(missing.count) request(s): \(missing.sorted().prefix(10).joined(separator: ", "))")
+                    }
+                    if !unfinished.isEmpty {
+                        printError("no completion within \(Int(waitTimeout)) s for \(unfinished.count) request(s): \(unfinished.sorted().prefix(10).joined(separator: ", "))")
+                    }
                     throw ExitCode.failure
                 }
             }

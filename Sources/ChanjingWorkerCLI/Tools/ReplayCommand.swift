@@ -5,16 +5,20 @@ import Logging
 import VideoContract
 
 /// `chanjing-worker replay`: after an outage, produces again the requests behind `failed`
-/// results, unchanged (same `request_id`, key and headers), so the pool submits them anew.
+/// results (and, with `--completions`, those whose task failed to render), unchanged (same
+/// `request_id`, key and headers), so the pool submits them anew.
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Re-enqueue the requests behind failed results of a time range or error code.",
+        abstract: "Re-enqueue the requests behind failed results (or failed renders) of a time range or error code.",
         discussion: """
             Scans the results topic for `failed` results produced in [--since, --until) (and with one of the --code values, \
-            when given), skips requests that also have a later non-failed result, reads each request back from the requests \
-            topic at the offset its result names, and produces it again unchanged. Requests already deleted by retention \
-            are listed and skipped. Times are RFC 3339 (2026-11-25T08:00:00Z) or relative to now (90m, 6h, 2d).
+            when given), skips requests that also have a non-failed result, reads each request back from the requests \
+            topic at the offset its result names, and produces it again unchanged. With --completions, the completions topic \
+            is scanned too, for tasks Chanjing could not render (`failed` completions: generation_failed, no_output) whose \
+            request has no later submit and no successful completion; the worker submits those again (and pays again). \
+            Requests already deleted by retention are listed and skipped. Times are RFC 3339 (2026-11-25T08:00:00Z) or \
+            relative to now (90m, 6h, 2d).
             """
     )
 
@@ -23,7 +27,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Results topic (env RESULTS_TOPIC, default chanjing.video.results).") var resultsTopic: String?
     @Option(help: "Replay failures produced at or after this time.") var since: String
     @Option(help: "Replay failures produced before this time (default: now).") var until: String?
-    @Option(help: "Only failures with this error code (repeatable), e.g. retries_exhausted.") var code: [String] = []
+    @Option(help: "Completions topic, for --completions (env COMPLETIONS_TOPIC, default chanjing.video.completions).") var completionsTopic: String?
+    @Option(help: "Only failures with this error code (repeatable), e.g. retries_exhausted or generation_failed.") var code: [String] = []
+    @Flag(help: "Also replay the requests whose task failed to render (failed completions).") var completions = false
     @Flag(help: "List what would be replayed without producing anything.") var dryRun = false
 
     func run() async throws {
@@ -33,18 +39,23 @@ struct ReplayCommand: AsyncParsableCommand {
             let now = Date()
             let start = try Self.time(since, flag: "--since", now: now)
             let end = try until.map { try Self.time($0, flag: "--until", now: now) } ?? now
-            let codes = try Set(code.map { text throws(ConfigurationError) -> ResultErrorCode in
-                guard let code = ResultErrorCode(rawValue: text) else {
-                    throw ConfigurationError("unknown --code '\(text)': use one of \(ResultErrorCode.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return code
-            })
+            let known = ResultErrorCode.allCases.map(\.rawValue) + VideoCompletion.ErrorCode.allCases.map(\.rawValue)
+            for text in code where !known.contains(text) {
+                throw ConfigurationError("unknown --code '\(text)': use one of \(known.joined(separator: ", "))")
+            }
+            let codes = Set(code)
             let properties = try cluster.properties()
             let requestsTopic = setting("--requests-topic", given: requestsTopic)
             let resultsTopic = setting("--results-topic", given: resultsTopic)
 
-            let results = try await readResults(topic: resultsTopic, from: start, properties: properties, logger: logger)
-            let selection = Self.select(results, requestsTopic: requestsTopic, from: start, to: end, codes: codes)
+            let results = try await read(resultsTopic, from: start, properties: properties, logger: logger) { try? VideoResult.decode($0.value) }
+            var selection = Self.select(results, requestsTopic: requestsTopic, from: start, to: end, codes: codes)
+            if completions {
+                let topic = setting("--completions-topic", given: completionsTopic)
+                let read = try await read(topic, from: start, properties: properties, logger: logger) { try? VideoCompletion.decode($0.value) }
+                let chosen = Set(selection)
+                selection += Self.select(read, results: results, requestsTopic: requestsTopic, from: start, to: end, codes: codes).filter { !chosen.contains($0) }
+            }
             let requests = try await readRequests(selection, properties: properties, logger: logger)
             let found = Set(requests.map { VideoResult.Source(topic: $0.topic, partition: $0.partition, offset: $0.offset) })
             for source in selection where !found.contains(source) {
@@ -65,8 +76,11 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
-    /// Results produced since `start` (by Kafka timestamp) up to the current end of the topic.
-    private func readResults(topic: String, from start: Date, properties: KafkaProperties, logger: Logger) async throws -> [VideoResult] {
+    /// The records of `topic` produced since `start` (by Kafka timestamp) up to its current end,
+    /// as `decode` makes them (nil: skipped).
+    private func read<Record>(
+        _ topic: String, from start: Date, properties: KafkaProperties, logger: Logger, decode: (KafkaMessage) -> Record?
+    ) async throws -> [Record] {
         let partitions = try await ClusterInspector.partitions(of: topic, properties: properties, timeout: cluster.callTimeout, logger: logger)
         let ends = try await ClusterInspector.watermarkOffsets(properties: properties, partitions: partitions, timeout: cluster.callTimeout, logger: logger)
         let starts = try await ClusterInspector.offsets(at: start, partitions: partitions, properties: properties, timeout: cluster.callTimeout, logger: logger)
@@ -82,7 +96,7 @@ struct ReplayCommand: AsyncParsableCommand {
             if from < 0 { from = (earliest[partition] ?? -1) < 0 && high > logStart ? logStart : high }
             ranges[partition] = from..<max(from, high)
         }
-        return try await PartitionReader.read(ranges, properties: properties, logger: logger).compactMap { try? VideoResult.decode($0.value) }
+        return try await PartitionReader.read(ranges, properties: properties, logger: logger).compactMap(decode)
     }
 
     /// Reads the request records the selected results point at.
@@ -106,13 +120,34 @@ struct ReplayCommand: AsyncParsableCommand {
 
     /// The sources of requests to replay: failed in [start, end) with a wanted code, from the
     /// requests topic, and without a non-failed result for the same request ID.
-    static func select(_ results: [VideoResult], requestsTopic: String, from start: Date, to end: Date, codes: Set<ResultErrorCode>) -> [VideoResult.Source] {
+    static func select(_ results: [VideoResult], requestsTopic: String, from start: Date, to end: Date, codes: Set<String>) -> [VideoResult.Source] {
         let settled = Set(results.filter { $0.status != .failed }.map(\.requestID))
         var chosen: [String: VideoResult.Source] = [:]
         for result in results where result.status == .failed && !settled.contains(result.requestID) && result.source.topic == requestsTopic {
-            guard let code = result.error?.code, codes.isEmpty || codes.contains(code) else { continue }
+            guard let code = result.error?.code.rawValue, codes.isEmpty || codes.contains(code) else { continue }
             guard let produced = rfc3339(result.producedAt), produced >= start, produced < end else { continue }
             chosen[result.requestID] = chosen[result.requestID] ?? result.source  // one replay per request
+        }
+        return chosen.values.sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }
+    }
+
+    /// The sources of requests whose task failed to render in [start, end) with a wanted code,
+    /// unless the request has a successful completion, or a `submitted` result produced after
+    /// the failure (it was replayed already, and may still be rendering).
+    static func select(
+        _ completions: [VideoCompletion], results: [VideoResult], requestsTopic: String, from start: Date, to end: Date, codes: Set<String>
+    ) -> [VideoResult.Source] {
+        let succeeded = Set(completions.filter { $0.status == .succeeded }.map(\.requestID))
+        var latestSubmit: [String: Date] = [:]
+        for result in results where result.status == .submitted {
+            if let produced = rfc3339(result.producedAt) { latestSubmit[result.requestID] = max(latestSubmit[result.requestID] ?? produced, produced) }
+        }
+        var chosen: [String: VideoResult.Source] = [:]
+        for completion in completions where completion.status == .failed && !succeeded.contains(completion.requestID) && completion.source.topic == requestsTopic {
+            guard let code = completion.error?.code.rawValue, codes.isEmpty || codes.contains(code) else { continue }
+            guard let produced = rfc3339(completion.producedAt), produced >= start, produced < end else { continue }
+            if let submitted = latestSubmit[completion.requestID], submitted > produced { continue }
+            chosen[completion.requestID] = chosen[completion.requestID] ?? completion.source
         }
         return chosen.values.sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }
     }
