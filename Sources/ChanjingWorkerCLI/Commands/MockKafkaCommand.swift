@@ -14,7 +14,9 @@ struct MockKafkaCommand: AsyncParsableCommand {
 
     @Option(help: "Number of brokers.") var brokers = 1
     @Option(name: .customLong("topic"), help: "A topic to create, as name:partitions (repeatable).")
-    var topics: [String] = ["chanjing.video.requests:3", "chanjing.video.results:3", "chanjing.video.ledger:3"]
+    var topics: [String] = [
+        "chanjing.video.requests:3", "chanjing.video.results:3", "chanjing.video.ledger:3", "chanjing.video.completions:3", "chanjing.video.coordination:1",
+    ]
     @Option(help: "Log level.") var logLevel: Logger.Level = .warning
 
     func run() async throws {

@@ -20,12 +20,17 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Most submit latency, milliseconds.") var maxLatencyMs: Double = 0
     @Option(help: "Share of submits answered 50000 without creating a task (0 to 1).") var failureRate: Double = 0
     @Option(help: "Submits per second accepted before answering 40001.") var qpsLimit: Double?
+    @Option(help: "Least render time of a task, seconds.") var minRenderSeconds: Double = 20
+    @Option(help: "Most render time of a task, seconds.") var maxRenderSeconds: Double = 40
+    @Option(help: "Share of renders that end Error or Fail (0 to 1).") var renderFailureRate: Double = 0
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
 
     func validate() throws {
         guard maxLatencyMs >= minLatencyMs, minLatencyMs >= 0 else { throw ValidationError("--max-latency-ms must be at least --min-latency-ms") }
         guard (0...1).contains(failureRate) else { throw ValidationError("--failure-rate must be between 0 and 1") }
         guard tokenLifetime >= 1 else { throw ValidationError("--token-lifetime must be at least 1 second") }
+        guard minRenderSeconds > 0, maxRenderSeconds >= minRenderSeconds else { throw ValidationError("--max-render-seconds must be at least --min-render-seconds, both positive") }
+        guard (0...1).contains(renderFailureRate) else { throw ValidationError("--render-failure-rate must be between 0 and 1") }
     }
 
     func run() async throws {
@@ -38,7 +43,9 @@ struct SimulatorCommand: AsyncParsableCommand {
                 tokenLifetime: .milliseconds(Int64(tokenLifetime * 1000)),
                 submitLatency: (minLatencyMs / 1000)...(maxLatencyMs / 1000),
                 failureRate: failureRate,
-                qpsLimit: qpsLimit
+                qpsLimit: qpsLimit,
+                renderTime: minRenderSeconds...maxRenderSeconds,
+                renderFailureRate: renderFailureRate
             )
         )
         let app = SimulatorServer.application(simulator: simulator, host: host, port: port, logger: logger) { [host] port in
