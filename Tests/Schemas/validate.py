@@ -2,12 +2,13 @@
 """Checks the message contracts in docs/ against sample messages.
 
     python3 Tests/Schemas/validate.py --schemas docs/schemas --asyncapi docs/asyncapi.yaml \
-        --valid-requests DIR --invalid-requests DIR --results DIR [--invalid-results DIR]
+        --valid-requests DIR --invalid-requests DIR --results DIR [--invalid-results DIR] \
+        [--completions DIR] [--invalid-completions DIR]
 
 Every *.json file in --valid-requests must validate against the request schema, every one in
 --invalid-requests must fail it, every one in --results must validate against the result schema
-(and every one in --invalid-results must fail it). Both schemas are first checked to be valid
-JSON Schema 2020-12 documents, and the AsyncAPI document is sanity-checked. Prints one line per
+(and every one in --invalid-results must fail it), and likewise for completions. The schemas are
+first checked to be valid JSON Schema 2020-12 documents, and the AsyncAPI document is sanity-checked. Prints one line per
 failure and a summary; exits 0 when all is well, 1 on any failure, 2 when it cannot run.
 
 SchemaContractTests.swift runs this with samples built by the real decoder and encoder.
@@ -33,8 +34,14 @@ except ImportError as missing:
 
 REQUEST_SCHEMA = "video-request.schema.json"
 RESULT_SCHEMA = "video-result.schema.json"
+COMPLETION_SCHEMA = "video-completion.schema.json"
+SCHEMAS = (REQUEST_SCHEMA, RESULT_SCHEMA, COMPLETION_SCHEMA)
 # The default topic names (OptionCatalog.swift) and the schema each one's messages must use.
-CHANNELS = {"chanjing.video.requests": REQUEST_SCHEMA, "chanjing.video.results": RESULT_SCHEMA}
+CHANNELS = {
+    "chanjing.video.requests": REQUEST_SCHEMA,
+    "chanjing.video.results": RESULT_SCHEMA,
+    "chanjing.video.completions": COMPLETION_SCHEMA,
+}
 # Long echoed instances (a 2,500-character prompt) would drown the report.
 MAX_MESSAGE = 240
 
@@ -263,9 +270,13 @@ def check_asyncapi(path: Path, schemas_dir: Path, validators: dict[str, Draft202
                     if error is not None:
                         fail(where, f"{label}: headers {location(error)}: {error.message}")
 
-    # The worker receives requests and sends results.
+    # The worker receives requests and sends results and completions.
     operations = document.get("operations") or {}
-    for address, action in (("chanjing.video.requests", "receive"), ("chanjing.video.results", "send")):
+    for address, action in (
+        ("chanjing.video.requests", "receive"),
+        ("chanjing.video.results", "send"),
+        ("chanjing.video.completions", "send"),
+    ):
         if not any(
             isinstance(operation, dict)
             and operation.get("action") == action
@@ -283,15 +294,17 @@ def main() -> int:
     # Samples echo arbitrary text (lone surrogates included) into messages: never crash printing.
     sys.stdout.reconfigure(errors="backslashreplace")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--schemas", type=Path, required=True, help="the folder of the two schema files")
+    parser.add_argument("--schemas", type=Path, required=True, help="the folder of the schema files")
     parser.add_argument("--asyncapi", type=Path, required=True, help="the AsyncAPI document")
     parser.add_argument("--valid-requests", type=Path, help="requests the schema must accept")
     parser.add_argument("--invalid-requests", type=Path, help="requests the schema must reject")
     parser.add_argument("--results", type=Path, help="results the schema must accept")
     parser.add_argument("--invalid-results", type=Path, help="results the schema must reject")
+    parser.add_argument("--completions", type=Path, help="completions the schema must accept")
+    parser.add_argument("--invalid-completions", type=Path, help="completions the schema must reject")
     arguments = parser.parse_args()
 
-    schemas = {name: load_schema(arguments.schemas / name) for name in (REQUEST_SCHEMA, RESULT_SCHEMA)}
+    schemas = {name: load_schema(arguments.schemas / name) for name in SCHEMAS}
     validators: dict[str, Draft202012Validator] = {}
     if all(schema is not None for schema in schemas.values()):
         checker = format_checker(schemas)
@@ -305,18 +318,20 @@ def main() -> int:
 
     checked = 0
     if validators:
-        request, result = validators[REQUEST_SCHEMA], validators[RESULT_SCHEMA]
+        request, result, completion = (validators[name] for name in SCHEMAS)
         for directory, label, validator, should_pass in (
             (arguments.valid_requests, "valid-requests", request, True),
             (arguments.invalid_requests, "invalid-requests", request, False),
             (arguments.results, "results", result, True),
             (arguments.invalid_results, "invalid-results", result, False),
+            (arguments.completions, "completions", completion, True),
+            (arguments.invalid_completions, "invalid-completions", completion, False),
         ):
             if directory is not None:
                 checked += check_samples(directory, label, validator, should_pass)
 
     verdict = "OK" if not failures else f"{len(failures)} failure{'s' if len(failures) != 1 else ''}"
-    print(f"validate.py: 2 schemas, 1 AsyncAPI document and {checked} samples checked: {verdict}")
+    print(f"validate.py: {len(SCHEMAS)} schemas, 1 AsyncAPI document and {checked} samples checked: {verdict}")
     return 1 if failures else 0
 
 

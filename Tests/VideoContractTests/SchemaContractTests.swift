@@ -245,6 +245,65 @@ struct SchemaContractTests {
         ]
     }
 
+    /// Every kind of completion, each with and without its optional fields, at the extremes.
+    static func completions() -> [(name: String, completion: VideoCompletion)] {
+        let source = VideoResult.Source(topic: "chanjing.video.requests", partition: 2, offset: 1041)
+        let extremes = VideoResult.Source(topic: "t", partition: .max, offset: .max)
+        let submitted = Date(timeIntervalSince1970: 1_795_617_093.12)
+        var completions: [(name: String, completion: VideoCompletion)] = [
+            ("succeeded", VideoCompletion(
+                requestID: "r-1", creationID: "a60747d7-dc05-4afc-b2ef-ee4370ed53c6", status: .succeeded, videoURLs: ["https://v.example/a.mp4"],
+                progressDescription: "Success", submittedAt: submitted, finishedAt: submitted + 74.2, source: source
+            )),
+            ("succeeded-two-urls-no-progress", VideoCompletion(
+                requestID: "r", creationID: "c", status: .succeeded, videoURLs: ["https://v.example/a.mp4", "https://v.example/b.mp4"],
+                progressDescription: nil, submittedAt: Date(timeIntervalSince1970: 0), finishedAt: Date(timeIntervalSince1970: 0), source: extremes,
+                producedAt: Date(timeIntervalSince1970: 4_102_444_800.999)
+            )),
+        ]
+        let codes: [(VideoCompletion.Status, VideoCompletion.ErrorCode)] = [(.failed, .generationFailed), (.failed, .noOutput), (.expired, .trackingExpired)]
+        for (status, code) in codes {
+            for chanjingMessage in [nil, "视频生成失败"] {
+                completions.append((
+                    "\(status.rawValue)-\(code.rawValue)\(chanjingMessage == nil ? "" : "-with-message")",
+                    VideoCompletion(
+                        requestID: "r-2", creationID: "c-2", status: status, progressDescription: status == .expired ? "Generating" : "Error",
+                        error: .init(code: code, message: "why", chanjingMessage: chanjingMessage), submittedAt: submitted, finishedAt: submitted + 3600,
+                        source: source
+                    )
+                ))
+            }
+        }
+        return completions
+    }
+
+    /// Completions the schema must refuse, each breaking one rule of the encoder's output.
+    static func invalidCompletions(from succeeded: VideoCompletion, _ failed: VideoCompletion) throws -> [(name: String, json: [String: Any])] {
+        let good = try #require(try JSONSerialization.jsonObject(with: Data(succeeded.encoded())) as? [String: Any])
+        let bad = try #require(try JSONSerialization.jsonObject(with: Data(failed.encoded())) as? [String: Any])
+        let error = try #require(bad["error"] as? [String: Any])
+        func changed(_ base: [String: Any], _ change: (inout [String: Any]) -> Void) -> [String: Any] {
+            var copy = base
+            change(&copy)
+            return copy
+        }
+        return [
+            ("succeeded-without-url", changed(good) { $0["video_urls"] = [String]() }),
+            ("succeeded-with-error", changed(good) { $0["error"] = error }),
+            ("failed-without-error", changed(bad) { $0["error"] = nil }),
+            ("failed-with-url", changed(bad) { $0["video_urls"] = ["https://v.example/a.mp4"] }),
+            ("failed-tracking-expired", changed(bad) { $0["error"] = changed(error) { $0["code"] = "tracking_expired" } }),
+            ("expired-generation-failed", changed(bad) { $0["status"] = "expired" }),
+            ("unknown-status", changed(good) { $0["status"] = "done" }),
+            ("unknown-error-code", changed(bad) { $0["error"] = changed(error) { $0["code"] = "oops" } }),
+            ("null-progress", changed(good) { $0["progress_desc"] = NSNull() }),
+            ("negative-render-seconds", changed(good) { $0["render_seconds"] = -1 }),
+            ("finished-at-not-utc", changed(good) { $0["finished_at"] = "2026-11-25T22:31:33.120+08:00" }),
+            ("missing-creation-id", changed(good) { $0["creation_id"] = nil }),
+            ("unknown-field", changed(good) { $0["extra"] = 1 }),
+        ]
+    }
+
     @Test("the schemas and the AsyncAPI document agree with the decoder and the encoder", .timeLimit(.minutes(1)))
     func schemasAgreeWithTheCode() throws {
         let probe = try Self.python(["-c", "import jsonschema, yaml"])
@@ -270,7 +329,13 @@ struct SchemaContractTests {
             try write("invalid-results", name, [UInt8](try JSONSerialization.data(withJSONObject: object)))
         }
         #expect(Set(results.map(\.name)).count == results.count, "result names must be unique: they are file names")
-        let samples = Self.validRequests.count + Self.invalidRequests.count + results.count + invalidResults.count
+        let completions = Self.completions()
+        for (name, completion) in completions { try write("completions", name, completion.encoded()) }
+        let invalidCompletions = try Self.invalidCompletions(from: completions[0].completion, completions[2].completion)
+        for (name, object) in invalidCompletions {
+            try write("invalid-completions", name, [UInt8](try JSONSerialization.data(withJSONObject: object)))
+        }
+        let samples = Self.validRequests.count + Self.invalidRequests.count + results.count + invalidResults.count + completions.count + invalidCompletions.count
 
         let root = Self.packageRoot.path
         let run = try Self.python([
@@ -281,6 +346,8 @@ struct SchemaContractTests {
             "--invalid-requests", folder.appendingPathComponent("invalid-requests").path,
             "--results", folder.appendingPathComponent("results").path,
             "--invalid-results", folder.appendingPathComponent("invalid-results").path,
+            "--completions", folder.appendingPathComponent("completions").path,
+            "--invalid-completions", folder.appendingPathComponent("invalid-completions").path,
         ])
         #expect(run.status == 0, "validate.py exited \(run.status):\n\(run.output)")
         // A script that skipped a folder would pass without checking anything.
