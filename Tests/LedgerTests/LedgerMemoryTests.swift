@@ -25,10 +25,39 @@ struct LedgerMemoryTests {
     @Test("a request with an intent and an outcome, as a worker holds it, takes under 500 bytes at the dictionaries' emptiest")
     func bytesPerRequest() throws {
         let count = 100_000
-        var state = SubmissionLedger.PartitionState()
         let before = try Self.resident()
-        // Each entry is made, applied and dropped in turn, as records are read or acknowledged:
-        // what stays is what the ledger keeps.
+        let state = Self.held(count)
+        let perRequest = Double(try Self.resident() - before) / Double(count)
+        print("ledger memory: \(Int(perRequest)) bytes per request held (\(count) requests)")
+        #expect(state.requests.count == count)
+        #expect(perRequest < 500, "\(perRequest) bytes per request held")
+    }
+
+    /// A task being followed is held with what its completion needs (request ID, creation ID,
+    /// key, headers) until it ends: 20,000 renders at once in benchmark scenario 7.
+    @Test("a task followed to its video takes under 1 KiB more than its request alone")
+    func bytesPerFollowedTask() throws {
+        let count = 100_000
+        let follow = LedgerEntry.Follow(
+            offset: 0, key: Array("customer-42/order-1234567".utf8),
+            headers: [.init(name: "traceparent", text: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
+        )
+        let plainBefore = try Self.resident()
+        let plain = Self.held(count)
+        let plainBytes = try Self.resident() - plainBefore
+        let followedBefore = try Self.resident()
+        let followed = Self.held(count, follow: follow)
+        let perTask = Double(try Self.resident() - followedBefore - plainBytes) / Double(count)
+        print("ledger memory: \(Int(perTask)) bytes more per task followed (\(count) tasks)")
+        #expect(plain.following.isEmpty && followed.following.count == count)
+        #expect(perTask < 1024, "\(perTask) bytes more per task followed")
+    }
+
+    /// A partition's state holding `count` requests, each with an intent and a `submitted`
+    /// outcome (with `follow`, when given). Each entry is made, applied and dropped in turn, as
+    /// records are read or acknowledged: what stays is what the ledger keeps.
+    private static func held(_ count: Int, follow: LedgerEntry.Follow? = nil) -> SubmissionLedger.PartitionState {
+        var state = SubmissionLedger.PartitionState()
         for index in 0..<count {
             let requestID = UUID().uuidString.lowercased()
             let intent = LedgerEntry(kind: .intent, requestID: requestID, bodyHash: LedgerEntry.hashText(UInt64.random(in: 1...UInt64.max)), at: 1_790_000_000_000 + Int64(index))
@@ -41,11 +70,9 @@ struct LedgerMemoryTests {
             outcome.attempts = 1
             outcome.retries = .init()
             outcome.intentAt = intent.at
+            outcome.follow = follow.map { LedgerEntry.Follow(offset: Int64(index), key: $0.key, headers: $0.headers) }
             state.apply(outcome, offset: Int64(2 * index + 1))
         }
-        let perRequest = Double(try Self.resident() - before) / Double(count)
-        print("ledger memory: \(Int(perRequest)) bytes per request held (\(count) requests)")
-        #expect(state.requests.count == count)
-        #expect(perRequest < 500, "\(perRequest) bytes per request held")
+        return state
     }
 }

@@ -3,6 +3,7 @@ import ChanjingSimulator
 import Foundation
 import Kafka
 import Logging
+import VideoContract
 
 /// `chanjing-worker bench`: the throughput benchmark. The mock cluster and the simulator run in
 /// this process; the worker runs as a child process (this same binary's `run`), so its own CPU
@@ -13,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the worker's throughput, latency, CPU and memory (run a release build)."
     )
 
-    @Option(help: "Scenarios to run, comma-separated (1-6; 6 runs pools of 1, 2, 4 and 8 workers).") var scenarios = "1,2,3,4,5"
+    @Option(help: "Scenarios to run, comma-separated (1-7; 6 runs pools of 1, 2, 4 and 8 workers; 7 follows tasks to their video).") var scenarios = "1,2,3,4,5"
     @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
     @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
     @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
@@ -57,11 +58,11 @@ struct BenchRun {
         printLine("\n## Scenario \(scenario.number): \(scenario.title) (ledger \(ledger)\(settings))\ntarget: \(scenario.target)")
         if scenario.workers > 1 { printLine("token fetches and 40001 answers are the pool's; CPU is summed over its \(scenario.workers) workers") }
         let cluster = try MockCluster(brokers: 1, logger: logger)
-        for topic in ["requests", "results", "ledger", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
+        for topic in ["requests", "results", "ledger", "completions", "ceiling-results"] { try cluster.createTopic(topic, partitions: partitions) }
         try cluster.createTopic("coordination", partitions: 1)
-        let simulator = ChanjingSimulator(configuration: SimulatorConfiguration(
-            submitLatency: scenario.latency...scenario.latency, qpsLimit: scenario.qpsQuota
-        ))
+        var simulation = SimulatorConfiguration(submitLatency: scenario.latency...scenario.latency, qpsLimit: scenario.qpsQuota)
+        if case .tracking(let renderTime, _, _) = scenario.measure { simulation.renderTime = renderTime }
+        let simulator = ChanjingSimulator(configuration: simulation)
         let server = try await SimulatorServer.start(simulator, logger: logger)
 
         try await preload(brokers: cluster.bootstrapServers)
@@ -85,6 +86,7 @@ struct BenchRun {
                 "KAFKA_GROUP_ID": "bench-worker", "CHANJING_BASE_URL": server.baseURL, "CHANJING_APP_ID": "sim-app",
                 "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": scenario.workers > 1 ? "20000" : "6000", "HTTP_PORT": "0",
                 "LEDGER": ledger, "LEDGER_TOPIC": "ledger", "COORDINATION_TOPIC": "coordination",
+                "TRACK": scenario.tracks ? "on" : "off", "COMPLETIONS_TOPIC": "completions",
             ]
         ) }
         let worker = workers[0]
@@ -94,6 +96,10 @@ struct BenchRun {
             try await measureCompletion(worker: worker, collector: collector, simulator: simulator, started: started)
         case .sustainedRate(let seconds, let from):
             try await measureRate(workers: workers, simulator: simulator, seconds: seconds, from: from)
+        case .tracking(_, let firstCheck, let interval):
+            try await measureTracking(
+                worker: worker, collector: collector, simulator: simulator, brokers: cluster.bootstrapServers, firstCheck: firstCheck, interval: interval
+            )
         case .memory(let seconds):
             try await Task.sleep(for: .seconds(seconds))
             // In flight = result rate × latency, over the time results have been arriving.
@@ -163,6 +169,52 @@ struct BenchRun {
         printLine(String(format: "CPU of this process (simulator, mock cluster, result reader) %.3f ms per request; with the worker's, %.3f ms",
                          ownPerRequest, ownPerRequest + cpuPerThousand))
         printLine("results \(samples.count) (\(samples.filter(\.submitted).count) submitted) | 40001 answers \(simulator.stats.throttled) | total time \(String(format: "%.1f", (ContinuousClock.now - started) / .seconds(1))) s")
+    }
+
+    /// Waits for every result, then for every completion; reports the task queries against the
+    /// batch bound (each task read once per interval from its first check until it ends, 50 to
+    /// a call), the delay from each task's end to its completion, and the worker's CPU from the
+    /// last result to the last completion, per completion.
+    private func measureTracking(
+        worker: ChildProcess, collector: TopicReader<ResultSample>, simulator: ChanjingSimulator, brokers: String, firstCheck: Double, interval: Double
+    ) async throws {
+        let total = scenario.requests
+        let completions = try await TopicReader(
+            topic: "completions", from: .beginning, properties: KafkaProperties(["bootstrap.servers": brokers]), timeout: .seconds(10), logger: logger
+        ) { try? VideoCompletion.decode($0.value) }
+        let resultsArrived = await collector.wait(for: total, within: .seconds(300))
+        let (cpuAtResults, rssAtResults) = (worker.cpuSeconds, worker.peakRSSMiB)
+        let completionsArrived = resultsArrived ? await completions.wait(for: total, within: .seconds(300)) : false
+        let cpuAtEnd = worker.cpuSeconds
+        let received = await completions.stop()
+        guard resultsArrived else { throw ValidationError("results stopped arriving") }
+        guard completionsArrived else { throw ValidationError("completions stopped arriving (\(received.count) of \(total))") }
+        let tasks = Dictionary(simulator.tasks.map { ($0.uniqueID, $0) }, uniquingKeysWith: { first, _ in first })
+        // The ideal: in each interval every task past its first check and not yet ended is read once, 50 to a call.
+        let windows = tasks.values.map { ($0.createdAt.timeIntervalSince1970 + firstCheck, $0.createdAt.timeIntervalSince1970 + max(firstCheck, $0.renderSeconds) + interval) }
+        let start = windows.map(\.0).min() ?? 0
+        let end = windows.map(\.1).max() ?? 0
+        var bound = 0
+        for slot in stride(from: start, to: end, by: interval) {
+            let due = windows.filter { $0.0 <= slot && slot < $0.1 }.count
+            bound += (due + 49) / 50
+        }
+        let delays = received.compactMap { completion -> Double? in
+            guard let task = tasks[completion.creationID], let produced = try? Date(completion.producedAt, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            else { return nil }
+            return produced.timeIntervalSince(task.createdAt) - max(firstCheck, task.renderSeconds)
+        }.sorted()
+        func percentile(_ p: Double) -> Double { delays.isEmpty ? .nan : delays[min(delays.count - 1, Int(Double(delays.count) * p))] }
+        let stats = simulator.stats
+        let byStatus = Dictionary(grouping: received, by: \.status).mapValues(\.count)
+        printLine(String(format: "task queries %d for %d completions (%.3f per completion) | batch bound %d (%.2f×) | at most %d IDs a query",
+                         stats.taskQueries, received.count, Double(stats.taskQueries) / Double(max(1, received.count)), bound,
+                         Double(stats.taskQueries) / Double(max(1, bound)), stats.mostIDsQueried))
+        printLine(String(format: "delay from a task's end (or first check) to its completion: p50 %.2f s, p99 %.2f s, max %.2f s",
+                         percentile(0.5), percentile(0.99), delays.last ?? .nan))
+        printLine(String(format: "worker CPU from the last result to the last completion: %.3f ms per completion | peak RSS %.1f MiB (%.1f MiB when every request was submitted)",
+                         (cpuAtEnd - cpuAtResults) / Double(max(1, received.count)) * 1000, worker.peakRSSMiB, rssAtResults))
+        printLine("completions \(received.count): \(byStatus[.succeeded] ?? 0) succeeded, \(byStatus[.failed] ?? 0) failed, \(byStatus[.expired] ?? 0) expired")
     }
 
     /// The pool's accepted rate and share of 40001 over the window; CPU summed over the workers,

@@ -8,6 +8,11 @@ struct BenchScenario: Sendable {
         case sustainedRate(seconds: Double, from: Double)
         /// Run for `seconds` with a large backlog and report peak memory.
         case memory(seconds: Double)
+        /// Process all `requests`, then follow every task to its end (renders take `renderTime`
+        /// seconds; reads start `firstCheck` after the submit, every `interval`): report the
+        /// task queries against the batch bound, the delay from a task's end to its completion,
+        /// and the worker's CPU per completion.
+        case tracking(renderTime: ClosedRange<Double>, firstCheck: Double, interval: Double)
     }
 
     var number: Int
@@ -20,6 +25,13 @@ struct BenchScenario: Sendable {
     var target: String
     /// Worker processes in the pool (one consumer group, the same app credentials).
     var workers = 1
+
+    /// Whether the workers follow their tasks to the end (`--track`): only where that is what is
+    /// measured, so that the other scenarios compare with the figures before tracking existed.
+    var tracks: Bool {
+        if case .tracking = measure { return true }
+        return false
+    }
 
     static let all: [BenchScenario] = [
         .init(number: 1, title: "simulator latency 0: the worker's own overhead", requests: 50_000, latency: 0, qpsQuota: nil,
@@ -36,5 +48,9 @@ struct BenchScenario: Sendable {
         .init(number: 6, title: "\(workers) worker(s), one pool, simulator quota 50 QPS, told nothing, 90 s", requests: 20_000, latency: 0, qpsQuota: 50,
               workerArguments: [], measure: .sustainedRate(seconds: 90, from: 20),
               target: "after 20 s (the group settled): the pool accepts ≥ 45/s with ≤ 5% of calls answered 40001", workers: workers)
-    }
+    } + [
+        .init(number: 7, title: "20,000 tasks followed to their video, renders 5–15 s, --track-interval 1", requests: 20_000, latency: 0, qpsQuota: nil,
+              workerArguments: ["--track-first-check", "5", "--track-interval", "1"], measure: .tracking(renderTime: 5...15, firstCheck: 5, interval: 1),
+              target: "task queries ≤ 1.2 × the batch bound; p99 delay from a task's end to its completion ≤ interval + 1 s; ≤ 1 KiB per task followed"),
+    ]
 }
