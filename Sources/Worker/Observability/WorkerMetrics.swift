@@ -38,7 +38,7 @@ public final class WorkerMetrics: Sendable {
     struct PoolSample {
         /// Members that reported recently, this one included.
         var members: Int
-        /// Submits per second Chanjing accepted, summed over their latest reports.
+        /// Calls per second Chanjing accepted (submits and task queries), summed over their latest reports.
         var acceptedPerSecond: Double
         var tokenExpiresAt: Date?
         var tokenFetchedHere: Bool
