@@ -146,12 +146,11 @@ struct KafkaLayerTests {
     @Test("start-up inspection lists topics, and an unreachable cluster is reported as such", .timeLimit(.minutes(1)))
     func inspection() async throws {
         let kafka = try KafkaTestCluster(partitions: 3)
-        let topics = try await withTimeout(20) {
+        let topics = try await kafka.run(within: 20) {
             try await ClusterInspector.topicPartitionCounts(properties: kafka.clientProperties, timeout: .seconds(10), logger: TestLogging.logger())
         }
         #expect(topics[kafka.requestsTopic] == 3)
         #expect(topics["never-created"] == nil)
-        await kafka.shutdown()
 
         do {
             _ = try await withTimeout(20) {

@@ -24,37 +24,62 @@ struct CoordinatedTokenSourceTests {
         }
     }
 
-    static func member(_ name: String, kafka: KafkaTestCluster, client: ChanjingClient, secretKey: String = "sim-secret") throws -> Member {
-        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: TestLogging.logger("producer"))
-        let source = CoordinatedTokenSource(
-            configuration: .init(
-                topic: kafka.coordinationTopic, appID: "sim-app", secretKey: secretKey,
-                settings: .init(claimLapse: .seconds(5)), maxWait: .seconds(20), startupTimeout: .seconds(10), member: name
-            ),
-            client: client, producer: producer, readerProperties: kafka.clientProperties, logger: TestLogging.logger(name)
-        )
-        return Member(source: source, producer: producer, running: Task { try await source.run() })
+    /// The pool under test: the cluster, the simulator, a client on it, and the members joined so
+    /// far, which the fixture stops whether the test passed or not.
+    final class Pool: Sendable {
+        let kafka: KafkaTestCluster
+        let simulator: ChanjingSimulator
+        let client: ChanjingClient
+        private let members = Mutex<[String: Member]>([:])
+
+        init(kafka: KafkaTestCluster, simulator: ChanjingSimulator, client: ChanjingClient) {
+            (self.kafka, self.simulator, self.client) = (kafka, simulator, client)
+        }
+
+        /// A new member named `name`, its source running as a service.
+        func join(_ name: String, secretKey: String = "sim-secret") throws -> Member {
+            let producer = try KafkaProducer(properties: kafka.clientProperties, logger: TestLogging.logger("producer"))
+            let source = CoordinatedTokenSource(
+                configuration: .init(
+                    topic: kafka.coordinationTopic, appID: "sim-app", secretKey: secretKey,
+                    settings: .init(claimLapse: .seconds(5)), maxWait: .seconds(20), startupTimeout: .seconds(10), member: name
+                ),
+                client: client, producer: producer, readerProperties: kafka.clientProperties, logger: TestLogging.logger(name)
+            )
+            let member = Member(source: source, producer: producer, running: Task { try await source.run() })
+            members.withLock { $0[name] = member }
+            return member
+        }
+
+        /// Stops the member named `name`, if it still runs.
+        func leave(_ name: String) async {
+            await members.withLock { $0.removeValue(forKey: name) }?.stop()
+        }
+
+        func stopAll() async {
+            for member in members.withLock({ members in defer { members = [:] }; return Array(members.values) }) { await member.stop() }
+        }
     }
 
-    static func withPool(
-        tokenLifetime: Duration,
-        _ body: @escaping @Sendable (KafkaTestCluster, ChanjingSimulator, ChanjingClient) async throws -> Void
-    ) async throws {
+    static func withPool(tokenLifetime: Duration, _ body: @escaping @Sendable (Pool) async throws -> Void) async throws {
         let kafka = try KafkaTestCluster(partitions: 1)
         let simulator = ChanjingSimulator(configuration: SimulatorConfiguration(tokenLifetime: tokenLifetime))
         let server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
         let client = try ChanjingClient(configuration: .init(baseURL: server.baseURL, requestTimeout: .seconds(3)))
-        do {
-            try await withTimeout(100, "coordinated pool") { try await body(kafka, simulator, client) }
-        } catch {
+        let pool = Pool(kafka: kafka, simulator: simulator, client: client)
+        func stop() async {
+            await pool.stopAll()
             try? await client.shutdown()
             await server.stop()
             await kafka.shutdown()
+        }
+        do {
+            try await withTimeout(100, "coordinated pool") { try await body(pool) }
+        } catch {
+            await stop()
             throw error
         }
-        try? await client.shutdown()
-        await server.stop()
-        await kafka.shutdown()
+        await stop()
     }
 
     /// One token-guarded call that creates nothing (a task page): true when answered, false on a
@@ -70,8 +95,9 @@ struct CoordinatedTokenSourceTests {
 
     @Test("three members calling all along over several token lifetimes: one fetch per lifetime for the whole pool, every call gets through", .timeLimit(.minutes(2)))
     func oneTokenForThePool() async throws {
-        try await Self.withPool(tokenLifetime: .seconds(3)) { kafka, simulator, client in
-            let members = try ["m1", "m2", "m3"].map { try Self.member($0, kafka: kafka, client: client) }
+        try await Self.withPool(tokenLifetime: .seconds(3)) { pool in
+            let (simulator, client) = (pool.simulator, pool.client)
+            let members = try ["m1", "m2", "m3"].map { try pool.join($0) }
             let refusals = Tally()
             let calls = Tally()
             let started = ContinuousClock.now
@@ -107,26 +133,26 @@ struct CoordinatedTokenSourceTests {
                 let newest = simulator.issuedTokens.last
                 return members.allSatisfy { $0.source.current?.value == newest }
             }
-            for member in members { await member.stop() }
             print("coordinated pool: \(fetches) fetches over \(lifetimes) lifetimes, \(calls.count) calls, \(refusals.count) answered 10400 and retried")
         }
     }
 
     @Test("a member joining mid-lifetime fetches nothing; the topic's raw bytes hold no token, and nothing on it opens without the secret key", .timeLimit(.minutes(2)))
     func joinerAndSealedRecords() async throws {
-        try await Self.withPool(tokenLifetime: .seconds(3600)) { kafka, simulator, client in
-            let first = try Self.member("first", kafka: kafka, client: client)
+        try await Self.withPool(tokenLifetime: .seconds(3600)) { pool in
+            let (kafka, simulator) = (pool.kafka, pool.simulator)
+            let first = try pool.join("first")
             let token = try await first.source.currentToken()
             #expect(simulator.stats.tokenFetches == 1)
-            let joiner = try Self.member("joiner", kafka: kafka, client: client)
+            let joiner = try pool.join("joiner")
             #expect(try await joiner.source.currentToken() == token)
             #expect(simulator.stats.tokenFetches == 1)
 
             // A member with another secret cannot open the token: it never uses it.
-            let outsider = try Self.member("outsider", kafka: kafka, client: client, secretKey: "not-the-secret")
+            let outsider = try pool.join("outsider", secretKey: "not-the-secret")
             try await Task.sleep(for: .seconds(1))
             #expect(outsider.source.hasUsableToken == false)
-            await outsider.stop()
+            await pool.leave("outsider")
 
             let partition = TopicPartition(topic: kafka.coordinationTopic, partition: 0)
             let bounds = try await ClusterInspector.watermarkOffsets(
@@ -150,8 +176,6 @@ struct CoordinatedTokenSourceTests {
                 #expect(!Data(sealed.sealed).base64EncodedString().contains(token))
             }
             #expect(sealedTokens == 1)
-            await first.stop()
-            await joiner.stop()
         }
     }
 }

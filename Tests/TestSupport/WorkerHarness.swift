@@ -115,14 +115,16 @@ public final class WorkerHarness: Sendable {
     }
 
     /// Runs `body` within `seconds`, then shuts the harness down, whether the body passed or not.
-    public func run(within seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    @discardableResult
+    public func run<T: Sendable>(within seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            try await withTimeout(seconds, what, body)
+            let value = try await withTimeout(seconds, what, body)
+            await shutdown()
+            return value
         } catch {
             await shutdown()
             throw error
         }
-        await shutdown()
     }
 
     public func shutdown() async {

@@ -29,7 +29,7 @@ struct LedgerTests {
     @Test("a request seen again is answered from the ledger; the same request_id with another body is a conflict", .timeLimit(.minutes(2)))
     func replayAndConflict() async throws {
         let harness = try await WorkerHarness(partitions: 1)
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "replayAndConflict") {
             try await harness.kafka.produce([requestJSON(id: "twice"), requestJSON(id: "twice"), requestJSON(id: "twice", prompt: "another body")])
             let (worker, run) = try await harness.startWorker()
             let results = try await harness.results(atLeast: 3, within: 60)
@@ -42,13 +42,12 @@ struct LedgerTests {
             #expect(sorted[2].status == .rejected && sorted[2].error?.code == .requestIDConflict && sorted[2].error?.field == "request_id")
             #expect(harness.simulator.tasks.count == 1, "Chanjing was called once")
         }
-        await harness.shutdown()
     }
 
     @Test("the worker binary SIGKILLed four times with hundreds in flight: one task per request, results agree", .timeLimit(.minutes(4)))
     func killsWithHundredsInFlight() async throws {
         let harness = try await WorkerHarness(simulator: SimulatorConfiguration(submitLatency: 1.0...2.5))
-        try await withTimeout(230) {
+        try await harness.run(within: 230, "killsWithHundredsInFlight") {
             let ids = (0..<1_000).map { "kill-\($0)" }
             try await harness.kafka.produce(ids.map { requestJSON(id: $0) })
             let environment = ["MAX_IN_FLIGHT": "150"]
@@ -74,14 +73,13 @@ struct LedgerTests {
             expectOneTaskPerRequest(ids, results: results, simulator: harness.simulator)
             #expect(results.contains { $0.1.replayed == true || $0.1.reconciled == true }, "the kills left work for the ledger")
         }
-        await harness.shutdown()
     }
 
     @Test("two workers, members joining and leaving, 20% of submits answered ambiguously after creating: one task per request", .timeLimit(.minutes(3)))
     func ambiguousAnswersAndRebalances() async throws {
         let faults = SimulatedFaults(http502AfterCreating: 0.1, hangAfterCreating: 0.1, hangSeconds: 2)
         let harness = try await WorkerHarness(partitions: 4, simulator: SimulatorConfiguration(submitLatency: 0.02...0.08, faults: faults))
-        try await withTimeout(170) {
+        try await harness.run(within: 170, "ambiguousAnswersAndRebalances") {
             let ids = (0..<300).map { "amb-\($0)" }
             try await harness.kafka.produce(ids.map { requestJSON(id: $0) })
             var configuration = harness.configuration
@@ -110,14 +108,13 @@ struct LedgerTests {
             #expect(harness.simulator.stats.injectedFailures > 0)
             #expect(all.contains { $0.1.reconciled == true }, "ambiguous answers were reconciled")
         }
-        await harness.shutdown()
     }
 
     @Test("two worker binaries, SIGKILLed in turn, with 20% of submits answered ambiguously after creating: one task per request", .timeLimit(.minutes(4)))
     func twoBinariesKilledWithAmbiguousAnswers() async throws {
         let faults = SimulatedFaults(http502AfterCreating: 0.1, hangAfterCreating: 0.1, hangSeconds: 6)
         let harness = try await WorkerHarness(partitions: 4, simulator: SimulatorConfiguration(submitLatency: 0.2...0.8, faults: faults))
-        try await withTimeout(230) {
+        try await harness.run(within: 230, "twoBinariesKilledWithAmbiguousAnswers") {
             let ids = (0..<400).map { "both-\($0)" }
             try await harness.kafka.produce(ids.map { requestJSON(id: $0) })
             // One token for both, as a pool shares one; app credentials would make them fight.
@@ -143,6 +140,5 @@ struct LedgerTests {
             expectOneTaskPerRequest(ids, results: results, simulator: harness.simulator)
             #expect(harness.simulator.stats.injectedFailures > 0)
         }
-        await harness.shutdown()
     }
 }

@@ -11,11 +11,32 @@ import TestSupport
 struct LedgerWriterTests {
     static let logger = TestLogging.logger("ledger")
 
-    /// A mock cluster, a producer, and a ledger writing through it.
-    static func ledger(partitions: Int = 2, metrics: WorkerMetrics = WorkerMetrics()) throws -> (KafkaTestCluster, KafkaProducer, SubmissionLedger) {
+    /// Runs `body` within `seconds` with a mock cluster of `partitions` and a producer on it
+    /// (with the tests' client properties unless `producerProperties` says otherwise); stops
+    /// both, whether the test passed or not.
+    static func withCluster(
+        partitions: Int = 2, producerProperties: (@Sendable (KafkaTestCluster) -> KafkaProperties)? = nil, flushTimeout: Duration? = nil,
+        within seconds: Double = 50, _ body: @escaping @Sendable (KafkaTestCluster, KafkaProducer) async throws -> Void
+    ) async throws {
         let kafka = try KafkaTestCluster(partitions: partitions)
-        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: logger)
-        return (kafka, producer, ledger(kafka, producer, metrics: metrics))
+        let producer: KafkaProducer
+        do {
+            producer = try KafkaProducer(properties: producerProperties?(kafka) ?? kafka.clientProperties, logger: logger)
+        } catch {
+            await kafka.shutdown()
+            throw error
+        }
+        func stop() async {
+            if let flushTimeout { await producer.shutdown(flushTimeout: flushTimeout) } else { await producer.shutdown() }
+            await kafka.shutdown()
+        }
+        do {
+            try await withTimeout(seconds, "ledger test") { try await body(kafka, producer) }
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
     }
 
     /// `chanjing_worker_ledger_records_read_total` in `metrics`.
@@ -71,294 +92,289 @@ struct LedgerWriterTests {
 
     @Test("concurrent entries of a partition go out in shared records, in order, and a new owner reads them all back", .timeLimit(.minutes(1)))
     func groupCommit() async throws {
-        let (kafka, producer, writer) = try Self.ledger()
-        writer.assigned([1])
-        let ids = (0..<300).map { "request-\($0)" }
-        // Intents all at once, then an outcome for every other request.
-        let intents = ids.map { writer.write(LedgerEntry(kind: .intent, requestID: $0, bodyHash: "h", at: LedgerEntry.now()), partition: 1) }
-        for intent in intents { try await intent.acknowledged() }
-        let outcomes = ids.enumerated().filter { $0.offset.isMultiple(of: 2) }.map { index, id in
-            writer.write(
-                LedgerEntry(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerEntry.now(), status: .submitted, creationID: "task-\(index)", attempts: 1),
-                partition: 1
+        try await Self.withCluster { kafka, producer in
+            let writer = Self.ledger(kafka, producer)
+            writer.assigned([1])
+            let ids = (0..<300).map { "request-\($0)" }
+            // Intents all at once, then an outcome for every other request.
+            let intents = ids.map { writer.write(LedgerEntry(kind: .intent, requestID: $0, bodyHash: "h", at: LedgerEntry.now()), partition: 1) }
+            for intent in intents { try await intent.acknowledged() }
+            let outcomes = ids.enumerated().filter { $0.offset.isMultiple(of: 2) }.map { index, id in
+                writer.write(
+                    LedgerEntry(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerEntry.now(), status: .submitted, creationID: "task-\(index)", attempts: 1),
+                    partition: 1
+                )
+            }
+            for outcome in outcomes { try await outcome.acknowledged() }
+
+            let records = try await PartitionReader.read(
+                [TopicPartition(topic: kafka.ledgerTopic, partition: 1): 0..<Int64.max], properties: kafka.clientProperties, idle: .seconds(2), logger: Self.logger
             )
-        }
-        for outcome in outcomes { try await outcome.acknowledged() }
+            let entries = records.flatMap { LedgerEntry.decode($0.value) ?? [] }
+            #expect(entries.count == 450)
+            #expect(records.count < 100, "\(records.count) Kafka records for 450 entries: writes in flight together should share records")
+            #expect(Set(records.compactMap(\.key)).count == records.count, "every ledger record has a key of its own")
+            for id in ids.prefix(10) {
+                let kinds = entries.filter { $0.requestID == id }.map(\.kind)
+                #expect(kinds.first == .intent, "\(id): \(kinds)")
+            }
 
-        let records = try await PartitionReader.read(
-            [TopicPartition(topic: kafka.ledgerTopic, partition: 1): 0..<Int64.max], properties: kafka.clientProperties, idle: .seconds(2), logger: Self.logger
-        )
-        let entries = records.flatMap { LedgerEntry.decode($0.value) ?? [] }
-        #expect(entries.count == 450)
-        #expect(records.count < 100, "\(records.count) Kafka records for 450 entries: writes in flight together should share records")
-        #expect(Set(records.compactMap(\.key)).count == records.count, "every ledger record has a key of its own")
-        for id in ids.prefix(10) {
-            let kinds = entries.filter { $0.requestID == id }.map(\.kind)
-            #expect(kinds.first == .intent, "\(id): \(kinds)")
+            // Another worker taking partition 1 over sees the latest entry of each request.
+            let owner = Self.ledger(kafka, producer)
+            owner.assigned([0, 1])
+            guard case .found(let settled) = try await owner.lookup("request-4", partition: 1),
+                case .found(let pending) = try await owner.lookup("request-5", partition: 1),
+                case .absent = try await owner.lookup("request-5", partition: 0)
+            else {
+                Issue.record("partitions 0 and 1 should be assigned and read")
+                return
+            }
+            #expect(settled.kind == .outcome && settled.creationID == "task-4")
+            #expect(pending.kind == .intent)
+            #expect(owner.isClaimed("task-4", byOtherThan: "request-5", partition: 1))
+            #expect(!owner.isClaimed("task-4", byOtherThan: "request-4", partition: 1), "a request's own task is not claimed against it")
         }
-
-        // Another worker taking partition 1 over sees the latest entry of each request.
-        let owner = Self.ledger(kafka, producer)
-        owner.assigned([0, 1])
-        guard case .found(let settled) = try await owner.lookup("request-4", partition: 1),
-            case .found(let pending) = try await owner.lookup("request-5", partition: 1),
-            case .absent = try await owner.lookup("request-5", partition: 0)
-        else {
-            Issue.record("partitions 0 and 1 should be assigned and read")
-            return
-        }
-        #expect(settled.kind == .outcome && settled.creationID == "task-4")
-        #expect(pending.kind == .intent)
-        #expect(owner.isClaimed("task-4", byOtherThan: "request-5", partition: 1))
-        #expect(!owner.isClaimed("task-4", byOtherThan: "request-4", partition: 1), "a request's own task is not claimed against it")
-        await producer.shutdown()
-        await kafka.shutdown()
     }
 
     @Test("entries whose records retention deleted are forgotten; later ones are kept", .timeLimit(.minutes(1)))
     func forgetsDeletedEntries() async throws {
-        let (kafka, producer, ledger) = try Self.ledger()
-        ledger.assigned([0, 1])
-        func record(_ id: String, partition: Int32) async throws {
-            try await ledger.write(
-                LedgerEntry(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerEntry.now(), status: .submitted, creationID: "task-\(id)", attempts: 1),
-                partition: partition
-            ).acknowledged()
-        }
-        try await record("old", partition: 0)
-        try await record("other", partition: 1)
-        #expect(await ledger.forgetDeleted() == 0, "nothing is deleted yet")
+        try await Self.withCluster { kafka, producer in
+            let ledger = Self.ledger(kafka, producer)
+            ledger.assigned([0, 1])
+            func record(_ id: String, partition: Int32) async throws {
+                try await ledger.write(
+                    LedgerEntry(kind: .outcome, requestID: id, bodyHash: "h", at: LedgerEntry.now(), status: .submitted, creationID: "task-\(id)", attempts: 1),
+                    partition: partition
+                ).acknowledged()
+            }
+            try await record("old", partition: 0)
+            try await record("other", partition: 1)
+            #expect(await ledger.forgetDeleted() == 0, "nothing is deleted yet")
 
-        // Retention stands-in: the mock broker keeps about 5 MiB per partition and deletes the
-        // oldest records beyond that, moving the log start past "old" as retention would.
-        let filler = [UInt8](repeating: UInt8(ascii: "x"), count: 200_000)
-        for _ in 0..<40 {
-            try await producer.send(OutgoingMessage(topic: kafka.ledgerTopic, partition: 0, key: nil, value: filler))
-        }
-        try await record("new", partition: 0)
+            // Retention stands-in: the mock broker keeps about 5 MiB per partition and deletes the
+            // oldest records beyond that, moving the log start past "old" as retention would.
+            let filler = [UInt8](repeating: UInt8(ascii: "x"), count: 200_000)
+            for _ in 0..<40 {
+                try await producer.send(OutgoingMessage(topic: kafka.ledgerTopic, partition: 0, key: nil, value: filler))
+            }
+            try await record("new", partition: 0)
 
-        #expect(await ledger.forgetDeleted() == 1)
-        #expect(try await ledger.lookup("old", partition: 0).entry == nil)
-        #expect(!ledger.isClaimed("task-old", byOtherThan: "new", partition: 0))
-        #expect(try await ledger.lookup("new", partition: 0).entry?.creationID == "task-new")
-        #expect(try await ledger.lookup("other", partition: 1).entry?.creationID == "task-other", "an untouched partition keeps its entries")
-        #expect(await ledger.forgetDeleted() == 0, "what was forgotten is not counted again")
-        await producer.shutdown()
-        await kafka.shutdown()
+            #expect(await ledger.forgetDeleted() == 1)
+            #expect(try await ledger.lookup("old", partition: 0).entry == nil)
+            #expect(!ledger.isClaimed("task-old", byOtherThan: "new", partition: 0))
+            #expect(try await ledger.lookup("new", partition: 0).entry?.creationID == "task-new")
+            #expect(try await ledger.lookup("other", partition: 1).entry?.creationID == "task-other", "an untouched partition keeps its entries")
+            #expect(await ledger.forgetDeleted() == 0, "what was forgotten is not counted again")
+        }
     }
 
     @Test("a write that fails is written again; one that keeps failing fails its writers with ledgerUnavailable", .timeLimit(.minutes(1)))
     func failedWrites() async throws {
-        let kafka = try KafkaTestCluster(partitions: 2)
         // Deliveries fail after 1 s while the broker is down, instead of the tests' usual 20 s.
         // librdkafka notices a timed-out record between reconnect attempts: at the default 10 s
         // reconnect back-off the five attempts below took about 40 s instead of about 9 s.
-        let properties = kafka.clientProperties.merging(
-            KafkaProperties(["message.timeout.ms": "1000", "enable.idempotence": "true", "acks": "all", "reconnect.backoff.max.ms": "200"])
-        )
-        let producer = try KafkaProducer(properties: properties, logger: Self.logger)
-        let log = LogSink()
-        let ledger = Self.ledger(kafka, producer, warningsTo: log)
-        ledger.assigned([0])
-        func intent(_ id: String) -> PendingWrite {
-            ledger.write(LedgerEntry(kind: .intent, requestID: id, bodyHash: "h", at: LedgerEntry.now()), partition: 0)
+        let properties: @Sendable (KafkaTestCluster) -> KafkaProperties = { kafka in
+            kafka.clientProperties.merging(
+                KafkaProperties(["message.timeout.ms": "1000", "enable.idempotence": "true", "acks": "all", "reconnect.backoff.max.ms": "200"])
+            )
         }
-        try await intent("before").acknowledged()
+        try await Self.withCluster(producerProperties: properties, flushTimeout: .seconds(5)) { kafka, producer in
+            let log = LogSink()
+            let ledger = Self.ledger(kafka, producer, warningsTo: log)
+            ledger.assigned([0])
+            func intent(_ id: String) -> PendingWrite {
+                ledger.write(LedgerEntry(kind: .intent, requestID: id, bodyHash: "h", at: LedgerEntry.now()), partition: 0)
+            }
+            try await intent("before").acknowledged()
 
-        // Down for about 2 s: the first attempts time out, a later one is acknowledged.
-        kafka.cluster.setBroker(1, up: false)
-        let retried = intent("retried")
-        try await Task.sleep(for: .seconds(2))
-        kafka.cluster.setBroker(1, up: true)
-        try await retried.acknowledged()
-        #expect(log.all.contains { $0.contains("Ledger write failed; writing again") }, "the write should have failed at least once")
-        #expect(try await ledger.lookup("retried", partition: 0).entry?.kind == .intent)
+            // Down for about 2 s: the first attempts time out, a later one is acknowledged.
+            kafka.cluster.setBroker(1, up: false)
+            let retried = intent("retried")
+            try await Task.sleep(for: .seconds(2))
+            kafka.cluster.setBroker(1, up: true)
+            try await retried.acknowledged()
+            #expect(log.all.contains { $0.contains("Ledger write failed; writing again") }, "the write should have failed at least once")
+            #expect(try await ledger.lookup("retried", partition: 0).entry?.kind == .intent)
 
-        // Down for good: five attempts (about 1 s each, then 0.2 to 1.6 s apart), then an error.
-        kafka.cluster.setBroker(1, up: false)
-        do {
-            try await intent("lost").acknowledged()
-            Issue.record("a write Kafka never acknowledged succeeded")
-        } catch {
-            guard case .unavailable = error else { throw error }
+            // Down for good: five attempts (about 1 s each, then 0.2 to 1.6 s apart), then an error.
+            kafka.cluster.setBroker(1, up: false)
+            do throws(LedgerError) {
+                try await intent("lost").acknowledged()
+                Issue.record("a write Kafka never acknowledged succeeded")
+            } catch {
+                guard case .unavailable = error else { throw error }
+            }
+            #expect(try await ledger.lookup("lost", partition: 0).entry == nil, "an entry Kafka never acknowledged is not remembered")
+            kafka.cluster.setBroker(1, up: true)
         }
-        #expect(try await ledger.lookup("lost", partition: 0).entry == nil, "an entry Kafka never acknowledged is not remembered")
-        kafka.cluster.setBroker(1, up: true)
-        await producer.shutdown(flushTimeout: .seconds(5))
-        await kafka.shutdown()
     }
 
     @Test("a lookup waiting on a load while its partition is revoked and assigned again answers notAssigned, not the new unread state", .timeLimit(.minutes(1)))
     func lookupAcrossReassignment() async throws {
-        let (kafka, producer, ledger) = try Self.ledger()
-        ledger.assigned([0])
-        try await ledger.write(LedgerEntry(kind: .intent, requestID: "seen", bodyHash: "h", at: LedgerEntry.now()), partition: 0).acknowledged()
-        ledger.revoked([0])
+        try await Self.withCluster(flushTimeout: .seconds(5)) { kafka, producer in
+            let ledger = Self.ledger(kafka, producer)
+            ledger.assigned([0])
+            try await ledger.write(LedgerEntry(kind: .intent, requestID: "seen", bodyHash: "h", at: LedgerEntry.now()), partition: 0).acknowledged()
+            ledger.revoked([0])
 
-        // Slow answers hold the next load in progress while the partition moves away and back.
-        kafka.cluster.setRoundTripTime(broker: 1, .milliseconds(700))
-        ledger.assigned([0])
-        let waiting = Task { try await ledger.lookup("seen", partition: 0) }
-        try await Task.sleep(for: .milliseconds(200))
-        ledger.revoked([0])
-        ledger.assigned([0])
-        kafka.cluster.setRoundTripTime(broker: 1, .zero)
+            // Slow answers hold the next load in progress while the partition moves away and back.
+            kafka.cluster.setRoundTripTime(broker: 1, .milliseconds(700))
+            ledger.assigned([0])
+            let waiting = Task { try await ledger.lookup("seen", partition: 0) }
+            try await Task.sleep(for: .milliseconds(200))
+            ledger.revoked([0])
+            ledger.assigned([0])
+            kafka.cluster.setRoundTripTime(broker: 1, .zero)
 
-        guard case .notAssigned = try await waiting.value else {
-            Issue.record("a lookup from the earlier assignment must not answer from the new one's state")
-            return
+            guard case .notAssigned = try await waiting.value else {
+                Issue.record("a lookup from the earlier assignment must not answer from the new one's state")
+                return
+            }
+            // A lookup of the current assignment waits for its load and finds the entry.
+            #expect(try await ledger.lookup("seen", partition: 0).entry?.kind == .intent)
         }
-        // A lookup of the current assignment waits for its load and finds the entry.
-        #expect(try await ledger.lookup("seen", partition: 0).entry?.kind == .intent)
-        await producer.shutdown(flushTimeout: .seconds(5))
-        await kafka.shutdown()
     }
 
     @Test("a partition assigned back is read only from where its copy ends, including what another writer added; one not assigned back is read in full", .timeLimit(.minutes(1)))
     func keepsCopyAcrossReassignment() async throws {
         let metrics = WorkerMetrics()
-        let (kafka, producer, ledger) = try Self.ledger(metrics: metrics)
-        ledger.assigned([0, 1])
-        // Let the (empty) loads finish first: a write landing while a load reads would be counted.
-        for partition: Int32 in [0, 1] { _ = try await ledger.lookup("nothing yet", partition: partition) }
-        for index in 0..<20 { try await ledger.write(Self.outcome("a\(index)"), partition: 0).acknowledged() }
-        try await ledger.write(Self.outcome("b"), partition: 1).acknowledged()
-        #expect(Self.recordsRead(metrics) == 0, "both partitions were empty")
-        ledger.revoked([0, 1])
+        try await Self.withCluster { kafka, producer in
+            let ledger = Self.ledger(kafka, producer, metrics: metrics)
+            ledger.assigned([0, 1])
+            // Let the (empty) loads finish first: a write landing while a load reads would be counted.
+            for partition: Int32 in [0, 1] { _ = try await ledger.lookup("nothing yet", partition: partition) }
+            for index in 0..<20 { try await ledger.write(Self.outcome("a\(index)"), partition: 0).acknowledged() }
+            try await ledger.write(Self.outcome("b"), partition: 1).acknowledged()
+            #expect(Self.recordsRead(metrics) == 0, "both partitions were empty")
+            ledger.revoked([0, 1])
 
-        // Meanwhile another worker owns partition 0: it reads all 20 records and adds one.
-        let other = Self.ledger(kafka, producer)
-        other.assigned([0])
-        #expect(try await other.lookup("a3", partition: 0).entry?.creationID == "task-a3")
-        try await other.write(Self.outcome("c"), partition: 0).acknowledged()
-        other.revoked([0])
+            // Meanwhile another worker owns partition 0: it reads all 20 records and adds one.
+            let other = Self.ledger(kafka, producer)
+            other.assigned([0])
+            #expect(try await other.lookup("a3", partition: 0).entry?.creationID == "task-a3")
+            try await other.write(Self.outcome("c"), partition: 0).acknowledged()
+            other.revoked([0])
 
-        ledger.assigned([0])
-        #expect(try await ledger.lookup("c", partition: 0).entry?.creationID == "task-c", "what the other writer added is read")
-        #expect(try await ledger.lookup("a7", partition: 0).entry?.creationID == "task-a7", "the kept copy still answers")
-        #expect(Self.recordsRead(metrics) == 1, "only the record written since the revocation is read")
-        guard case .notAssigned = try await ledger.lookup("b", partition: 1) else {
-            Issue.record("partition 1 is not assigned")
-            return
+            ledger.assigned([0])
+            #expect(try await ledger.lookup("c", partition: 0).entry?.creationID == "task-c", "what the other writer added is read")
+            #expect(try await ledger.lookup("a7", partition: 0).entry?.creationID == "task-a7", "the kept copy still answers")
+            #expect(Self.recordsRead(metrics) == 1, "only the record written since the revocation is read")
+            guard case .notAssigned = try await ledger.lookup("b", partition: 1) else {
+                Issue.record("partition 1 is not assigned")
+                return
+            }
+
+            // Partition 1's copy was dropped by the assignment that did not give it back.
+            ledger.revoked([0])
+            ledger.assigned([1])
+            #expect(try await ledger.lookup("b", partition: 1).entry?.creationID == "task-b")
+            #expect(Self.recordsRead(metrics) == 2)
         }
-
-        // Partition 1's copy was dropped by the assignment that did not give it back.
-        ledger.revoked([0])
-        ledger.assigned([1])
-        #expect(try await ledger.lookup("b", partition: 1).entry?.creationID == "task-b")
-        #expect(Self.recordsRead(metrics) == 2)
-        await producer.shutdown()
-        await kafka.shutdown()
     }
 
     @Test("a write acknowledged after its partition was revoked is kept with the partition's copy", .timeLimit(.minutes(1)))
     func lateAcknowledgementKept() async throws {
         let metrics = WorkerMetrics()
-        let (kafka, producer, ledger) = try Self.ledger(partitions: 1, metrics: metrics)
-        ledger.assigned([0])
-        try await ledger.write(Self.outcome("first"), partition: 0).acknowledged()
+        try await Self.withCluster(partitions: 1) { kafka, producer in
+            let ledger = Self.ledger(kafka, producer, metrics: metrics)
+            ledger.assigned([0])
+            try await ledger.write(Self.outcome("first"), partition: 0).acknowledged()
 
-        kafka.cluster.setRoundTripTime(broker: 1, .milliseconds(500))
-        let late = ledger.write(Self.outcome("late"), partition: 0)
-        ledger.revoked([0])
-        try await late.acknowledged()
-        kafka.cluster.setRoundTripTime(broker: 1, .zero)
+            kafka.cluster.setRoundTripTime(broker: 1, .milliseconds(500))
+            let late = ledger.write(Self.outcome("late"), partition: 0)
+            ledger.revoked([0])
+            try await late.acknowledged()
+            kafka.cluster.setRoundTripTime(broker: 1, .zero)
 
-        ledger.assigned([0])
-        #expect(try await ledger.lookup("late", partition: 0).entry?.creationID == "task-late")
-        #expect(try await ledger.lookup("first", partition: 0).entry?.creationID == "task-first")
-        #expect(Self.recordsRead(metrics) == 0, "both records are in the kept copy: nothing to read")
-        await producer.shutdown()
-        await kafka.shutdown()
+            ledger.assigned([0])
+            #expect(try await ledger.lookup("late", partition: 0).entry?.creationID == "task-late")
+            #expect(try await ledger.lookup("first", partition: 0).entry?.creationID == "task-first")
+            #expect(Self.recordsRead(metrics) == 0, "both records are in the kept copy: nothing to read")
+        }
     }
 
     @Test("a write acknowledged while its partition is being read is held once the read ends, and the next read starts after it", .timeLimit(.minutes(1)))
     func writtenDuringLoad() async throws {
         let metrics = WorkerMetrics()
-        let kafka = try KafkaTestCluster(partitions: 1)
-        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
-        // The first load stops after reading its records (none) until the test lets it go on.
-        let paused = Atomic(false)
-        let gate = LoadGate { _ in !paused.exchange(true, ordering: .relaxed) }
-        let ledger = Self.ledger(kafka, producer, metrics: metrics, loadRead: gate.loadRead)
-        ledger.assigned([0])
-        await gate.reached()
-        // Offset 0 is past what the paused load read: only the write's acknowledgement tells the ledger.
-        let offset = try await ledger.write(Self.outcome("during"), partition: 0).acknowledged()
-        #expect(offset == 0)
-        gate.release()
-        #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
+        try await Self.withCluster(partitions: 1) { kafka, producer in
+            // The first load stops after reading its records (none) until the test lets it go on.
+            let paused = Atomic(false)
+            let gate = LoadGate { _ in !paused.exchange(true, ordering: .relaxed) }
+            let ledger = Self.ledger(kafka, producer, metrics: metrics, loadRead: gate.loadRead)
+            ledger.assigned([0])
+            await gate.reached()
+            // Offset 0 is past what the paused load read: only the write's acknowledgement tells the ledger.
+            let offset = try await ledger.write(Self.outcome("during"), partition: 0).acknowledged()
+            #expect(offset == 0)
+            gate.release()
+            #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
 
-        // Another worker adds a record while the partition is away; assigned back, the ledger
-        // reads from after the record written during the load, so it reads one record, not two.
-        ledger.revoked([0])
-        let other = Self.ledger(kafka, producer)
-        other.assigned([0])
-        try await other.write(Self.outcome("after"), partition: 0).acknowledged()
-        other.revoked([0])
-        ledger.assigned([0])
-        #expect(try await ledger.lookup("after", partition: 0).entry?.creationID == "task-after")
-        #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
-        #expect(Self.recordsRead(metrics) == 1)
-        await producer.shutdown()
-        await kafka.shutdown()
+            // Another worker adds a record while the partition is away; assigned back, the ledger
+            // reads from after the record written during the load, so it reads one record, not two.
+            ledger.revoked([0])
+            let other = Self.ledger(kafka, producer)
+            other.assigned([0])
+            try await other.write(Self.outcome("after"), partition: 0).acknowledged()
+            other.revoked([0])
+            ledger.assigned([0])
+            #expect(try await ledger.lookup("after", partition: 0).entry?.creationID == "task-after")
+            #expect(try await ledger.lookup("during", partition: 0).entry?.creationID == "task-during")
+            #expect(Self.recordsRead(metrics) == 1)
+        }
     }
 
     @Test("each partition of a load is served once it is read: a kept copy answers while another partition is still being read", .timeLimit(.minutes(1)))
     func partitionsServedAsRead() async throws {
         let kafka = try KafkaTestCluster(partitions: 2)
-        let producer = try KafkaProducer(properties: kafka.clientProperties, logger: Self.logger)
-        // The load holds partition 1 (read in full) until the test lets it go on.
-        let hold = Atomic(false)
-        let gate = LoadGate { partition in partition == 1 && hold.load(ordering: .relaxed) }
-        let ledger = Self.ledger(kafka, producer, loadRead: gate.loadRead)
-        // Partition 0 is held here and kept across the revocation; partition 1 is written by
-        // another worker, so this one must read it.
-        ledger.assigned([0])
-        try await ledger.write(Self.outcome("kept"), partition: 0).acknowledged()
-        ledger.revoked([0])
-        let other = Self.ledger(kafka, producer)
-        other.assigned([1])
-        try await other.write(Self.outcome("read"), partition: 1).acknowledged()
-        other.revoked([1])
+        try await Self.withCluster { kafka, producer in
+            let hold = Atomic(false)
+            let gate = LoadGate { partition in partition == 1 && hold.load(ordering: .relaxed) }
+            let ledger = Self.ledger(kafka, producer, loadRead: gate.loadRead)
+            // Partition 0 is held here and kept across the revocation; partition 1 is written by
+            // another worker, so this one must read it.
+            ledger.assigned([0])
+            try await ledger.write(Self.outcome("kept"), partition: 0).acknowledged()
+            ledger.revoked([0])
+            let other = Self.ledger(kafka, producer)
+            other.assigned([1])
+            try await other.write(Self.outcome("read"), partition: 1).acknowledged()
+            other.revoked([1])
 
-        hold.store(true, ordering: .relaxed)
-        ledger.assigned([0, 1])
-        await gate.reached()
-        // Partition 1 is read but not served: partition 0 answers meanwhile (a lookup that
-        // waited for the whole load would wait forever here).
-        let kept = try await withTimeout(10, "a lookup of the kept partition while another is held") {
-            try await ledger.lookup("kept", partition: 0).entry?.creationID
+            hold.store(true, ordering: .relaxed)
+            ledger.assigned([0, 1])
+            await gate.reached()
+            // Partition 1 is read but not served: partition 0 answers meanwhile (a lookup that
+            // waited for the whole load would wait forever here).
+            let kept = try await withTimeout(10, "a lookup of the kept partition while another is held") {
+                try await ledger.lookup("kept", partition: 0).entry?.creationID
+            }
+            #expect(kept == "task-kept")
+            let read = Task { try await ledger.lookup("read", partition: 1).entry?.creationID }
+            try await Task.sleep(for: .milliseconds(100))
+            gate.release()
+            #expect(try await read.value == "task-read")
         }
-        #expect(kept == "task-kept")
-        let read = Task { try await ledger.lookup("read", partition: 1).entry?.creationID }
-        try await Task.sleep(for: .milliseconds(100))
-        gate.release()
-        #expect(try await read.value == "task-read")
-        await producer.shutdown()
-        await kafka.shutdown()
     }
 
     @Test("when a load fails, the lookups of its partitions fail with ledgerUnavailable", .timeLimit(.minutes(1)))
     func failedLoad() async throws {
-        let (kafka, producer, _) = try Self.ledger(partitions: 2)
-        let ledger = Self.ledger(kafka, producer, loadTimeout: .seconds(2))
-        kafka.cluster.setBroker(1, up: false)
-        ledger.assigned([0, 1])
-        for partition: Int32 in [0, 1] {
-            do {
-                _ = try await ledger.lookup("any", partition: partition)
-                Issue.record("a lookup of partition \(partition) answered although its ledger partition could not be read")
-            } catch {
-                guard case .unavailable = error else {
-                    Issue.record("expected unavailable, got \(error)")
-                    continue
+        try await Self.withCluster(flushTimeout: .seconds(5)) { kafka, producer in
+            let ledger = Self.ledger(kafka, producer, loadTimeout: .seconds(2))
+            kafka.cluster.setBroker(1, up: false)
+            ledger.assigned([0, 1])
+            for partition: Int32 in [0, 1] {
+                do throws(LedgerError) {
+                    _ = try await ledger.lookup("any", partition: partition)
+                    Issue.record("a lookup of partition \(partition) answered although its ledger partition could not be read")
+                } catch {
+                    guard case .unavailable = error else {
+                        Issue.record("expected unavailable, got \(error)")
+                        continue
+                    }
                 }
             }
+            kafka.cluster.setBroker(1, up: true)
         }
-        kafka.cluster.setBroker(1, up: true)
-        await producer.shutdown(flushTimeout: .seconds(5))
-        await kafka.shutdown()
     }
 
     @Test("an entry never replaces a later one of the same request, whatever the order records are applied in")

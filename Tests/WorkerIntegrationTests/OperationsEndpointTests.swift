@@ -11,7 +11,7 @@ struct OperationsEndpointTests {
     @Test("/metrics counts what happened, /healthz and /readyz answer, lag series follow the assignment", .timeLimit(.minutes(2)))
     func endpoints() async throws {
         let harness = try await WorkerHarness(partitions: 3, simulator: SimulatorConfiguration(submitLatency: 0.005...0.01))
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "endpoints") {
             let valid = 18
             // Every partition gets requests (keyless records may all land on one), so every
             // partition has a committed offset and a known lag.
@@ -67,13 +67,12 @@ struct OperationsEndpointTests {
             await worker.shutdown()
             try await run.value
         }
-        await harness.shutdown()
     }
 
     @Test("/healthz and /readyz report a worker whose brokers are gone", .timeLimit(.minutes(2)))
     func readinessFollowsTheCluster() async throws {
         let harness = try await WorkerHarness(partitions: 1)
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "readinessFollowsTheCluster") {
             var configuration = harness.configuration
             configuration.httpPort = 0
             configuration.statisticsInterval = .milliseconds(300)
@@ -92,14 +91,13 @@ struct OperationsEndpointTests {
             await worker.shutdown()
             try await run.value
         }
-        await harness.shutdown()
     }
 
     @Test("a request's W3C traceparent reaches its result and the worker's log lines", .timeLimit(.minutes(2)))
     func traceparentTravels() async throws {
         let harness = try await WorkerHarness(partitions: 1)
         let sink = LogSink()
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "traceparentTravels") {
             let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
             try await harness.kafka.produce([requestJSON(id: "traced")], headers: [KafkaHeader(name: "traceparent", text: traceparent)])
             let runtime = try await WorkerRuntime(
@@ -115,6 +113,5 @@ struct OperationsEndpointTests {
             #expect(result.0.headers.contains { $0.name == "traceparent" && $0.value == Array(traceparent.utf8) })
             #expect(sink.all.contains { $0.contains("Request submitted") && $0.contains(traceparent) }, "the submit log line names the trace")
         }
-        await harness.shutdown()
     }
 }

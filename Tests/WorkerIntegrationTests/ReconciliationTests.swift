@@ -58,7 +58,7 @@ struct ReconciliationTests {
         prepare: @escaping @Sendable (WorkerHarness) async throws -> [LedgerEntry] = { _ in [] }
     ) async throws -> (result: VideoResult?, simulator: ChanjingSimulator) {
         let harness = try await WorkerHarness(partitions: 1)
-        let result = try await withTimeout(100) {
+        let result = try await harness.run(within: 100, "reconcile") {
             try await leaveInLedger(try await prepare(harness) + [try intent(id, prompt: prompt)], harness)
             try await harness.kafka.produce([requestJSON(id: id, prompt: prompt)])
             var configuration = harness.configuration
@@ -69,7 +69,6 @@ struct ReconciliationTests {
             try await run.value
             return results.first { $0.1.requestID == id }?.1
         }
-        await harness.shutdown()
         return (result, harness.simulator)
     }
 

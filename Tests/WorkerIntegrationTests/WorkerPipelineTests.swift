@@ -14,7 +14,7 @@ struct WorkerPipelineTests {
     @Test("N requests give N results with the simulator's creation IDs; invalid ones never reach it", .timeLimit(.minutes(2)))
     func requestsToResults() async throws {
         let harness = try await WorkerHarness(simulator: SimulatorConfiguration(submitLatency: 0...0.05))
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "requestsToResults") {
             let valid = (0..<30).map { requestJSON(id: "v-\($0)") }
             let invalid = [
                 #"{"request_id":"bad-1","ref_prompt":"x","video_duration":"5"}"#,
@@ -54,14 +54,13 @@ struct WorkerPipelineTests {
             let committed = try await harness.kafka.committedOffsets(group: harness.group)
             #expect(committed.values.reduce(0) { $0 + max(0, $1) } == Int64(values.count))
         }
-        await harness.shutdown()
     }
 
     @Test("a request finishing out of order never lets the committed offset pass it", .timeLimit(.minutes(2)))
     func outOfOrder() async throws {
         let slow = SimulatorConfiguration(latencyForPrompt: { $0 == "slow" ? 4 : 0 })
         let harness = try await WorkerHarness(partitions: 1, simulator: slow)
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "outOfOrder") {
             try await harness.kafka.produce([requestJSON(id: "r-0", prompt: "slow")] + (1..<10).map { requestJSON(id: "r-\($0)") })
             let (worker, run) = try await harness.startWorker()
             let early = try await harness.results(atLeast: 9)
@@ -76,13 +75,12 @@ struct WorkerPipelineTests {
             await worker.shutdown()
             try await run.value
         }
-        await harness.shutdown()
     }
 
     @Test("a worker restarted after committing does not reprocess", .timeLimit(.minutes(2)))
     func restartAfterCommit() async throws {
         let harness = try await WorkerHarness()
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "restartAfterCommit") {
             try await harness.kafka.produce((0..<10).map { requestJSON(id: "a-\($0)") })
             let (first, firstRun) = try await harness.startWorker()
             _ = try await harness.results(atLeast: 10)
@@ -99,13 +97,12 @@ struct WorkerPipelineTests {
             #expect(results.last?.1.requestID == "after-restart" || results.contains { $0.1.requestID == "after-restart" })
             #expect(harness.simulator.stats.submitCalls == 11)
         }
-        await harness.shutdown()
     }
 
     @Test("a worker killed before committing is followed by one that redelivers; SIGTERM exits 0 after committing", .timeLimit(.minutes(2)))
     func crashAndRedelivery() async throws {
         let harness = try await WorkerHarness()
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "crashAndRedelivery") {
             try await harness.kafka.produce((0..<10).map { requestJSON(id: "c-\($0)") })
             // Commits only every hour: everything it does stays uncommitted when it dies.
             let doomed = try harness.startWorkerProcess(extraEnvironment: ["COMMIT_INTERVAL": "3600"])
@@ -130,7 +127,6 @@ struct WorkerPipelineTests {
             let (status, output) = await successor.waitForExit(within: 30)
             #expect(status == 0, "\(output)")
         }
-        await harness.shutdown()
     }
 }
 
@@ -139,7 +135,7 @@ struct WorkerConcurrencyTests {
     @Test("with random latencies and many in flight, every request gets exactly its own result", .timeLimit(.minutes(2)))
     func randomLatencies() async throws {
         let harness = try await WorkerHarness(simulator: SimulatorConfiguration(submitLatency: 0...0.2))
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "randomLatencies") {
             let count = 300
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "q-\($0)") })
             var configuration = harness.configuration
@@ -166,13 +162,12 @@ struct WorkerConcurrencyTests {
             #expect(peak <= 48)
             #expect(peak >= 24)
         }
-        await harness.shutdown()
     }
 
     @Test("--ordering key submits same-key requests in order, one at a time", .timeLimit(.minutes(2)))
     func keyOrdering() async throws {
         let harness = try await WorkerHarness(partitions: 2, simulator: SimulatorConfiguration(submitLatency: 0...0.05))
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "keyOrdering") {
             let keys = ["k0", "k1", "k2", "k3"]
             var values: [String] = []
             var messageKeys: [String?] = []
@@ -197,7 +192,6 @@ struct WorkerConcurrencyTests {
                 #expect(order == (0..<10).map { "prompt for \(key)-\($0)" })
             }
         }
-        await harness.shutdown()
     }
 }
 
@@ -206,7 +200,7 @@ struct HostileInputEndToEndTests {
     @Test("every hostile request, and one over the size limit, yields a rejected result and is never submitted", .timeLimit(.minutes(2)))
     func hostileRequests() async throws {
         let harness = try await WorkerHarness()
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "hostileRequests") {
             let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fuzz/seeds")
             let names = try FileManager.default.contentsOfDirectory(atPath: seeds.path).filter { $0.hasPrefix("hostile-") }
             #expect(names.count >= 40)
@@ -231,7 +225,6 @@ struct HostileInputEndToEndTests {
             #expect(harness.simulator.stats.submitCalls == 0)
             #expect(harness.simulator.stats.tokenFetches == 0)
         }
-        await harness.shutdown()
     }
 }
 
@@ -243,7 +236,7 @@ struct SecretsEndToEndTests {
         let saslPassword = "SASL-PASSWORD-77aa01"
         let harness = try await WorkerHarness(simulator: SimulatorConfiguration(secretKey: secretKey, failureRate: 0.3))
         let sink = LogSink()
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "noSecretsLeak") {
             try await harness.kafka.produce((0..<20).map { requestJSON(id: "s-\($0)") } + ["not json"])
             var configuration = harness.configuration
             // Set but unused on a plaintext cluster: librdkafka must not echo it either.
@@ -271,7 +264,6 @@ struct SecretsEndToEndTests {
                 #expect(!results.contains { String(decoding: $0.0.value, as: UTF8.self).contains(secret) }, "a result holds a secret")
             }
         }
-        await harness.shutdown()
     }
 }
 
@@ -280,7 +272,7 @@ struct OutageEndToEndTests {
     @Test("an exhausted balance opens the circuit: nothing fails or is committed, and work resumes once topped up", .timeLimit(.minutes(2)))
     func balanceRecovery() async throws {
         let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(balance: 5))
-        try await withTimeout(100) {
+        try await harness.run(within: 100, "balanceRecovery") {
             try await harness.kafka.produce((0..<20).map { requestJSON(id: "b-\($0)") })
             let (worker, run) = try await harness.startWorker()
             _ = try await harness.results(atLeast: 5, within: 30)
@@ -298,7 +290,6 @@ struct OutageEndToEndTests {
             #expect(results.allSatisfy { $0.1.status == .submitted })
             #expect(try await harness.kafka.committedOffsets(group: harness.group)[0] == 20)
         }
-        await harness.shutdown()
     }
 }
 
@@ -310,7 +301,7 @@ struct ChanjingFaultTests {
         let harness = try await WorkerHarness(simulator: SimulatorConfiguration(
             tokenLifetime: .seconds(2), submitLatency: 0...0.02, failureRate: 0.05, qpsLimit: 40, faults: faults
         ))
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "faults") {
             let count = 200
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "f-\($0)") })
             var configuration = harness.configuration
@@ -331,7 +322,6 @@ struct ChanjingFaultTests {
             #expect(results.contains { $0.1.retries.ambiguous > 0 })
             #expect(results.allSatisfy { $0.1.error?.code != .credentialsRefused })
         }
-        await harness.shutdown()
     }
 }
 
@@ -340,7 +330,7 @@ struct BrokerFaultTests {
     @Test("a broker down and back, errors on Produce, Fetch and OffsetCommit, a leader change: nothing is lost", .timeLimit(.minutes(2)))
     func brokerFaults() async throws {
         let harness = try await WorkerHarness(partitions: 3, brokers: 3, simulator: SimulatorConfiguration(submitLatency: 0.01...0.05))
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "brokerFaults") {
             let count = 150
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "k-\($0)") })
             let cluster = harness.kafka.cluster
@@ -365,12 +355,11 @@ struct BrokerFaultTests {
             try await run.value
             #expect(Set(results.map(\.1.requestID)).count == count, "every request has a result")
         }
-        await harness.shutdown()
     }
     @Test("a fatal idempotent-producer error stops the worker with producerFailed and commits nothing unacknowledged", .timeLimit(.minutes(2)))
     func fatalProducerError() async throws {
         let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(submitLatency: 0.01...0.02))
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "fatalProducerError") {
             let count = 40
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "fatal-\($0)") })
             // OUT_OF_ORDER_SEQUENCE_NUMBER on Produce: the idempotent producer cannot recover.
@@ -388,7 +377,6 @@ struct BrokerFaultTests {
             #expect(committed <= Int64(Set(acknowledged.map(\.1.requestID)).count))
             #expect(committed < Int64(count))
         }
-        await harness.shutdown()
     }
 }
 
@@ -397,7 +385,7 @@ struct ProcessFaultTests {
     @Test("SIGKILL at random moments, SIGTERM mid-run, restarts: every request ends with a result", .timeLimit(.minutes(3)))
     func killsAndRestarts() async throws {
         let harness = try await WorkerHarness(simulator: SimulatorConfiguration(submitLatency: 0.05...0.15))
-        try await withTimeout(170) {
+        try await harness.run(within: 170, "killsAndRestarts") {
             let count = 1_000
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "p-\($0)") })
             let environment = ["MAX_IN_FLIGHT": "16"]
@@ -427,13 +415,12 @@ struct ProcessFaultTests {
             last.signal(SIGTERM)
             #expect(await last.waitForExit(within: 30).status == 0)
         }
-        await harness.shutdown()
     }
 
     @Test("two workers with members joining and leaving share the work and lose nothing", .timeLimit(.minutes(3)))
     func membersJoiningAndLeaving() async throws {
         let harness = try await WorkerHarness(partitions: 4, simulator: SimulatorConfiguration(submitLatency: 0.02...0.08))
-        try await withTimeout(170) {
+        try await harness.run(within: 170, "membersJoiningAndLeaving") {
             let count = 600
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "m-\($0)") })
             var configuration = harness.configuration
@@ -455,13 +442,12 @@ struct ProcessFaultTests {
             try await thirdRun.value
             #expect(Set(results.map(\.1.requestID)).count == count)
         }
-        await harness.shutdown()
     }
 
     @Test("a rebalance does not wait for requests that are only waiting (here for the rate limiter): they leave at once and the next owner takes them", .timeLimit(.minutes(2)))
     func revocationReleasesWaitingRequests() async throws {
         let harness = try await WorkerHarness(partitions: 4)
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "revocationReleasesWaitingRequests") {
             let count = 40
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "w-\($0)") })
             var configuration = harness.configuration
@@ -484,7 +470,6 @@ struct ProcessFaultTests {
             try await firstRun.value
             try await secondRun.value
         }
-        await harness.shutdown()
     }
 }
 
@@ -496,7 +481,7 @@ struct SharedTokenTests {
         let harness = try await WorkerHarness(partitions: 4, simulator: SimulatorConfiguration(tokenLifetime: .seconds(3), submitLatency: 0.1...0.3))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try await withTimeout(110) {
+        try await harness.run(within: 110, "sharedToken") {
             let count = 600
             try await harness.kafka.produce((0..<count).map { requestJSON(id: "t-\($0)") })
             let refresherClient = try ChanjingClient(configuration: .init(baseURL: harness.server.baseURL))
@@ -527,6 +512,5 @@ struct SharedTokenTests {
             #expect(harness.simulator.stats.tokenFetches <= lifetimes + 2, "\(harness.simulator.stats.tokenFetches) fetches over \(lifetimes) lifetimes")
             #expect(results.allSatisfy { $0.1.status == .submitted }, "no request may fail because of 10400")
         }
-        await harness.shutdown()
     }
 }
