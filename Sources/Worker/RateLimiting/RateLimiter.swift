@@ -1,9 +1,9 @@
 import Synchronization
 
-/// Paces Chanjing calls (submits first, task queries in the gaps) at the lowest of three rates: `--max-qps`; this worker's share of
-/// `--pool-max-qps` (in proportion to the partitions it owns, so scaling the pool never overruns
-/// Chanjing's quota); and the rate ``AdaptiveRate`` learns from 40001 answers, growing by the
-/// same share of the pool's growth.
+/// Paces Chanjing calls (submits first, task queries in the gaps) at the lowest of three rates:
+/// `--max-qps`; this worker's share of `--pool-max-qps` (in proportion to the partitions it
+/// owns, so scaling the pool never overruns Chanjing's quota); and the rate ``AdaptiveRate``
+/// learns from 40001 answers, growing by the same share of the pool's growth.
 final class RateLimiter: Sendable {
     private struct State {
         var pacer = Pacer()

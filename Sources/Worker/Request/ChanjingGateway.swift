@@ -5,8 +5,9 @@ import Logging
 import Primitives
 
 /// What a request's actions and the task tracker need of Chanjing: the circuit, the rate limit,
-/// the pool's access token, the submit call, the search of the task list and task queries. Every answer is told to the circuit
-/// and the rate limiter here, so that they learn from all requests alike.
+/// the pool's access token, the submit call, the search of the task list and task queries.
+/// Every answer is told to the circuit and the rate limiter here, so that they learn from all
+/// calls alike.
 struct ChanjingGateway: Sendable {
     let client: ChanjingClient
     let tokens: any AccessTokenSource
