@@ -325,8 +325,8 @@ struct LedgerWriterTests {
 
     @Test("each partition of a load is served once it is read: a kept copy answers while another partition is still being read", .timeLimit(.minutes(1)))
     func partitionsServedAsRead() async throws {
-        let kafka = try KafkaTestCluster(partitions: 2)
         try await Self.withCluster { kafka, producer in
+            // The load holds partition 1 (read in full) until the test lets it go on.
             let hold = Atomic(false)
             let gate = LoadGate { partition in partition == 1 && hold.load(ordering: .relaxed) }
             let ledger = Self.ledger(kafka, producer, loadRead: gate.loadRead)

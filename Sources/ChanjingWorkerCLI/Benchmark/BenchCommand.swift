@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the worker's throughput, latency, CPU and memory (run a release build)."
     )
 
-    @Option(help: "Scenarios to run, comma-separated (1-7; 6 runs pools of 1, 2, 4 and 8 workers; 7 follows tasks to their video).") var scenarios = "1,2,3,4,5"
+    @Option(help: "Scenarios to run, comma-separated (1-8; 6 runs pools of 1, 2, 4 and 8 workers; 7 follows tasks to their video).") var scenarios = "1,2,3,4,5"
     @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
     @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
     @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
@@ -148,9 +148,11 @@ struct BenchRun {
         let tenth = total / 10
         guard await collector.wait(for: tenth, within: .seconds(120)) else { throw ValidationError("the worker did not get going") }
         let cpuAtWarmup = worker.cpuSeconds
+        let switchesAtWarmup = worker.voluntaryContextSwitches
         let ownCPUAtWarmup = ChildProcess.cpuSeconds(of: "self")
         guard await collector.wait(for: total - tenth, within: .seconds(600)) else { throw ValidationError("results stopped arriving") }
         let cpuAtEnd = worker.cpuSeconds
+        let switchesAtEnd = worker.voluntaryContextSwitches
         let ownCPUAtEnd = ChildProcess.cpuSeconds(of: "self")
         let samples = await collector.wait(within: .seconds(60)) { $0.count >= total }
         let steady = samples[tenth..<(total - tenth)]
@@ -168,6 +170,11 @@ struct BenchRun {
         let ownPerRequest = (ownCPUAtEnd - ownCPUAtWarmup) / Double(steady.count) * 1000
         printLine(String(format: "CPU of this process (simulator, mock cluster, result reader) %.3f ms per request; with the worker's, %.3f ms",
                          ownPerRequest, ownPerRequest + cpuPerThousand))
+        // Threads that exited during the window take their counts along: a lower bound.
+        printLine(String(format: "voluntary context switches of the worker: %.1f per request", Double(switchesAtEnd - switchesAtWarmup) / Double(steady.count)))
+        if let ideal = scenario.idealRate {
+            printLine(String(format: "%.1f%% of the ideal %.0f requests/s (calls in flight / latency)", rate / ideal * 100, ideal))
+        }
         printLine("results \(samples.count) (\(samples.filter(\.submitted).count) submitted) | 40001 answers \(simulator.stats.throttled) | total time \(String(format: "%.1f", (ContinuousClock.now - started) / .seconds(1))) s")
     }
 
