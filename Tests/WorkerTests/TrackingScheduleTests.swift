@@ -140,6 +140,22 @@ struct TrackingScheduleTests {
         #expect(calls <= 10 + 7, "\(calls) calls")
     }
 
+    @Test("the completion series the alerts read exist at 0 before the first completion")
+    func seriesAtZero() {
+        let metrics = WorkerMetrics()
+        metrics.trackingStarted()
+        let text = String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self)
+        for series in [
+            #"chanjing_worker_completions_total{status="succeeded",code="none"} 0"#,
+            #"chanjing_worker_completions_total{status="failed",code="generation_failed"} 0"#,
+            #"chanjing_worker_completions_total{status="expired",code="tracking_expired"} 0"#,
+            #"chanjing_worker_task_queries_total{code="0"} 0"#,
+            "chanjing_worker_tasks_followed 0",
+        ] {
+            #expect(text.contains(series), "\(series) missing from:\n\(text)")
+        }
+    }
+
     @Test("a completion names the request, its source and how the task ended")
     func completion() throws {
         var task = Self.task(7)

@@ -161,6 +161,16 @@ public final class WorkerMetrics: Sendable {
         if completion.status != .expired { renderTimer.recordNanoseconds(Int64(completion.renderSeconds * 1e9)) }
     }
 
+    /// Tracking's series, at 0 before anything happened: an alert's `increase()` sees the first
+    /// failed render only if its series existed before it (Prometheus has no earlier sample).
+    func trackingStarted() {
+        for (status, code) in [("succeeded", "none"), ("failed", "generation_failed"), ("failed", "no_output"), ("expired", "tracking_expired")] {
+            _ = counter(Self.completions, [("status", status), ("code", code)])
+        }
+        _ = counter(Self.taskQueries, [("code", "0")])
+        tracking(followed: 0, oldestSubmittedAt: nil)
+    }
+
     /// The tasks being followed now, and when the oldest was submitted.
     func tracking(followed: Int, oldestSubmittedAt: Date?) {
         Gauge(label: Self.tasksFollowed, factory: factory).record(followed)

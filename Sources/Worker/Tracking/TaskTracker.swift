@@ -40,6 +40,7 @@ final class TaskTracker: Service {
         self.requestsTopic = requestsTopic
         self.metrics = metrics
         self.logger = logger
+        metrics.trackingStarted()
     }
 
     func run() async {
