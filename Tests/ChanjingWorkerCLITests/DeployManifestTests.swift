@@ -47,4 +47,22 @@ struct DeployManifestTests {
         #expect(status == 0, "\(output)")
         #expect(output.contains("checked"), "\(output)")
     }
+
+    /// The shell scripts operators and CI run, checked by shellcheck itself (`.ci/setup` installs it).
+    static let shellScripts = ["deploy/topics/provision-topics.sh", ".ci/setup", ".ci/test", ".ci/run", ".ci/fuzz"]
+
+    @Test("shellcheck finds nothing in the shell scripts", .timeLimit(.minutes(1)))
+    func shellScripts() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["shellcheck", "--severity=style"] + Self.shellScripts
+        process.currentDirectoryURL = Self.root
+        let pipe = Pipe()
+        (process.standardOutput, process.standardError) = (pipe, pipe)
+        try process.run()
+        // Read before waiting: a full pipe would otherwise block the child forever.
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "shellcheck (run .ci/setup to install it):\n\(output)")
+    }
 }
