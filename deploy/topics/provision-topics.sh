@@ -44,6 +44,9 @@ COMPLETIONS_RETENTION_MS=${COMPLETIONS_RETENTION_MS:-$RESULTS_RETENTION_MS}
 PRINCIPAL=${PRINCIPAL:-}
 # Optional read-only principal for lag monitoring (a Kafka exporter, or KEDA with its own user).
 MONITOR_PRINCIPAL=${MONITOR_PRINCIPAL:-}
+# Optional principal of the operator tools (`enqueue`, `replay`, `lag`, `pool`); the pool's
+# principal when they run from a worker's container with its credentials.
+OPERATOR_PRINCIPAL=${OPERATOR_PRINCIPAL:-}
 
 die() { echo "provision-topics: $*" >&2; exit 1; }
 say() { echo "provision-topics: $*" >&2; }
@@ -160,5 +163,22 @@ if [[ -n $MONITOR_PRINCIPAL ]]; then
         --operation Describe --topic "$REQUESTS_TOPIC"
     kafka kafka-acls.sh --add --allow-principal "$MONITOR_PRINCIPAL" \
         --operation Describe --group "$KAFKA_GROUP_ID"
+fi
+if [[ -n $OPERATOR_PRINCIPAL ]]; then
+    say "ACLs of the operator tools for $OPERATOR_PRINCIPAL"
+    # enqueue and replay produce requests; replay reads them back at their offsets.
+    kafka kafka-acls.sh --add --allow-principal "$OPERATOR_PRINCIPAL" \
+        --operation Read --operation Write --operation Describe --topic "$REQUESTS_TOPIC"
+    # enqueue --wait and replay read results and completions, outside any group.
+    kafka kafka-acls.sh --add --allow-principal "$OPERATOR_PRINCIPAL" \
+        --operation Read --operation Describe --topic "$RESULTS_TOPIC"
+    kafka kafka-acls.sh --add --allow-principal "$OPERATOR_PRINCIPAL" \
+        --operation Read --operation Describe --topic "$COMPLETIONS_TOPIC"
+    # pool reads the coordination topic; lag reads the group's committed offsets.
+    kafka kafka-acls.sh --add --allow-principal "$OPERATOR_PRINCIPAL" \
+        --operation Read --operation Describe --topic "$COORDINATION_TOPIC"
+    kafka kafka-acls.sh --add --allow-principal "$OPERATOR_PRINCIPAL" \
+        --operation Describe --group "$KAFKA_GROUP_ID"
+    kafka kafka-acls.sh --add --allow-principal "$OPERATOR_PRINCIPAL" --operation IdempotentWrite --cluster
 fi
 say "done"
