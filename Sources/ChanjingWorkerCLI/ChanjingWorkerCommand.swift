@@ -5,7 +5,7 @@ public struct ChanjingWorkerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "chanjing-worker",
         abstract: "Turns video requests on Kafka into Kling v2.5 Turbo tasks on Chanjing.",
-        subcommands: [RunCommand.self, DemoCommand.self, SimulatorCommand.self, MockKafkaCommand.self, OptionsTableCommand.self, BenchCommand.self, TokenRefresherCommand.self, LagCommand.self, PoolCommand.self, EnqueueCommand.self, ReplayCommand.self]
+        subcommands: [RunCommand.self, DemoCommand.self, SimulatorCommand.self, MockKafkaCommand.self, OptionsTableCommand.self, BenchCommand.self, TokenRefresherCommand.self, LagCommand.self, PoolCommand.self, EnqueueCommand.self, ReplayCommand.self, ProbeCommand.self]
     )
 
     public init() {}
