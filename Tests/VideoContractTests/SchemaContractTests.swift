@@ -208,6 +208,13 @@ struct SchemaContractTests {
         return results
     }
 
+    /// `base` with `change` made to it: a sample that breaks one rule.
+    static func changed(_ base: [String: Any], _ change: (inout [String: Any]) -> Void) -> [String: Any] {
+        var copy = base
+        change(&copy)
+        return copy
+    }
+
     /// Results the schema must refuse: each breaks one rule of the encoder's output, so a
     /// schema rule that has no effect (a misspelt keyword, a wrong `if`) is noticed.
     static func invalidResults(from submitted: VideoResult, _ rejected: VideoResult) throws -> [(name: String, json: [String: Any])] {
@@ -217,31 +224,26 @@ struct SchemaContractTests {
         let good = try object(submitted)
         let bad = try object(rejected)
         let error = try #require(bad["error"] as? [String: Any])
-        func changed(_ base: [String: Any], _ change: (inout [String: Any]) -> Void) -> [String: Any] {
-            var copy = base
-            change(&copy)
-            return copy
-        }
         return [
-            ("submitted-without-creation-id", changed(good) { $0["creation_id"] = nil }),
-            ("submitted-with-error", changed(good) { $0["error"] = error }),
-            ("rejected-without-error", changed(bad) { $0["error"] = nil }),
-            ("rejected-with-creation-id", changed(bad) { $0["creation_id"] = "c-1" }),
-            ("failed-without-error", changed(bad) { $0["status"] = "failed"; $0["error"] = nil }),
-            ("unknown-status", changed(good) { $0["status"] = "done" }),
-            ("unknown-error-code", changed(bad) { $0["error"] = changed(error) { $0["code"] = "oops" } }),
-            ("error-without-message", changed(bad) { $0["error"] = changed(error) { $0["message"] = nil } }),
-            ("null-field", changed(bad) { $0["error"] = changed(error) { $0["field"] = NSNull() } }),
-            ("null-trace-id", changed(good) { $0["chanjing_trace_id"] = NSNull() }),
-            ("null-replayed", changed(good) { $0["replayed"] = NSNull() }),
-            ("replayed-string", changed(good) { $0["replayed"] = "yes" }),
-            ("negative-attempts", changed(good) { $0["attempts"] = -1 }),
-            ("retries-without-ambiguous", changed(good) { $0["retries"] = ["safe": 0] }),
-            ("source-without-offset", changed(good) { $0["source"] = ["topic": "t", "partition": 0] }),
-            ("produced-at-not-a-date", changed(good) { $0["produced_at"] = "2026-13-45T99:00:00.000Z" }),
-            ("produced-at-not-utc", changed(good) { $0["produced_at"] = "2026-11-25T22:31:33.120+08:00" }),
-            ("missing-request-id", changed(good) { $0["request_id"] = nil }),
-            ("unknown-field", changed(good) { $0["extra"] = 1 }),
+            ("submitted-without-creation-id", Self.changed(good) { $0["creation_id"] = nil }),
+            ("submitted-with-error", Self.changed(good) { $0["error"] = error }),
+            ("rejected-without-error", Self.changed(bad) { $0["error"] = nil }),
+            ("rejected-with-creation-id", Self.changed(bad) { $0["creation_id"] = "c-1" }),
+            ("failed-without-error", Self.changed(bad) { $0["status"] = "failed"; $0["error"] = nil }),
+            ("unknown-status", Self.changed(good) { $0["status"] = "done" }),
+            ("unknown-error-code", Self.changed(bad) { $0["error"] = Self.changed(error) { $0["code"] = "oops" } }),
+            ("error-without-message", Self.changed(bad) { $0["error"] = Self.changed(error) { $0["message"] = nil } }),
+            ("null-field", Self.changed(bad) { $0["error"] = Self.changed(error) { $0["field"] = NSNull() } }),
+            ("null-trace-id", Self.changed(good) { $0["chanjing_trace_id"] = NSNull() }),
+            ("null-replayed", Self.changed(good) { $0["replayed"] = NSNull() }),
+            ("replayed-string", Self.changed(good) { $0["replayed"] = "yes" }),
+            ("negative-attempts", Self.changed(good) { $0["attempts"] = -1 }),
+            ("retries-without-ambiguous", Self.changed(good) { $0["retries"] = ["safe": 0] }),
+            ("source-without-offset", Self.changed(good) { $0["source"] = ["topic": "t", "partition": 0] }),
+            ("produced-at-not-a-date", Self.changed(good) { $0["produced_at"] = "2026-13-45T99:00:00.000Z" }),
+            ("produced-at-not-utc", Self.changed(good) { $0["produced_at"] = "2026-11-25T22:31:33.120+08:00" }),
+            ("missing-request-id", Self.changed(good) { $0["request_id"] = nil }),
+            ("unknown-field", Self.changed(good) { $0["extra"] = 1 }),
         ]
     }
 
@@ -282,25 +284,20 @@ struct SchemaContractTests {
         let good = try #require(try JSONSerialization.jsonObject(with: Data(succeeded.encoded())) as? [String: Any])
         let bad = try #require(try JSONSerialization.jsonObject(with: Data(failed.encoded())) as? [String: Any])
         let error = try #require(bad["error"] as? [String: Any])
-        func changed(_ base: [String: Any], _ change: (inout [String: Any]) -> Void) -> [String: Any] {
-            var copy = base
-            change(&copy)
-            return copy
-        }
         return [
-            ("succeeded-without-url", changed(good) { $0["video_urls"] = [String]() }),
-            ("succeeded-with-error", changed(good) { $0["error"] = error }),
-            ("failed-without-error", changed(bad) { $0["error"] = nil }),
-            ("failed-with-url", changed(bad) { $0["video_urls"] = ["https://v.example/a.mp4"] }),
-            ("failed-tracking-expired", changed(bad) { $0["error"] = changed(error) { $0["code"] = "tracking_expired" } }),
-            ("expired-generation-failed", changed(bad) { $0["status"] = "expired" }),
-            ("unknown-status", changed(good) { $0["status"] = "done" }),
-            ("unknown-error-code", changed(bad) { $0["error"] = changed(error) { $0["code"] = "oops" } }),
-            ("null-progress", changed(good) { $0["progress_desc"] = NSNull() }),
-            ("negative-render-seconds", changed(good) { $0["render_seconds"] = -1 }),
-            ("finished-at-not-utc", changed(good) { $0["finished_at"] = "2026-11-25T22:31:33.120+08:00" }),
-            ("missing-creation-id", changed(good) { $0["creation_id"] = nil }),
-            ("unknown-field", changed(good) { $0["extra"] = 1 }),
+            ("succeeded-without-url", Self.changed(good) { $0["video_urls"] = [String]() }),
+            ("succeeded-with-error", Self.changed(good) { $0["error"] = error }),
+            ("failed-without-error", Self.changed(bad) { $0["error"] = nil }),
+            ("failed-with-url", Self.changed(bad) { $0["video_urls"] = ["https://v.example/a.mp4"] }),
+            ("failed-tracking-expired", Self.changed(bad) { $0["error"] = Self.changed(error) { $0["code"] = "tracking_expired" } }),
+            ("expired-generation-failed", Self.changed(bad) { $0["status"] = "expired" }),
+            ("unknown-status", Self.changed(good) { $0["status"] = "done" }),
+            ("unknown-error-code", Self.changed(bad) { $0["error"] = Self.changed(error) { $0["code"] = "oops" } }),
+            ("null-progress", Self.changed(good) { $0["progress_desc"] = NSNull() }),
+            ("negative-render-seconds", Self.changed(good) { $0["render_seconds"] = -1 }),
+            ("finished-at-not-utc", Self.changed(good) { $0["finished_at"] = "2026-11-25T22:31:33.120+08:00" }),
+            ("missing-creation-id", Self.changed(good) { $0["creation_id"] = nil }),
+            ("unknown-field", Self.changed(good) { $0["extra"] = 1 }),
         ]
     }
 
