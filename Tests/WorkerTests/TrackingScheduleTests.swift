@@ -10,7 +10,7 @@ import VideoContract
 @Suite("Following tasks: the schedule")
 struct TrackingScheduleTests {
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
-    static let settings = TrackingSchedule.Settings(firstCheck: .seconds(30), interval: .seconds(10), maxTrackTime: .seconds(3600), batchSize: 50)
+    static let settings = TrackingSettings(firstCheck: .seconds(30), interval: .seconds(10), maxTrackTime: .seconds(3600))
 
     static func task(_ index: Int, submittedAt: Date = start) -> FollowedTask {
         FollowedTask(
@@ -78,7 +78,7 @@ struct TrackingScheduleTests {
 
     @Test("a task still unfinished after the maximum tracking time expires with its last progress, once")
     func expiry() {
-        var schedule = TrackingSchedule(settings: .init(firstCheck: .seconds(1), interval: .seconds(1), maxTrackTime: .seconds(5), batchSize: 50))
+        var schedule = TrackingSchedule(settings: .init(firstCheck: .seconds(1), interval: .seconds(1), maxTrackTime: .seconds(5)))
         schedule.update([Self.task(1)])
         _ = schedule.due(now: Self.start + 1)
         _ = schedule.answered(["c-1"], tasks: [Self.read("c-1", "Generating")], now: Self.start + 1)

@@ -45,12 +45,7 @@ final class TaskTracker: Service {
 
     func run() async {
         await cancelWhenGracefulShutdown {
-            var schedule = TrackingSchedule(
-                settings: .init(
-                    firstCheck: self.settings.firstCheck, interval: self.settings.interval, maxTrackTime: self.settings.maxTrackTime,
-                    batchSize: ChanjingClient.maxTasksPerQuery
-                )
-            )
+            var schedule = TrackingSchedule(settings: self.settings)
             repeat {
                 await self.step(&schedule)
             } while (try? await Task.sleep(until: self.wakeUp(schedule), clock: .continuous)) != nil

@@ -13,13 +13,6 @@ import VideoContract
 /// interval, so that N tasks cost about N / batch size calls per interval, however their checks
 /// are spread.
 struct TrackingSchedule {
-    struct Settings: Sendable, Equatable {
-        var firstCheck: Duration
-        var interval: Duration
-        var maxTrackTime: Duration
-        var batchSize: Int
-    }
-
     /// How a followed task ends.
     enum Ending: Equatable {
         case succeeded(videoURLs: [String], progress: String?)
@@ -44,13 +37,16 @@ struct TrackingSchedule {
         var busy = false
     }
 
-    let settings: Settings
+    let settings: TrackingSettings
+    /// Tasks read in one call at most.
+    let batchSize: Int
     private var entries: [String: Entry] = [:]
     /// `progress_desc` values not known to this version, reported once each.
     private var unknownReported: Set<String> = []
 
-    init(settings: Settings) {
+    init(settings: TrackingSettings, batchSize: Int = ChanjingClient.maxTasksPerQuery) {
         self.settings = settings
+        self.batchSize = batchSize
     }
 
     /// Tasks being followed.
@@ -85,7 +81,7 @@ struct TrackingSchedule {
         let idle = entries.filter { !$0.value.busy }
         var due = idle.filter { $0.value.nextCheck <= now }.sorted { $0.value.nextCheck < $1.value.nextCheck }.map(\.key)
         guard !due.isEmpty else { return actions }
-        let shortfall = (settings.batchSize - due.count % settings.batchSize) % settings.batchSize
+        let shortfall = (batchSize - due.count % batchSize) % batchSize
         if shortfall > 0 {
             // Read once already and due within the interval: read now rather than in a call of their own.
             let horizon = now + settings.interval / .seconds(1)
@@ -93,8 +89,8 @@ struct TrackingSchedule {
             due += soon.sorted { $0.value.nextCheck < $1.value.nextCheck }.prefix(shortfall).map(\.key)
         }
         for id in due { entries[id]?.busy = true }
-        for start in stride(from: 0, to: due.count, by: settings.batchSize) {
-            actions.append(.query(Array(due[start..<min(start + settings.batchSize, due.count)])))
+        for start in stride(from: 0, to: due.count, by: batchSize) {
+            actions.append(.query(Array(due[start..<min(start + batchSize, due.count)])))
         }
         return actions
     }
