@@ -67,19 +67,12 @@ struct CoordinatedTokenSourceTests {
         let server = try await SimulatorServer.start(simulator, logger: TestLogging.logger())
         let client = try ChanjingClient(configuration: .init(baseURL: server.baseURL, requestTimeout: .seconds(3)))
         let pool = Pool(kafka: kafka, simulator: simulator, client: client)
-        func stop() async {
+        try await withTimeout(100, "coordinated pool", thenStop: {
             await pool.stopAll()
             try? await client.shutdown()
             await server.stop()
             await kafka.shutdown()
-        }
-        do {
-            try await withTimeout(100, "coordinated pool") { try await body(pool) }
-        } catch {
-            await stop()
-            throw error
-        }
-        await stop()
+        }) { try await body(pool) }
     }
 
     /// One token-guarded call that creates nothing (a task page): true when answered, false on a

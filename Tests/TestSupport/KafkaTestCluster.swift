@@ -89,14 +89,7 @@ public final class KafkaTestCluster: Sendable {
 
     /// Runs `body` within `seconds`, then destroys the cluster, whether the body passed or not.
     public func run<T: Sendable>(within seconds: Double, _ what: String = "test step", _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            let value = try await withTimeout(seconds, what, body)
-            await shutdown()
-            return value
-        } catch {
-            await shutdown()
-            throw error
-        }
+        try await withTimeout(seconds, what, thenStop: shutdown, body)
     }
 
     /// Destroys the cluster, waiting at most 20 s (a test that failed may leave clients behind).

@@ -27,6 +27,25 @@ public func withTimeout<T: Sendable>(
     return try await outcome.value.get()
 }
 
+/// Runs `body` within `seconds`, then `stop`, whether the body passed, failed or ran out of time:
+/// what a test started is stopped on every path.
+public func withTimeout<T: Sendable>(
+    _ seconds: Double,
+    _ what: String,
+    thenStop stop: () async -> Void,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let value: T
+    do {
+        value = try await withTimeout(seconds, what, body)
+    } catch {
+        await stop()
+        throw error
+    }
+    await stop()
+    return value
+}
+
 /// Polls `condition` every 50 ms until it holds, failing after `seconds`.
 public func eventually(
     _ seconds: Double,

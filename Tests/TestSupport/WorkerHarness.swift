@@ -117,14 +117,7 @@ public final class WorkerHarness: Sendable {
     /// Runs `body` within `seconds`, then shuts the harness down, whether the body passed or not.
     @discardableResult
     public func run<T: Sendable>(within seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            let value = try await withTimeout(seconds, what, body)
-            await shutdown()
-            return value
-        } catch {
-            await shutdown()
-            throw error
-        }
+        try await withTimeout(seconds, what, thenStop: shutdown, body)
     }
 
     public func shutdown() async {

@@ -26,17 +26,10 @@ struct LedgerWriterTests {
             await kafka.shutdown()
             throw error
         }
-        func stop() async {
+        try await withTimeout(seconds, "ledger test", thenStop: {
             if let flushTimeout { await producer.shutdown(flushTimeout: flushTimeout) } else { await producer.shutdown() }
             await kafka.shutdown()
-        }
-        do {
-            try await withTimeout(seconds, "ledger test") { try await body(kafka, producer) }
-        } catch {
-            await stop()
-            throw error
-        }
-        await stop()
+        }) { try await body(kafka, producer) }
     }
 
     /// `chanjing_worker_ledger_records_read_total` in `metrics`.
