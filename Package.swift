@@ -109,6 +109,7 @@ let package = Package(
             name: "ChanjingWorkerCLI",
             dependencies: [
                 "Kafka",
+                "Ledger",
                 "Chanjing",
                 "ChanjingSimulator",
                 "PoolCoordination",

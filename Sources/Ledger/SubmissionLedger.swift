@@ -28,6 +28,9 @@ public final class SubmissionLedger: Sendable {
         var claimed: [HeldText: (request: RequestKey, offset: Int64)] = [:]
         /// The submitted tasks still to follow to their end, by their request's key.
         var following: [RequestKey: HeldFollow] = [:]
+        /// Requests whose latest entry is no longer held in full, to bound memory
+        /// (``LedgerMemoryLimit``): the offset of the record holding it, to read it back from.
+        var compacted: [RequestKey: Int64] = [:]
         /// Entries of records below this offset are not held (never read, or forgotten).
         var logStart: Int64 = 0
         /// Every record from `logStart` up to this offset has been applied (read, or written
@@ -43,6 +46,10 @@ public final class SubmissionLedger: Sendable {
             switch entry.kind {
             case .intent, .outcome:
                 if let earlier = requests[key], earlier.offset > offset { break }
+                if !compacted.isEmpty, let earlier = compacted[key] {
+                    if earlier > offset { break }
+                    compacted[key] = nil
+                }
                 held = HeldEntry(entry, offset: offset)
                 requests[key] = held
                 if let follow = HeldFollow(entry, offset: offset) {
@@ -74,7 +81,38 @@ public final class SubmissionLedger: Sendable {
             requests = requests.filter { $0.value.offset >= logStart }
             claimed = claimed.filter { $0.value.offset >= logStart }
             following = following.filter { $0.value.offset >= logStart }
-            return before - requests.count
+            let compactedBefore = compacted.count
+            compacted = compacted.filter { $0.value >= logStart }
+            return before - requests.count + compactedBefore - compacted.count
+        }
+
+        /// Compacts the oldest requests held in full, leaving `keeping` of those that may be
+        /// compacted (outcomes of tasks not being followed; more when the oldest of them shares
+        /// its record with one compacted); returns how many it compacted. Their claims go with them: a task that old is older than any a search
+        /// for a request in flight considers.
+        mutating func compact(keeping: Int) -> Int {
+            var offsets = requests.compactMap { key, held in held.outcome != nil && following[key] == nil ? held.offset : nil }
+            guard offsets.count > keeping else { return 0 }
+            offsets.sort()
+            // Entries of one record share its offset: they are kept or compacted together.
+            let oldestKept = keeping == 0 ? Int64.max : offsets[offsets.count - keeping]
+            let keys = requests.compactMap { key, held in held.offset < oldestKept && held.outcome != nil && following[key] == nil ? key : nil }
+            for key in keys {
+                compacted[key] = requests.removeValue(forKey: key)?.offset
+            }
+            claimed = claimed.filter { $0.value.offset >= oldestKept || requests[$0.value.request] != nil }
+            return keys.count
+        }
+
+        /// Drops the oldest compacted requests, leaving at most `keeping` (more when the
+        /// newest of those dropped shares its record with one kept); returns how many it
+        /// dropped. They are then unknown here, as if retention had deleted their records.
+        mutating func dropCompacted(keeping: Int) -> Int {
+            guard compacted.count > keeping else { return 0 }
+            let oldestKept = keeping == 0 ? Int64.max : compacted.values.sorted()[compacted.count - keeping]
+            let before = compacted.count
+            compacted = compacted.filter { $0.value >= oldestKept }
+            return before - compacted.count
         }
     }
 
@@ -104,11 +142,18 @@ public final class SubmissionLedger: Sendable {
             var nextLoadID: UInt64 = 0
         }
         let state = Mutex(State())
+        let limit: LedgerMemoryLimit
+        let metrics: LedgerMetrics
+        let logger: Logger
+
+        init(limit: LedgerMemoryLimit, metrics: LedgerMetrics, logger: Logger) {
+            (self.limit, self.metrics, self.logger) = (limit, metrics, logger)
+        }
 
         /// A record written here was acknowledged at `offset`: its entries are held before its
         /// writers resume. Called in offset order per partition (one record in flight).
         func written(_ entries: [LedgerEntry], offset: Int64, partition: Int32) {
-            state.withLock { state in
+            let bounded = state.withLock { state in
                 if state.slots[partition]?.loaded == true {
                     state.slots[partition]?.state.applyWritten(entries, offset: offset)
                 } else if state.slots[partition] != nil {
@@ -116,6 +161,68 @@ public final class SubmissionLedger: Sendable {
                 } else {
                     // Written before a revocation, acknowledged after: kept with the partition.
                     state.revoked[partition]?.applyWritten(entries, offset: offset)
+                }
+                return Self.bound(&state, within: limit)
+            }
+            report(bounded)
+        }
+
+        /// What ``bound(_:within:)`` compacted and dropped.
+        struct Bounded {
+            var compacted = 0
+            var dropped = 0
+        }
+
+        /// Keeps what the partitions served here hold within `limit` (see ``LedgerMemoryLimit``):
+        /// each partition compacts, then drops, down to its share of three quarters of the
+        /// bound, so that the next writes do not pass it again at once.
+        static func bound(_ state: inout State, within limit: LedgerMemoryLimit) -> Bounded {
+            // Counted and changed in place: a copy of a partition's state would make the change
+            // copy its dictionaries.
+            var (full, followed, compacted) = (0, 0, 0)
+            for slot in state.slots.values where slot.loaded {
+                (full, followed, compacted) = (full + slot.state.requests.count, followed + slot.state.following.count, compacted + slot.state.compacted.count)
+            }
+            var bounded = Bounded()
+            let served = state.slots.keys.filter { state.slots[$0]!.loaded }
+            let fullLimit = limit.fullEntries(followed: followed)
+            if full - followed > fullLimit {
+                for partition in served {
+                    let share = state.slots[partition]!.state.requests.count * (fullLimit * 3 / 4) / full
+                    bounded.compacted += state.slots[partition]!.state.compact(keeping: share)
+                }
+                compacted += bounded.compacted
+            }
+            if compacted > limit.compactedEntries {
+                for partition in served {
+                    let share = state.slots[partition]!.state.compacted.count * (limit.compactedEntries * 3 / 4) / compacted
+                    bounded.dropped += state.slots[partition]!.state.dropCompacted(keeping: share)
+                }
+            }
+            return bounded
+        }
+
+        func report(_ bounded: Bounded) {
+            if bounded.compacted > 0 {
+                logger.info("Compacted the oldest ledger entries held, to stay within --ledger-memory", metadata: ["entries": "\(bounded.compacted)"])
+            }
+            if bounded.dropped > 0 {
+                metrics.dropped(entries: bounded.dropped)
+                logger.warning(
+                    "Dropped the oldest compacted ledger entries to stay within --ledger-memory: the ledger now remembers less than its topic keeps, and such a request is submitted again if it comes back; raise --ledger-memory (and the memory limit) or shorten the ledger's retention",
+                    metadata: ["entries": "\(bounded.dropped)"]
+                )
+            }
+        }
+
+        /// What is held over the partitions served here: requests in full, tasks followed,
+        /// requests compacted.
+        var counts: (full: Int, followed: Int, compacted: Int) {
+            state.withLock { state in
+                state.slots.values.reduce(into: (0, 0, 0)) { counts, slot in
+                    counts.0 += slot.state.requests.count
+                    counts.1 += slot.state.following.count
+                    counts.2 += slot.state.compacted.count
                 }
             }
         }
@@ -133,10 +240,11 @@ public final class SubmissionLedger: Sendable {
     private let loadRead: (@Sendable (_ partition: Int32) async -> Void)?
 
     /// A ledger kept in `topic`, written through `producer` and read with clients made of
-    /// `readerProperties`; reads and offset queries give up after `loadTimeout`.
+    /// `readerProperties`; reads and offset queries give up after `loadTimeout`. What it holds
+    /// stays within `memoryLimit`.
     public init(
-        topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, metrics: LedgerMetrics, logger: Logger,
-        loadRead: (@Sendable (_ partition: Int32) async -> Void)? = nil
+        topic: String, producer: KafkaProducer, readerProperties: KafkaProperties, loadTimeout: Duration, memoryLimit: LedgerMemoryLimit = .standard,
+        metrics: LedgerMetrics, logger: Logger, loadRead: (@Sendable (_ partition: Int32) async -> Void)? = nil
     ) {
         self.topic = topic
         self.loadRead = loadRead
@@ -144,7 +252,8 @@ public final class SubmissionLedger: Sendable {
         self.loadTimeout = loadTimeout
         self.metrics = metrics
         self.logger = logger
-        let holdings = Holdings()
+        metrics.limit(bytes: memoryLimit.bytes)
+        let holdings = Holdings(limit: memoryLimit, metrics: metrics, logger: logger)
         self.holdings = holdings
         writer = LedgerWriter(topic: topic, producer: producer, metrics: metrics, logger: logger) { entries, offset, partition in
             holdings.written(entries, offset: offset, partition: partition)
@@ -209,20 +318,44 @@ public final class SubmissionLedger: Sendable {
         // Only the one record leaves the lock: copying the partition's state would make every
         // later write copy it again. A partition revoked and assigned again meanwhile has a new
         // slot, maybe not read yet: this request belongs to the old assignment.
-        return holdings.state.withLock { state in
-            guard let slot = state.slots[partition], slot.loadID == loadID, slot.loaded else { return .notAssigned }
-            return slot.state.requests[RequestKey(requestID)].map { .found($0.entry(requestID: requestID)) } ?? .absent
+        let key = RequestKey(requestID)
+        let held = holdings.state.withLock { state -> (lookup: Lookup, compactedAt: Int64?) in
+            guard let slot = state.slots[partition], slot.loadID == loadID, slot.loaded else { return (.notAssigned, nil) }
+            if let entry = slot.state.requests[key] { return (.found(entry.entry(requestID: requestID)), nil) }
+            return (.absent, slot.state.compacted[key])
         }
+        guard let offset = held.compactedAt else { return held.lookup }
+        return try await readBack(requestID, partition: partition, offset: offset)
     }
 
-    /// How many requests' entries this worker holds, over the partitions it owns.
-    public var entriesHeld: Int {
-        holdings.state.withLock { state in state.slots.values.reduce(0) { $0 + $1.state.requests.count } }
+    /// The entry of `requestID` in the ledger record at `offset`, which a compacted request
+    /// points to; absent when the record holds none (another ID with the same key).
+    private func readBack(_ requestID: String, partition: Int32, offset: Int64) async throws(LedgerError) -> Lookup {
+        let messages: [KafkaMessage]
+        do {
+            messages = try await PartitionReader.read(
+                [TopicPartition(topic: topic, partition: partition): offset..<offset + 1], properties: readerProperties, idle: loadTimeout, requireEnd: true,
+                logger: logger
+            )
+        } catch {
+            throw .unavailable("cannot read back ledger record \(topic)[\(partition)]@\(offset): \(error)")
+        }
+        metrics.readBack()
+        // Retention may have deleted the record since: the request is then as new.
+        let entry = messages.first.flatMap { LedgerEntry.decode($0.value) }?.last { $0.requestID == requestID && $0.kind != .adoption }
+        return entry.map { .found($0) } ?? .absent
     }
 
-    /// Records ``entriesHeld`` in the ledger's metrics; called before each scrape.
+    /// How many requests' entries this worker holds in full, over the partitions it owns.
+    public var entriesHeld: Int { holdings.counts.full }
+
+    /// How many requests this worker holds compacted (see ``LedgerMemoryLimit``).
+    public var entriesCompacted: Int { holdings.counts.compacted }
+
+    /// Records what is held in the ledger's metrics; called before each scrape.
     public func sampleMetrics() {
-        metrics.held(entries: entriesHeld)
+        let (full, followed, compacted) = holdings.counts
+        metrics.held(entries: full, compacted: compacted, bytes: LedgerMemoryLimit.estimate(full: full, followed: followed, compacted: compacted))
     }
 
     /// Whether `creationID` already belongs to a request of `partition` other than `requestID`
@@ -357,8 +490,8 @@ public final class SubmissionLedger: Sendable {
     private func serve(_ partition: Int32, _ state: consuming PartitionState, records: Int, id: UInt64, readiness: [Int32: Readiness]) async {
         metrics.read(records: records)
         await loadRead?(partition)
-        holdings.state.withLock { holdings in
-            guard holdings.slots[partition]?.loadID == id else { return }
+        let bounded = holdings.state.withLock { holdings -> Holdings.Bounded? in
+            guard holdings.slots[partition]?.loadID == id else { return nil }
             // Written here while this load ran: records past its end are not in it.
             for written in holdings.slots[partition]?.writtenDuringLoad.sorted(by: { $0.offset < $1.offset }) ?? [] {
                 state.applyWritten(written.entries, offset: written.offset)
@@ -366,7 +499,9 @@ public final class SubmissionLedger: Sendable {
             holdings.slots[partition]?.state = state
             holdings.slots[partition]?.loaded = true
             holdings.slots[partition]?.writtenDuringLoad = []
+            return Holdings.bound(&holdings, within: self.holdings.limit)
         }
+        if let bounded { self.holdings.report(bounded) }
         // Also when the slot is gone: its waiting lookups then answer `notAssigned`.
         readiness[partition]?.fulfill(.success(()))
     }

@@ -1,5 +1,6 @@
 import Chanjing
 import Kafka
+import Ledger
 import VideoContract
 
 /// Everything the worker needs to run, resolved and validated by the command line.
@@ -153,17 +154,21 @@ public struct LedgerSettings: Sendable {
     public var reconcileDelay: Duration?
     /// Tasks created this long before an intent still count when reconciling (clocks differ).
     public var clockSkew: Duration
+    /// The most memory the ledger's copy of the owned partitions may take.
+    public var memoryLimit: LedgerMemoryLimit
 
     public init(
         topic: String = "chanjing.video.ledger",
         policy: ReconcilePolicy = .adoptOrResubmit,
         reconcileDelay: Duration? = nil,
-        clockSkew: Duration = .seconds(60)
+        clockSkew: Duration = .seconds(60),
+        memoryLimit: LedgerMemoryLimit = .standard
     ) {
         self.topic = topic
         self.policy = policy
         self.reconcileDelay = reconcileDelay
         self.clockSkew = clockSkew
+        self.memoryLimit = memoryLimit
     }
 }
 

@@ -102,7 +102,7 @@ public final class WorkerRuntime: Sendable {
         if let settings = configuration.ledger {
             ledger = SubmissionLedger(
                 topic: settings.topic, producer: producer, readerProperties: configuration.commonProperties,
-                loadTimeout: configuration.startupTimeout, metrics: metrics.makeLedgerMetrics(), logger: logger
+                loadTimeout: configuration.startupTimeout, memoryLimit: settings.memoryLimit, metrics: metrics.makeLedgerMetrics(), logger: logger
             )
         }
         coordinator.attach(consumer, ledger: ledger)

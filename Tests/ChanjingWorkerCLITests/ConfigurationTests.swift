@@ -92,6 +92,16 @@ struct ConfigurationTests {
         #expect(!"\(try resolve().credentials)".contains("s3cr3t"))
     }
 
+    @Test("the ledger's memory limit: 256 MiB by default, in bytes or Ki, Mi, Gi (KiB, MiB, GiB too), at least 16 MiB")
+    func ledgerMemory() throws {
+        #expect(try resolve().worker.ledger?.memoryLimit.bytes == 256 << 20)
+        #expect(try resolve(["--ledger-memory", "832Mi"]).worker.ledger?.memoryLimit.bytes == 832 << 20)
+        #expect(try resolve(["--ledger-memory", "2GiB"]).worker.ledger?.memoryLimit.bytes == 2 << 30)
+        #expect(try resolve(["--ledger-memory", "20000Ki"]).worker.ledger?.memoryLimit.bytes == 20000 << 10)
+        #expect(try resolve(["--ledger-memory", "\(16 << 20)"]).worker.ledger?.memoryLimit.bytes == 16 << 20)
+        #expect(try resolve([], Self.credentials.merging(["LEDGER_MEMORY": "1Gi"]) { $1 }).worker.ledger?.memoryLimit.bytes == 1 << 30)
+    }
+
     @Test("bad values stop start-up with one line naming the setting")
     func badValues() {
         let cases: [([String], String)] = [
@@ -112,6 +122,10 @@ struct ConfigurationTests {
             (["--track-interval", "0"], "--track-interval"),
             (["--max-track-time", "10"], "--max-track-time"),
             (["--completions-topic", "chanjing.video.results"], "--completions-topic"),
+            (["--ledger-memory", "15Mi"], "--ledger-memory"),
+            (["--ledger-memory", "256MB"], "--ledger-memory"),
+            (["--ledger-memory=-1Gi"], "--ledger-memory"),
+            (["--ledger-memory", "99999999999Gi"], "--ledger-memory"),
         ]
         for (arguments, flag) in cases {
             let message = error(arguments)

@@ -53,6 +53,27 @@ struct LedgerMemoryTests {
         #expect(perTask < 1024, "\(perTask) bytes more per task followed")
     }
 
+    /// Past half of `--ledger-memory`, the oldest requests keep only their key and offset
+    /// (``LedgerMemoryLimit``). Their dictionary's storage is computed, not read from the
+    /// resident size: glibc serves it from pages earlier tests freed. Swift's dictionaries keep a
+    /// power of two of buckets (key, value and a bit each), at most three quarters full.
+    @Test("a compacted request takes at most the limit's 72 bytes, at the dictionary's emptiest")
+    func bytesPerCompactedRequest() {
+        var compacted: [RequestKey: Int64] = [:]
+        var emptiest = 0.0
+        for index in 0..<300_000 {
+            let capacity = compacted.capacity
+            compacted[RequestKey("request-\(index)")] = Int64(index)
+            guard compacted.capacity != capacity, index > 1_000 else { continue }
+            // Just grown: the least full it gets.
+            let buckets = 1 << Int(log2(Double(compacted.capacity) / 0.75).rounded(.up))
+            let bytes = Double(buckets * (MemoryLayout<RequestKey>.stride + MemoryLayout<Int64>.stride)) + Double(buckets) / 8
+            emptiest = max(emptiest, bytes / Double(compacted.count))
+        }
+        print("ledger memory: \(Int(emptiest.rounded(.up))) bytes per compacted request, at the dictionary's emptiest")
+        #expect(emptiest > 0 && emptiest <= Double(LedgerMemoryLimit.compactedEntryBytes), "\(emptiest) bytes per compacted request")
+    }
+
     /// A partition's state holding `count` requests, each with an intent and a `submitted`
     /// outcome (with `follow`, when given). Each entry is made, applied and dropped in turn, as
     /// records are read or acknowledged: what stays is what the ledger keeps.

@@ -39,10 +39,11 @@ struct LedgerWriterTests {
 
     static func ledger(
         _ kafka: KafkaTestCluster, _ producer: KafkaProducer, metrics: WorkerMetrics = WorkerMetrics(), loadTimeout: Duration = .seconds(20),
-        warningsTo log: LogSink? = nil, loadRead: (@Sendable (Int32) async -> Void)? = nil
+        memoryLimit: LedgerMemoryLimit = .standard, warningsTo log: LogSink? = nil, loadRead: (@Sendable (Int32) async -> Void)? = nil
     ) -> SubmissionLedger {
         SubmissionLedger(
-            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: loadTimeout, metrics: metrics.makeLedgerMetrics(),
+            topic: kafka.ledgerTopic, producer: producer, readerProperties: kafka.clientProperties, loadTimeout: loadTimeout, memoryLimit: memoryLimit,
+            metrics: metrics.makeLedgerMetrics(),
             logger: log.map { TestLogging.capturing($0, level: .warning) } ?? logger, loadRead: loadRead
         )
     }
@@ -158,6 +159,55 @@ struct LedgerWriterTests {
             #expect(try await ledger.lookup("new", partition: 0).entry?.creationID == "task-new")
             #expect(try await ledger.lookup("other", partition: 1).entry?.creationID == "task-other", "an untouched partition keeps its entries")
             #expect(await ledger.forgetDeleted() == 0, "what was forgotten is not counted again")
+        }
+    }
+
+    @Test(
+        "past its memory limit the ledger compacts its oldest requests and reads them back when they come again, then forgets the oldest; a new owner holds as little",
+        .timeLimit(.minutes(1))
+    )
+    func boundedMemory() async throws {
+        try await Self.withCluster { kafka, producer in
+            // 200 requests in full (100,000 bytes at 500), 1,388 compacted (at 72).
+            let limit = LedgerMemoryLimit(uncheckedBytes: 200_000)
+            let metrics = WorkerMetrics()
+            let ledger = Self.ledger(kafka, producer, metrics: metrics, memoryLimit: limit)
+            ledger.assigned([0])
+            // Batches of 50: entries of one record are compacted together, and a record holds
+            // at most the entries written together (about 11 per record in benchmark scenario 1).
+            for batch in stride(from: 0, to: 3_000, by: 50) {
+                let writes = (batch..<batch + 50).map { ledger.write(Self.outcome("request-\($0)"), partition: 0) }
+                for write in writes { try await write.acknowledged() }
+            }
+            func value(_ name: String) -> Double? {
+                prometheusValue(name, in: String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self))
+            }
+            ledger.sampleMetrics()
+            #expect(ledger.entriesHeld <= 200 && ledger.entriesCompacted <= 1_388, "\(ledger.entriesHeld) in full, \(ledger.entriesCompacted) compacted")
+            #expect((value("chanjing_worker_ledger_memory_bytes") ?? .infinity) <= 200_000)
+            #expect(value("chanjing_worker_ledger_memory_limit_bytes") == 200_000)
+            #expect((value("chanjing_worker_ledger_entries_dropped_total") ?? 0) >= 1_400)
+
+            // The newest are held in full; request-2300 (700 from the newest) is compacted
+            // whatever the last compaction left, and read back; request-0 is forgotten: it would
+            // be submitted again.
+            #expect(try await ledger.lookup("request-2999", partition: 0).entry?.creationID == "task-request-2999")
+            #expect(value("chanjing_worker_ledger_read_backs_total") == 0)
+            #expect(try await ledger.lookup("request-2300", partition: 0).entry?.creationID == "task-request-2300")
+            #expect(value("chanjing_worker_ledger_read_backs_total") == 1)
+            #expect(try await ledger.lookup("request-0", partition: 0).entry == nil)
+
+            // A request compacted and written again is held in full with its new entry.
+            try await ledger.write(LedgerEntry(kind: .intent, requestID: "request-2300", bodyHash: "h", at: LedgerEntry.now()), partition: 0).acknowledged()
+            #expect(try await ledger.lookup("request-2300", partition: 0).entry?.kind == .intent)
+            #expect(value("chanjing_worker_ledger_read_backs_total") == 1)
+
+            // A new owner reads the whole partition and keeps within the same bound.
+            let owner = Self.ledger(kafka, producer, memoryLimit: limit)
+            owner.assigned([0])
+            #expect(try await owner.lookup("request-2500", partition: 0).entry?.creationID == "task-request-2500")
+            #expect(owner.entriesHeld <= 200 && owner.entriesCompacted <= 1_388, "\(owner.entriesHeld) in full, \(owner.entriesCompacted) compacted")
+            #expect(try await owner.lookup("request-0", partition: 0).entry == nil)
         }
     }
 

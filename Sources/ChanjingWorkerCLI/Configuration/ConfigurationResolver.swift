@@ -1,5 +1,6 @@
 import Chanjing
 import Kafka
+import Ledger
 import Logging
 import VideoContract
 import Worker
@@ -108,7 +109,7 @@ public struct ConfigurationResolver {
         if let delay, delay < submitTimeout {
             throw ConfigurationError("--reconcile-delay (\(delay)) must be at least --submit-timeout (\(submitTimeout)): an interrupted call may land that late")
         }
-        return LedgerSettings(topic: try nonEmpty("--ledger-topic"), policy: policy, reconcileDelay: delay)
+        return LedgerSettings(topic: try nonEmpty("--ledger-topic"), policy: policy, reconcileDelay: delay, memoryLimit: try memoryLimit())
     }
 
     // MARK: Tracking
@@ -228,6 +229,22 @@ public struct ConfigurationResolver {
             throw ConfigurationError("invalid \(flag) '\(text)' (\(env(flag))): expected a whole number \(range)")
         }
         return number
+    }
+
+    /// `--ledger-memory`: bytes, or a whole number with a binary unit as Kubernetes writes them
+    /// (`Ki`, `Mi`, `Gi`; `KiB`, `MiB`, `GiB` too).
+    private func memoryLimit() throws(ConfigurationError) -> LedgerMemoryLimit {
+        let text = value("--ledger-memory").trimmingCharacters(in: .whitespaces)
+        let units: [(suffix: String, shift: Int)] = [("KiB", 10), ("MiB", 20), ("GiB", 30), ("Ki", 10), ("Mi", 20), ("Gi", 30), ("", 0)]
+        let unit = units.first { text.hasSuffix($0.suffix) }!
+        guard let number = Int(text.dropLast(unit.suffix.count)), number > 0, number < (1 << (62 - unit.shift)),
+            let limit = LedgerMemoryLimit(bytes: number << unit.shift)
+        else {
+            throw ConfigurationError(
+                "invalid --ledger-memory '\(text)' (\(env("--ledger-memory"))): expected bytes, or a whole number of Ki, Mi or Gi, of at least 16Mi"
+            )
+        }
+        return limit
     }
 
     private func seconds(_ flag: String) throws(ConfigurationError) -> Duration {

@@ -57,6 +57,8 @@ public struct RunOptions: ParsableArguments {
     var ledger: String?
     @Option(name: .customLong("ledger-topic"), help: .init(OptionCatalog.help("--ledger-topic")))
     var ledgerTopic: String?
+    @Option(name: .customLong("ledger-memory"), help: .init(OptionCatalog.help("--ledger-memory")))
+    var ledgerMemory: String?
     @Option(name: .customLong("reconcile-policy"), help: .init(OptionCatalog.help("--reconcile-policy")))
     var reconcilePolicy: String?
     @Option(name: .customLong("reconcile-delay"), help: .init(OptionCatalog.help("--reconcile-delay")))
@@ -107,6 +109,7 @@ public struct RunOptions: ParsableArguments {
         case "--log-level": logLevel
         case "--ledger": ledger
         case "--ledger-topic": ledgerTopic
+        case "--ledger-memory": ledgerMemory
         case "--reconcile-policy": reconcilePolicy
         case "--reconcile-delay": reconcileDelay
         case "--track": track
