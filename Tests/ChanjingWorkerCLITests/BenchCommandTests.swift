@@ -29,6 +29,18 @@ struct BenchCommandTests {
         #expect(ceiling > 0)
     }
 
+    @Test("bench scenario 9 preloads the ledger and prints the times to the first result", .timeLimit(.minutes(2)))
+    func coldStart() async throws {
+        let process = try WorkerProcess(arguments: ["bench", "--scenarios", "9", "--requests", "200", "--partitions", "4"], environment: [:])
+        let (status, output) = await process.waitForExit(within: 100)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("preloaded 20000 ledger entries in 1000 records"), "\(output)")
+        #expect(output.contains("ledger read on assignment: 20000 entries in 1000 records"), "\(output)")
+        let toFirst = try #require(Self.number(after: "group assignment → first result ", in: output), "\(output)")
+        #expect(toFirst > 0 && toFirst < 60, "\(output)")
+        #expect(output.contains("results 200"), "\(output)")
+    }
+
     @Test("bench refuses fewer than 10 requests with one line naming the option", .timeLimit(.minutes(1)))
     func refusesTooFewRequests() async throws {
         let process = try WorkerProcess(arguments: ["bench", "--requests", "5"], environment: [:])

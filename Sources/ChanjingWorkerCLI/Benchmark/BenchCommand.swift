@@ -2,6 +2,7 @@ import ArgumentParser
 import ChanjingSimulator
 import Foundation
 import Kafka
+import Ledger
 import Logging
 import VideoContract
 
@@ -14,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the worker's throughput, latency, CPU and memory (run a release build)."
     )
 
-    @Option(help: "Scenarios to run, comma-separated (1-8; 6 runs pools of 1, 2, 4 and 8 workers; 7 follows tasks to their video).") var scenarios = "1,2,3,4,5"
+    @Option(help: "Scenarios to run, comma-separated (1-9; 6 runs pools of 1, 2, 4 and 8 workers; 7 follows tasks to their video).") var scenarios = "1,2,3,4,5"
     @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
     @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
     @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
@@ -36,7 +37,11 @@ struct BenchCommand: AsyncParsableCommand {
             printLine("warning: this is a debug build; figures are only meaningful from `swift run -c release chanjing-worker bench`")
         #endif
         for var scenario in BenchScenario.all where selected.contains(scenario.number) {
-            if let requests { scenario.requests = requests }
+            if let requests {
+                // The ledger scaled with the requests, so that a quick check stays quick.
+                if case .coldStart(let entries) = scenario.measure { scenario.measure = .coldStart(ledgerEntries: entries / scenario.requests * requests) }
+                scenario.requests = requests
+            }
             try await BenchRun(scenario: scenario, partitions: partitions, ledger: ledger, workerKafka: workerKafka, logLevel: logLevel, logger: logger).run()
         }
     }
@@ -66,6 +71,13 @@ struct BenchRun {
         let server = try await SimulatorServer.start(simulator, logger: logger)
 
         try await preload(brokers: cluster.bootstrapServers)
+        var workerLog: URL?
+        if case .coldStart(let entries) = scenario.measure {
+            try await preloadLedger(entries, brokers: cluster.bootstrapServers)
+            workerLog = FileManager.default.temporaryDirectory.appendingPathComponent("bench-worker-\(ProcessInfo.processInfo.processIdentifier).log")
+            _ = FileManager.default.createFile(atPath: workerLog!.path, contents: nil)
+        }
+        defer { if let workerLog { try? FileManager.default.removeItem(at: workerLog) } }
         if case .completion = scenario.measure, scenario.number == 1 {
             let ceiling = try await CeilingLoop.measure(
                 brokers: cluster.bootstrapServers, topic: "requests", resultsTopic: "ceiling-results", count: scenario.requests, logger: logger
@@ -78,6 +90,7 @@ struct BenchRun {
         // A pool's processes share this machine's cores: with 6 s sessions a busy member misses
         // heartbeats and the group rebalances, which the mock cluster may never finish
         // (docs/benchmarks.md, scenario 6). Production keeps librdkafka's 45 s default.
+        let launched = (wall: Date(), clock: ContinuousClock.now)
         let workers = try (0..<scenario.workers).map { _ in try ChildProcess(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
             arguments: ["run"] + scenario.workerArguments + workerKafka.flatMap { ["--kafka", $0] },
@@ -87,7 +100,8 @@ struct BenchRun {
                 "CHANJING_SECRET_KEY": "sim-secret", "LOG_LEVEL": logLevel.rawValue, "KAFKA_PROP_SESSION_TIMEOUT_MS": scenario.workers > 1 ? "20000" : "6000", "HTTP_PORT": "0",
                 "LEDGER": ledger, "LEDGER_TOPIC": "ledger", "COORDINATION_TOPIC": "coordination",
                 "TRACK": scenario.tracks ? "on" : "off", "COMPLETIONS_TOPIC": "completions",
-            ]
+            ].merging(workerLog == nil ? [:] : ["LOG_LEVEL": "info", "LOG_FORMAT": "json"]) { $1 },
+            standardError: try workerLog.map { try FileHandle(forWritingTo: $0) }
         ) }
         let worker = workers[0]
         let started = ContinuousClock.now
@@ -100,6 +114,8 @@ struct BenchRun {
             try await measureTracking(
                 worker: worker, collector: collector, simulator: simulator, brokers: cluster.bootstrapServers, firstCheck: firstCheck, interval: interval
             )
+        case .coldStart:
+            try await measureColdStart(collector: collector, launched: launched, log: workerLog!)
         case .memory(let seconds):
             try await Task.sleep(for: .seconds(seconds))
             // In flight = result rate × latency, over the time results have been arriving.
@@ -141,6 +157,55 @@ struct BenchRun {
             throw ValidationError("preloaded \(scenario.requests) requests but the partitions hold \(stored): raise --partitions")
         }
         printLine("preloaded \(stored) requests")
+    }
+
+    /// Writes `count` ledger entries of requests that will not come (another pool's outcomes), in
+    /// records of 20 across the partitions, as the worker writes them.
+    private func preloadLedger(_ count: Int, brokers: String) async throws {
+        let producer = try KafkaProducer(properties: KafkaProperties(["bootstrap.servers": brokers, "linger.ms": "20"]), logger: logger)
+        let perRecord = 20
+        let at = LedgerEntry.now()
+        for start in stride(from: 0, to: count, by: 20_000) {
+            try await withThrowingTaskGroup(of: DeliveryReport.self) { group in
+                for first in stride(from: start, to: min(start + 20_000, count), by: perRecord) {
+                    let entries = (first..<min(first + perRecord, count)).map { index in
+                        LedgerEntry(
+                            kind: .outcome, requestID: "earlier-\(index)", bodyHash: LedgerEntry.hashText(UInt64(index + 1)), at: at, status: .submitted,
+                            creationID: UUID().uuidString.lowercased(), attempts: 1, chanjingTraceID: String(repeating: "ab", count: 16), intentAt: at
+                        ).encoded()
+                    }
+                    let message = OutgoingMessage(
+                        topic: "ledger", partition: Int32(first / perRecord % partitions), key: Array("bench/\(first)".utf8), value: LedgerEntry.record(entries)
+                    )
+                    group.addTask { try await producer.send(message) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        await producer.shutdown()
+        printLine("preloaded \(count) ledger entries in \(count / perRecord) records")
+    }
+
+    /// The time from the worker's start, and from its group assignment (its JSON log), to its
+    /// first result; then waits for every result.
+    private func measureColdStart(collector: TopicReader<ResultSample>, launched: (wall: Date, clock: ContinuousClock.Instant), log: URL) async throws {
+        guard await collector.wait(for: 1, within: .seconds(120)) else { throw ValidationError("no result within 120 s") }
+        let firstArrival = collector.records[0].arrival
+        guard await collector.wait(for: scenario.requests, within: .seconds(300)) else { throw ValidationError("results stopped arriving") }
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        func line(_ message: String) -> [String: Any]? { lines.first { $0["message"] as? String == message } }
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        guard let assigned = (line("Partitions assigned")?["timestamp"] as? String).flatMap({ try? format.parse($0) }) else {
+            throw ValidationError("the worker logged no assignment")
+        }
+        let firstWall = launched.wall.addingTimeInterval((firstArrival - launched.clock) / .seconds(1))
+        let read = line("Ledger partitions read")
+        printLine(String(format: "start → group assignment %.2f s | group assignment → first result %.2f s | start → first result %.2f s",
+                         assigned.timeIntervalSince(launched.wall), firstWall.timeIntervalSince(assigned), firstWall.timeIntervalSince(launched.wall)))
+        printLine("ledger read on assignment: \(read?["entries"] ?? "?") entries in \(read?["records"] ?? "?") records, took \(read?["took"] ?? "?")")
+        printLine("results \(collector.records.count)")
     }
 
     private func measureCompletion(worker: ChildProcess, collector: TopicReader<ResultSample>, simulator: ChanjingSimulator, started: ContinuousClock.Instant) async throws {

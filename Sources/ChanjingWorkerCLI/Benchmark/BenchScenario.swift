@@ -13,6 +13,10 @@ struct BenchScenario: Sendable {
         /// task queries against the batch bound, the delay from a task's end to its completion,
         /// and the worker's CPU per completion.
         case tracking(renderTime: ClosedRange<Double>, firstCheck: Double, interval: Double)
+        /// Start the worker with `ledgerEntries` entries already in the ledger topic (another
+        /// pool's requests): report the time from its start, and from its group assignment, to
+        /// its first result, and how long the ledger took to read.
+        case coldStart(ledgerEntries: Int)
     }
 
     var number: Int
@@ -62,5 +66,7 @@ struct BenchScenario: Sendable {
               target: "task queries ≤ 1.2 × the batch bound; p99 delay from a task's end to its completion ≤ interval + 1 s; ≤ 1 KiB per task followed"),
         .init(number: 8, title: "simulator latency 100 ms, --max-in-flight 64 (about 600 requests/s)", requests: 10_000, latency: 0.1, qpsQuota: nil,
               workerArguments: [], measure: .completion, target: "≥ 95% of 64 / 0.1 s = 640 requests/s; ≤ 0.20 CPU-ms per request"),
+        .init(number: 9, title: "cold start: a new worker takes every partition of a ledger holding 200,000 entries", requests: 2_000, latency: 0, qpsQuota: nil,
+              workerArguments: [], measure: .coldStart(ledgerEntries: 200_000), target: "first result within 1 s of the group assignment"),
     ]
 }

@@ -5,12 +5,15 @@ import Foundation
 final class ChildProcess {
     private let process = Process()
 
-    init(executable: URL, arguments: [String], environment: [String: String]) throws {
+    /// Starts `executable`; its standard error goes to `standardError` when given (else to
+    /// this process's).
+    init(executable: URL, arguments: [String], environment: [String: String], standardError: FileHandle? = nil) throws {
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHANJING_") && !$0.key.hasPrefix("KAFKA_") }
             .merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
+        if let standardError { process.standardError = standardError }
         try process.run()
     }
 
