@@ -88,8 +88,8 @@ public final class SubmissionLedger: Sendable {
 
         /// Compacts the oldest requests held in full, leaving `keeping` of those that may be
         /// compacted (outcomes of tasks not being followed; more when the oldest of them shares
-        /// its record with one compacted); returns how many it compacted. Their claims go with them: a task that old is older than any a search
-        /// for a request in flight considers.
+        /// its record with one compacted); returns how many it compacted. Their claims go with
+        /// them: a task that old is older than any a search for a request in flight considers.
         mutating func compact(keeping: Int) -> Int {
             var offsets = requests.compactMap { key, held in held.outcome != nil && following[key] == nil ? held.offset : nil }
             guard offsets.count > keeping else { return 0 }

@@ -31,4 +31,13 @@ public enum ResultErrorCode: String, Sendable, Codable, CaseIterable {
     case expired = "expired"
     /// The same `request_id` arrived with different parameters.
     case requestIDConflict = "request_id_conflict"
+
+    /// The status of a result with this code: the request's own faults are `rejected` (retrying
+    /// cannot help), the others `failed`.
+    public var status: VideoResult.Status {
+        switch self {
+        case .invalidJSON, .notAnObject, .tooLarge, .tooDeep, .unknownField, .missingField, .invalidField, .chanjingRejected, .requestIDConflict: .rejected
+        case .chanjingError, .credentialsRefused, .quotaExhausted, .retriesExhausted, .outcomeUnknown, .expired: .failed
+        }
+    }
 }

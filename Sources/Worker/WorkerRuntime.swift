@@ -47,6 +47,8 @@ public final class WorkerRuntime: Sendable {
             throw .chanjingClient(error.description)
         }
         let metrics = WorkerMetrics()
+        metrics.seriesAtZero()
+        metrics.running(group: configuration.groupID, requestsTopic: configuration.requestsTopic)
         let limiter = RateLimiter(maxQPS: configuration.maxQPS, poolMaxQPS: configuration.poolMaxQPS, totalPartitions: requestPartitions)
         let retention = RetentionGapDetector(
             offsets: .cluster(properties: configuration.commonProperties, groupID: configuration.groupID, logger: logger),
@@ -147,12 +149,18 @@ public final class WorkerRuntime: Sendable {
                 )
             }
         }
+        let maxPollSilence = configuration.drainTimeout + .seconds(30)
+        if let settings = SystemdNotifier.Settings(environment: ProcessInfo.processInfo.environment) {
+            services.append(
+                SystemdNotifier(settings: settings, healthProblem: { StatusServer.healthProblem(consumer.health, maxPollSilence: maxPollSilence) }, logger: logger)
+            )
+        }
         let statusPort = Promise<Int?>()
         if let port = configuration.httpPort {
             let statisticsInterval = configuration.consumerProperties["statistics.interval.ms"].flatMap(Int.init) ?? 0
             let probes = StatusServer.Probes(
                 consumer: { consumer.health },
-                maxPollSilence: configuration.drainTimeout + .seconds(30),
+                maxPollSilence: maxPollSilence,
                 maxStatisticsAge: statisticsInterval > 0 ? max(.milliseconds(3 * statisticsInterval), .seconds(10)) : nil,
                 sample: { [ledger = ledger] in
                     metrics.sample(

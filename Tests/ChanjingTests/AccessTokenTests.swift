@@ -81,13 +81,22 @@ struct AccessTokenTests {
         await #expect(throws: ChanjingError.self) { try await source.currentToken() }
     }
 
-    @Test("a token file is re-read, and a refused token waits for its replacement", .timeLimit(.minutes(1)))
+    /// What a token source told its observer, in order.
+    final class Refreshes: Sendable {
+        private let seen = Mutex<[Bool]>([])
+        var all: [Bool] { seen.withLock { $0 } }
+        @Sendable func observe(_ succeeded: Bool) { seen.withLock { $0.append(succeeded) } }
+    }
+
+    @Test("a token file is re-read, and a refused token waits for its replacement; the observer hears of new tokens and of failures", .timeLimit(.minutes(1)))
     func tokenFile() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        await #expect(throws: ChanjingError.self) { try await FileTokenSource(path: path).currentToken() }
+        let refreshes = Refreshes()
+        await #expect(throws: ChanjingError.self) { try await FileTokenSource(path: path, onRefresh: refreshes.observe).currentToken() }
+        #expect(refreshes.all == [false], "a missing file is a failed refresh")
         try "first\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let source = FileTokenSource(path: path, replacementWait: .seconds(5))
+        let source = FileTokenSource(path: path, replacementWait: .seconds(5), onRefresh: refreshes.observe)
         #expect(try await source.currentToken() == "first")
         await source.tokenRejected("first")
         let replacement = Task {
@@ -97,9 +106,12 @@ struct AccessTokenTests {
         #expect(try await source.currentToken() == "second")
         try await replacement.value
 
-        let impatient = FileTokenSource(path: path, replacementWait: .milliseconds(300))
+        #expect(refreshes.all == [false, true, true])
+
+        let impatient = FileTokenSource(path: path, replacementWait: .milliseconds(300), onRefresh: refreshes.observe)
         await impatient.tokenRejected("second")
         let error = await failure { () throws(ChanjingError) in _ = try await impatient.currentToken() }
         #expect(error?.disposition == .credentialsRefused)
+        #expect(refreshes.all == [false, true, true, true, false], "a refused token with no replacement in time is a failed refresh")
     }
 }

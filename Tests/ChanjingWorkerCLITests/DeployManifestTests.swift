@@ -48,14 +48,48 @@ struct DeployManifestTests {
         #expect(output.contains("checked"), "\(output)")
     }
 
+    @Test("promtool checks the alert rules, and its unit tests show each alert firing on its condition and silent otherwise", .timeLimit(.minutes(1)))
+    func alerts() async throws {
+        let (status, output) = try await runPython(
+            [Self.root.appendingPathComponent("Tests/Deploy/check_alerts.py").path,
+             "--rules", Self.root.appendingPathComponent("deploy/kubernetes/prometheus-rules.yaml").path,
+             "--tests", Self.root.appendingPathComponent("Tests/Deploy/alerts.test.yaml").path]
+        )
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("checked"), "\(output)")
+    }
+
+    /// Kubernetes versions the manifests must be valid for: the oldest still maintained by the
+    /// large cloud providers, and newer ones.
+    static let kubernetesVersions = ["1.27.0", "1.30.0", "1.33.0"]
+
+    @Test("kubernetes-validate accepts every Kubernetes manifest, strictly, for each supported version", .timeLimit(.minutes(2)))
+    func kubernetesSchemas() throws {
+        let folder = Self.root.appendingPathComponent("deploy/kubernetes")
+        let manifests = try #require(FileManager.default.enumerator(atPath: folder.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".yaml") && !$0.hasSuffix("kustomization.yaml") }.sorted()
+        #expect(manifests.count >= 9, "\(manifests)")
+        for version in Self.kubernetesVersions {
+            let (status, output) = try Self.run(["kubernetes-validate", "--strict", "-k", version] + manifests.map { "deploy/kubernetes/\($0)" })
+            #expect(status == 0 && !output.contains("ERROR"), "kubernetes-validate \(version) (run .ci/setup to install it):\n\(output)")
+            #expect(output.contains("passed for resource deployment/chanjing-worker"), "\(output)")
+        }
+    }
+
     /// The shell scripts operators and CI run, checked by shellcheck itself (`.ci/setup` installs it).
     static let shellScripts = ["deploy/topics/provision-topics.sh", ".ci/setup", ".ci/test", ".ci/run", ".ci/fuzz"]
 
     @Test("shellcheck finds nothing in the shell scripts", .timeLimit(.minutes(1)))
     func shellScripts() throws {
+        let (status, output) = try Self.run(["shellcheck", "--severity=style"] + Self.shellScripts)
+        #expect(status == 0, "shellcheck (run .ci/setup to install it):\n\(output)")
+    }
+
+    /// Runs a tool from the repository's root; its exit status and combined output.
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["shellcheck", "--severity=style"] + Self.shellScripts
+        process.arguments = arguments
         process.currentDirectoryURL = Self.root
         let pipe = Pipe()
         (process.standardOutput, process.standardError) = (pipe, pipe)
@@ -63,6 +97,6 @@ struct DeployManifestTests {
         // Read before waiting: a full pipe would otherwise block the child forever.
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "shellcheck (run .ci/setup to install it):\n\(output)")
+        return (process.terminationStatus, output)
     }
 }

@@ -53,6 +53,17 @@ struct OperationsEndpointTests {
             #expect((1...Double(2 * valid)).contains(prometheusValue("chanjing_worker_ledger_records_total", in: metrics) ?? 0))
             #expect(prometheusValue("chanjing_worker_ledger_entries_held", in: metrics) == Double(valid))
             #expect(prometheusValue("chanjing_worker_ledger_records_read_total", in: metrics) == 0, "the ledger partitions were empty when assigned")
+            // Series the alerts read with increase(), at 0 before their first increment.
+            for series in [
+                #"chanjing_worker_results_total{status="failed",code="retries_exhausted"}"#, #"chanjing_worker_results_total{status="failed",code="quota_exhausted"}"#,
+                #"chanjing_worker_token_refreshes_total{outcome="failure"}"#, #"chanjing_worker_retries_total{kind="ambiguous"}"#,
+                #"chanjing_worker_requests_lost_to_retention_total{topic="\#(topic)",partition="2"}"#, "chanjing_worker_ledger_entries_dropped_total",
+                "chanjing_worker_ledger_read_backs_total", "chanjing_worker_ledger_entries_compacted",
+            ] {
+                #expect(prometheusValue(series, in: metrics) == 0, "\(series)")
+            }
+            #expect(prometheusValue("chanjing_worker_ledger_memory_limit_bytes", in: metrics) == Double(256 << 20))
+            #expect((1...Double(valid * 600)).contains(prometheusValue("chanjing_worker_ledger_memory_bytes", in: metrics) ?? 0))
             #expect(!metrics.contains("sim-secret") && !metrics.contains("access_token"))
 
             // A second member takes partitions away: their lag series disappear from the first.

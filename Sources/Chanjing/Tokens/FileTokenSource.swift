@@ -15,7 +15,9 @@ public final class FileTokenSource: AccessTokenSource {
     private let state = Mutex(State())
     private let onRefresh: TokenRefreshObserver
 
-    /// `onRefresh` is told whenever a new token appears in the file.
+    /// `onRefresh` is told whenever a new token appears in the file (`true`), and whenever no
+    /// usable one is there: the file cannot be read or is empty, or its token was refused and no
+    /// replacement appeared in time (`false`).
     public init(path: String, replacementWait: Duration = .seconds(5), onRefresh: @escaping TokenRefreshObserver = { _ in }) {
         self.path = path
         self.replacementWait = replacementWait
@@ -25,7 +27,13 @@ public final class FileTokenSource: AccessTokenSource {
     public func currentToken() async throws(ChanjingError) -> String {
         let deadline = ContinuousClock.now + replacementWait
         while true {
-            let token = try readToken()
+            let token: String
+            do {
+                token = try readToken()
+            } catch {
+                onRefresh(false)
+                throw error
+            }
             let (usable, new) = state.withLock { state in
                 defer { state.last = token }
                 return (!state.rejected.contains(token), state.last != token)
@@ -33,6 +41,7 @@ public final class FileTokenSource: AccessTokenSource {
             if new { onRefresh(true) }
             if usable { return token }
             guard ContinuousClock.now < deadline else {
+                onRefresh(false)
                 throw .credentialsRefused("Chanjing refused the access token in \(path) and no replacement appeared within \(replacementWait)")
             }
             do {

@@ -31,6 +31,14 @@ struct StatusServer: Sendable {
     /// Receives the bound port once the server listens.
     let onListening: @Sendable (Int) async -> Void
 
+    /// Why the worker is unhealthy (`/healthz`, systemd's watchdog), or nil: its poll loop has
+    /// made no progress for longer than `maxPollSilence`.
+    static func healthProblem(_ consumer: ConsumerHealth, maxPollSilence: Duration) -> String? {
+        let silence = ContinuousClock.now - consumer.lastPoll
+        guard silence > maxPollSilence else { return nil }
+        return "the Kafka poll loop has made no progress for \(silence.formatted(.units(allowed: [.seconds])))"
+    }
+
     func application() -> some ApplicationProtocol {
         let router = Router()
         router.get("/metrics") { [probes, registry] _, _ in
@@ -42,10 +50,8 @@ struct StatusServer: Sendable {
             )
         }
         router.get("/healthz") { [probes] _, _ in
-            let silence = ContinuousClock.now - probes.consumer().lastPoll
-            return silence <= probes.maxPollSilence
-                ? Self.text(.ok, "ok\n")
-                : Self.text(.serviceUnavailable, "the Kafka poll loop has made no progress for \(silence.formatted(.units(allowed: [.seconds])))\n")
+            let problem = Self.healthProblem(probes.consumer(), maxPollSilence: probes.maxPollSilence)
+            return problem.map { Self.text(.serviceUnavailable, "\($0)\n") } ?? Self.text(.ok, "ok\n")
         }
         router.get("/readyz") { [probes] _, _ in
             let problem = Self.readinessProblem(probes.consumer(), maxStatisticsAge: probes.maxStatisticsAge)

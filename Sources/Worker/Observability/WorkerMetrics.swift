@@ -15,7 +15,7 @@ public final class WorkerMetrics: Sendable {
     public static let names = [
         requestsConsumed, results, chanjingCalls, retries, submitDuration, inFlight, pausedPartitions,
         circuitOpen, tokenRefreshes, tokenAvailable, tokenContended, tokenExpiresAt, tokenFetchedHere, poolMembers, poolAcceptedRate, consumerLag, lostToRetention, duplicatesAvoided, reconciliations,
-        tasksFollowed, oldestFollowedAge, completions, renderDuration, taskQueries,
+        tasksFollowed, oldestFollowedAge, completions, renderDuration, taskQueries, info,
     ] + LedgerMetrics.names
 
     static let requestsConsumed = "chanjing_worker_requests_consumed_total"
@@ -54,6 +54,7 @@ public final class WorkerMetrics: Sendable {
     static let completions = "chanjing_worker_completions_total"
     static let renderDuration = "chanjing_worker_render_duration_seconds"
     static let taskQueries = "chanjing_worker_task_queries_total"
+    static let info = "chanjing_worker_info"
 
     /// How a duplicate submit was avoided.
     enum DuplicateAvoided: String {
@@ -159,6 +160,31 @@ public final class WorkerMetrics: Sendable {
     func completed(_ completion: VideoCompletion) {
         counter(Self.completions, [("status", completion.status.rawValue), ("code", completion.error?.code.rawValue ?? "none")]).increment()
         if completion.status != .expired { renderTimer.recordNanoseconds(Int64(completion.renderSeconds * 1e9)) }
+    }
+
+    /// Always 1, labelled with the worker's consumer group and requests topic: the alerts on a
+    /// backlog without workers match it to the group's lag, so that another pool (staging)
+    /// does not hide this one's outage.
+    func running(group: String, requestsTopic: String) {
+        Gauge(label: Self.info, dimensions: [("group", group), ("topic", requestsTopic)], factory: factory).record(1)
+    }
+
+    /// The series the alerts read with `increase()` or `rate()`, at 0 from the start: Prometheus
+    /// sees an increment only on a series that existed before it, so the first failed result
+    /// or token refresh would go unseen.
+    func seriesAtZero() {
+        _ = counter(Self.results, [("status", VideoResult.Status.submitted.rawValue), ("code", "none")])
+        for code in ResultErrorCode.allCases {
+            _ = counter(Self.results, [("status", code.status.rawValue), ("code", code.rawValue)])
+        }
+        for outcome in ["success", "failure"] { _ = counter(Self.tokenRefreshes, [("outcome", outcome)]) }
+        for kind in ["safe", "ambiguous"] { _ = counter(Self.retries, [("kind", kind)]) }
+    }
+
+    /// The requests partitions just assigned: their series of requests lost to retention exist
+    /// at 0, so that the alert sees a one-off loss.
+    func assigned(_ partitions: [TopicPartition]) {
+        for partition in partitions { _ = counter(Self.lostToRetention, Self.dimensions(partition)) }
     }
 
     /// Tracking's series, at 0 before anything happened: an alert's `increase()` sees the first

@@ -56,6 +56,7 @@ final class RetentionGapDetector: Sendable {
     /// Reads the committed offsets of newly assigned partitions, before any of their records is
     /// processed (and so before this worker commits anything there).
     func assigned(_ partitions: [TopicPartition], generation: Int) {
+        metrics.assigned(partitions)
         entries.withLock { entries in
             for partition in partitions { entries[partition] = Entry(generation: generation) }
         }
