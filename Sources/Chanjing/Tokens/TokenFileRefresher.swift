@@ -12,17 +12,23 @@ public struct TokenFileRefresher: Sendable {
     let path: String
     let refreshMargin: TimeInterval
     let logger: Logger
+    let onRefresh: TokenRefreshObserver
 
     /// - Parameter refreshMargin: how long before expiry to fetch the next token (at most a tenth
     ///   of a token's lifetime); leave time for the file to reach every worker (a mounted
     ///   Kubernetes Secret takes about a minute).
-    public init(client: ChanjingClient, appID: String, secretKey: String, path: String, refreshMargin: TimeInterval = 600, logger: Logger) {
+    /// - Parameter onRefresh: told of every token written (`true`) and every failed fetch or write.
+    public init(
+        client: ChanjingClient, appID: String, secretKey: String, path: String, refreshMargin: TimeInterval = 600, logger: Logger,
+        onRefresh: @escaping TokenRefreshObserver = { _ in }
+    ) {
         self.client = client
         self.appID = appID
         self.secretKey = secretKey
         self.path = path
         self.refreshMargin = refreshMargin
         self.logger = logger
+        self.onRefresh = onRefresh
     }
 
     /// Fetches and writes tokens until cancelled.
@@ -34,10 +40,12 @@ public struct TokenFileRefresher: Sendable {
                 let token = try await client.fetchAccessToken(appID: appID, secretKey: secretKey, refreshMargin: refreshMargin)
                 try write(token.value)
                 failures = 0
+                onRefresh(true)
                 logger.info("Wrote a fresh Chanjing access token", metadata: ["file": "\(path)", "expires_at": "\(token.expiresAt)"])
                 wait = .milliseconds(Int64(max(0.5, token.refreshAt.timeIntervalSinceNow) * 1000))
             } catch {
                 failures += 1
+                onRefresh(false)
                 wait = .seconds(min(300, 2 << min(failures, 8)))
                 logger.error("Cannot refresh the Chanjing access token; trying again in \(wait): \(error)", metadata: ["file": "\(path)"])
             }

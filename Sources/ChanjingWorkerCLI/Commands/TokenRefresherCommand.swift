@@ -19,6 +19,11 @@ struct TokenRefresherCommand: AsyncParsableCommand {
     @Option(help: "Seconds before expiry to fetch the next token (at most a tenth of its lifetime).") var refreshMargin: Double = 600
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
     @Option(help: "Log format: text or json (env LOG_FORMAT).") var logFormat: String?
+    @Option(help: "Port of GET /metrics and /healthz (0: any free one, logged; a worker on the same host takes 9464).") var httpPort = 9465
+
+    func validate() throws {
+        guard (0...65_535).contains(httpPort) else { throw ValidationError("--http-port must be from 0 to 65535") }
+    }
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -35,8 +40,12 @@ struct TokenRefresherCommand: AsyncParsableCommand {
         }
         let baseURL = chanjingBaseURL ?? environment["CHANJING_BASE_URL"] ?? "https://open-api.chanjing.cc"
         let client = try ChanjingClient(configuration: .init(baseURL: baseURL, maxConnections: 1, proxyURL: environment["HTTPS_PROXY"] ?? environment["https_proxy"]))
-        let refresher = TokenFileRefresher(client: client, appID: appID, secretKey: secret, path: file, refreshMargin: refreshMargin, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [RefresherService(refresher: refresher)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let metrics = RefresherMetrics()
+        let refresher = TokenFileRefresher(
+            client: client, appID: appID, secretKey: secret, path: file, refreshMargin: refreshMargin, logger: logger, onRefresh: metrics.refreshed
+        )
+        let services: [any Service] = [RefresherService(refresher: refresher), metrics.server(port: httpPort, logger: logger)]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try await client.shutdown()
     }
