@@ -39,10 +39,43 @@ public enum PartitionReader {
         requireEnd: Bool = false,
         logger: Logger
     ) -> AsyncThrowingStream<ReadPartition, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReadPartition.self)
+        stream(of: ReadPartition.self, ranges, properties: properties, idle: idle, requireEnd: requireEnd, partSize: .max, logger: logger) { ($0.partition, $0.messages) }
+    }
+
+    /// Part of a partition's range, in offset order; `finished` on the part that reaches the
+    /// range's end.
+    public typealias PartitionPart = (partition: TopicPartition, messages: [KafkaMessage], finished: Bool)
+
+    /// Reads `ranges` like ``partitions(_:properties:idle:requireEnd:logger:)``, but hands out
+    /// each partition's records in parts of at most `partSize` as they arrive, so that a caller
+    /// that folds them into something smaller never holds a whole partition's records.
+    public static func parts(
+        _ ranges: [TopicPartition: Range<Int64>],
+        properties: KafkaProperties,
+        idle: Duration = .seconds(5),
+        requireEnd: Bool = false,
+        partSize: Int,
+        logger: Logger
+    ) -> AsyncThrowingStream<PartitionPart, any Error> {
+        stream(of: PartitionPart.self, ranges, properties: properties, idle: idle, requireEnd: requireEnd, partSize: max(1, partSize), logger: logger) { $0 }
+    }
+
+    private static func stream<Element: Sendable>(
+        of: Element.Type,
+        _ ranges: [TopicPartition: Range<Int64>],
+        properties: KafkaProperties,
+        idle: Duration,
+        requireEnd: Bool,
+        partSize: Int,
+        logger: Logger,
+        _ element: @escaping @Sendable (PartitionPart) -> Element
+    ) -> AsyncThrowingStream<Element, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Element.self)
         let reading = Task {
             do {
-                try await read(ranges.filter { !$0.value.isEmpty }, properties: properties, idle: idle, requireEnd: requireEnd, logger: logger, into: continuation)
+                try await read(
+                    ranges.filter { !$0.value.isEmpty }, properties: properties, idle: idle, requireEnd: requireEnd, partSize: partSize, logger: logger
+                ) { continuation.yield(element($0)) }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -57,14 +90,16 @@ public enum PartitionReader {
         properties: KafkaProperties,
         idle: Duration,
         requireEnd: Bool,
+        partSize: Int,
         logger: Logger,
-        into output: AsyncThrowingStream<ReadPartition, any Error>.Continuation
+        emit: @escaping @Sendable (PartitionPart) -> Void
     ) async throws {
         var remaining = ranges
         guard !remaining.isEmpty else { return }
         let consumer = try KafkaConsumer(properties: properties, partitions: remaining.mapValues(\.lowerBound), logger: logger)
         let lastArrival = Arrival()
-        // Returns the partitions it did not finish, with what it read of them (the watchdog stops it).
+        // Returns the partitions it did not finish, with what it read of them and did not hand
+        // out yet (the watchdog stops it).
         let reader = Task { () -> [TopicPartition: [KafkaMessage]] in
             var read: [TopicPartition: [KafkaMessage]] = [:]
             for try await message in consumer.messages {
@@ -72,9 +107,12 @@ public enum PartitionReader {
                 let partition = TopicPartition(topic: message.topic, partition: message.partition)
                 guard let range = remaining[partition] else { continue }
                 if range.contains(message.offset) { read[partition, default: []].append(message) }
-                guard message.offset >= range.upperBound - 1 else { continue }
+                let finished = message.offset >= range.upperBound - 1
+                if finished || read[partition]?.count ?? 0 >= partSize {
+                    emit((partition, read.removeValue(forKey: partition) ?? [], finished))
+                }
+                guard finished else { continue }
                 remaining[partition] = nil
-                output.yield((partition, read.removeValue(forKey: partition) ?? []))
                 if remaining.isEmpty { break }
             }
             return remaining.mapValues { _ in [] }.merging(read) { $1 }
@@ -92,7 +130,7 @@ public enum PartitionReader {
         if requireEnd, !unfinished.isEmpty {
             throw KafkaError.timedOut("\(unfinished.count) partition(s) were not read to their end: nothing arrived for \(idle)")
         }
-        for (partition, messages) in unfinished { output.yield((partition, messages)) }
+        for (partition, messages) in unfinished { emit((partition, messages, false)) }
     }
 }
 

@@ -114,6 +114,28 @@ public final class SubmissionLedger: Sendable {
             compacted = compacted.filter { $0.value >= oldestKept }
             return before - compacted.count
         }
+
+        /// Keeps a partition still being read within its share of `limit`, one of the `sharing`
+        /// partitions of its load, so that a new owner reading a ledger larger than the limit
+        /// never holds more than the limit either.
+        mutating func bound(within limit: LedgerMemoryLimit, sharing: Int) -> Bounded {
+            var bounded = Bounded()
+            let fullShare = limit.fullEntries(followed: following.count) / max(1, sharing)
+            if requests.count - following.count > fullShare {
+                bounded.compacted = compact(keeping: fullShare * 3 / 4)
+            }
+            let compactedShare = limit.compactedEntries / max(1, sharing)
+            if compacted.count > compactedShare {
+                bounded.dropped = dropCompacted(keeping: compactedShare * 3 / 4)
+            }
+            return bounded
+        }
+    }
+
+    /// What keeping within the memory limit compacted and dropped.
+    struct Bounded {
+        var compacted = 0
+        var dropped = 0
     }
 
     /// Whether a partition has been read, or why it could not be.
@@ -165,12 +187,6 @@ public final class SubmissionLedger: Sendable {
                 return Self.bound(&state, within: limit)
             }
             report(bounded)
-        }
-
-        /// What ``bound(_:within:)`` compacted and dropped.
-        struct Bounded {
-            var compacted = 0
-            var dropped = 0
         }
 
         /// Keeps what the partitions served here hold within `limit` (see ``LedgerMemoryLimit``):
@@ -227,6 +243,9 @@ public final class SubmissionLedger: Sendable {
             }
         }
     }
+
+    /// Ledger records read and applied at a time on assignment.
+    static let loadPartSize = 1_000
 
     public let topic: String
     private let writer: LedgerWriter
@@ -456,8 +475,12 @@ public final class SubmissionLedger: Sendable {
                     unread[partition.partition] = state
                 }
             }
-            let read = PartitionReader.partitions(ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, logger: logger)
-            for try await (partition, messages) in read {
+            // In parts, each applied as it arrives: a partition's records are never all held.
+            let read = PartitionReader.parts(
+                ranges, properties: readerProperties, idle: loadTimeout, requireEnd: true, partSize: Self.loadPartSize, logger: logger
+            )
+            var recordsRead: [Int32: Int] = [:]
+            for try await (partition, messages, finished) in read {
                 // Taken out, so that the records are applied in place.
                 guard var state = unread.removeValue(forKey: partition.partition) else { continue }
                 for message in messages {
@@ -469,7 +492,13 @@ public final class SubmissionLedger: Sendable {
                     for entry in decoded { state.apply(entry, offset: message.offset) }
                 }
                 records += messages.count
-                await serve(partition.partition, state, records: messages.count, id: id, readiness: readiness)
+                recordsRead[partition.partition, default: 0] += messages.count
+                if finished {
+                    await serve(partition.partition, state, records: recordsRead[partition.partition] ?? 0, id: id, readiness: readiness)
+                } else {
+                    holdings.report(state.bound(within: holdings.limit, sharing: partitions.count))
+                    unread[partition.partition] = state
+                }
             }
         } catch {
             // Partitions already served keep their value: only the first set counts.
@@ -490,7 +519,7 @@ public final class SubmissionLedger: Sendable {
     private func serve(_ partition: Int32, _ state: consuming PartitionState, records: Int, id: UInt64, readiness: [Int32: Readiness]) async {
         metrics.read(records: records)
         await loadRead?(partition)
-        let bounded = holdings.state.withLock { holdings -> Holdings.Bounded? in
+        let bounded = holdings.state.withLock { holdings -> Bounded? in
             guard holdings.slots[partition]?.loadID == id else { return nil }
             // Written here while this load ran: records past its end are not in it.
             for written in holdings.slots[partition]?.writtenDuringLoad.sorted(by: { $0.offset < $1.offset }) ?? [] {

@@ -57,6 +57,28 @@ struct LedgerCompactionTests {
         #expect(state.compacted.count == 10)
     }
 
+    @Test("a partition being read keeps within its share of the limit as its records are applied")
+    func boundWhileLoading() {
+        // 2,000 in full and 2,000 compacted at most, shared by two partitions.
+        let limit = LedgerMemoryLimit(uncheckedBytes: 4_000 * LedgerMemoryLimit.fullEntryBytes)
+        #expect(limit.fullEntries(followed: 0) == 2_000)
+        var state = SubmissionLedger.PartitionState()
+        var (compacted, dropped) = (0, 0)
+        for part in 0..<20 {
+            for index in part * 1_000..<(part + 1) * 1_000 {
+                state.apply(Self.outcome("r\(index)"), offset: Int64(index))
+            }
+            let bounded = state.bound(within: limit, sharing: 2)
+            (compacted, dropped) = (compacted + bounded.compacted, dropped + bounded.dropped)
+            #expect(state.requests.count <= 1_000, "part \(part): \(state.requests.count) in full")
+            #expect(state.compacted.count <= limit.compactedEntries / 2, "part \(part): \(state.compacted.count) compacted")
+        }
+        #expect(state.requests[RequestKey("r19999")] != nil, "the newest stay in full")
+        #expect(state.compacted[RequestKey("r19000")] != nil || state.requests[RequestKey("r19000")] != nil)
+        #expect(state.compacted[RequestKey("r0")] == nil && state.requests[RequestKey("r0")] == nil, "the oldest are dropped")
+        #expect(compacted > 0 && dropped > 0 && state.requests.count + state.compacted.count + dropped == 20_000)
+    }
+
     @Test("the limit's halves: requests in full less the followed tasks' extra (never below an eighth), and compacted ones")
     func limitArithmetic() throws {
         let limit = try #require(LedgerMemoryLimit(bytes: 256 << 20))

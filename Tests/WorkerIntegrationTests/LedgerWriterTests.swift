@@ -211,6 +211,28 @@ struct LedgerWriterTests {
         }
     }
 
+    @Test("a new owner reading a ledger larger than its memory limit keeps within it while it reads, not only once it is read", .timeLimit(.minutes(1)))
+    func boundedWhileLoading() async throws {
+        try await Self.withCluster(partitions: 1) { kafka, producer in
+            let writer = Self.ledger(kafka, producer)
+            writer.assigned([0])
+            // One record each: 2,500 records, read in three parts of at most 1,000.
+            for index in 0..<2_500 {
+                try await writer.write(Self.outcome("request-\(index)"), partition: 0).acknowledged()
+            }
+            let warnings = LogSink()
+            let owner = Self.ledger(kafka, producer, memoryLimit: LedgerMemoryLimit(uncheckedBytes: 200_000), warningsTo: warnings)
+            owner.assigned([0])
+            #expect(try await owner.lookup("request-2499", partition: 0).entry?.creationID == "task-request-2499")
+            #expect(owner.entriesHeld <= 200 && owner.entriesCompacted <= 1_388, "\(owner.entriesHeld) in full, \(owner.entriesCompacted) compacted")
+            // 200 in full and 1,388 compacted: the first two parts (2,000 requests) pass the
+            // compacted half once, the last one again when the partition is served.
+            let drops = warnings.all.filter { $0.contains("Dropped the oldest compacted ledger entries") }
+            #expect(drops.count >= 2, "dropped while reading, not only once read: \(drops)")
+            #expect(try await owner.lookup("request-2000", partition: 0).entry?.creationID == "task-request-2000", "compacted while read, read back")
+        }
+    }
+
     @Test("a write that fails is written again; one that keeps failing fails its writers with ledgerUnavailable", .timeLimit(.minutes(1)))
     func failedWrites() async throws {
         // Deliveries fail after 1 s while the broker is down, instead of the tests' usual 20 s.
@@ -322,6 +344,9 @@ struct LedgerWriterTests {
             let ledger = Self.ledger(kafka, producer, metrics: metrics)
             ledger.assigned([0])
             try await ledger.write(Self.outcome("first"), partition: 0).acknowledged()
+            // Read before it is revoked: a partition revoked while still being read keeps no
+            // copy (its next owner reads it), which is not what this test is about.
+            #expect(try await ledger.lookup("first", partition: 0).entry?.creationID == "task-first")
 
             kafka.cluster.setRoundTripTime(broker: 1, .milliseconds(500))
             let late = ledger.write(Self.outcome("late"), partition: 0)
