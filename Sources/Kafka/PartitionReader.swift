@@ -39,7 +39,9 @@ public enum PartitionReader {
         requireEnd: Bool = false,
         logger: Logger
     ) -> AsyncThrowingStream<ReadPartition, any Error> {
-        stream(of: ReadPartition.self, ranges, properties: properties, idle: idle, requireEnd: requireEnd, partSize: .max, logger: logger) { ($0.partition, $0.messages) }
+        stream(Reading(ranges: ranges, properties: properties, idle: idle, requireEnd: requireEnd, partSize: .max, logger: logger)) {
+            ($0.partition, $0.messages)
+        }
     }
 
     /// Part of a partition's range, in offset order; `finished` on the part that reaches the
@@ -57,43 +59,41 @@ public enum PartitionReader {
         partSize: Int,
         logger: Logger
     ) -> AsyncThrowingStream<PartitionPart, any Error> {
-        stream(of: PartitionPart.self, ranges, properties: properties, idle: idle, requireEnd: requireEnd, partSize: max(1, partSize), logger: logger) { $0 }
+        stream(Reading(ranges: ranges, properties: properties, idle: idle, requireEnd: requireEnd, partSize: max(1, partSize), logger: logger)) { $0 }
+    }
+
+    /// What to read, and how.
+    private struct Reading: Sendable {
+        var ranges: [TopicPartition: Range<Int64>]
+        var properties: KafkaProperties
+        var idle: Duration
+        var requireEnd: Bool
+        var partSize: Int
+        var logger: Logger
     }
 
     private static func stream<Element: Sendable>(
-        of: Element.Type,
-        _ ranges: [TopicPartition: Range<Int64>],
-        properties: KafkaProperties,
-        idle: Duration,
-        requireEnd: Bool,
-        partSize: Int,
-        logger: Logger,
-        _ element: @escaping @Sendable (PartitionPart) -> Element
+        _ reading: Reading, _ element: @escaping @Sendable (PartitionPart) -> Element
     ) -> AsyncThrowingStream<Element, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: Element.self)
-        let reading = Task {
+        var reading = reading
+        reading.ranges = reading.ranges.filter { !$0.value.isEmpty }
+        let task = Task { [reading] in
             do {
-                try await read(
-                    ranges.filter { !$0.value.isEmpty }, properties: properties, idle: idle, requireEnd: requireEnd, partSize: partSize, logger: logger
-                ) { continuation.yield(element($0)) }
+                try await read(reading) { continuation.yield(element($0)) }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
             }
         }
-        continuation.onTermination = { _ in reading.cancel() }
+        continuation.onTermination = { _ in task.cancel() }
         return stream
     }
 
-    private static func read(
-        _ ranges: [TopicPartition: Range<Int64>],
-        properties: KafkaProperties,
-        idle: Duration,
-        requireEnd: Bool,
-        partSize: Int,
-        logger: Logger,
-        emit: @escaping @Sendable (PartitionPart) -> Void
-    ) async throws {
+    private static func read(_ reading: Reading, emit: @escaping @Sendable (PartitionPart) -> Void) async throws {
+        let (ranges, properties, idle, requireEnd, partSize, logger) = (
+            reading.ranges, reading.properties, reading.idle, reading.requireEnd, reading.partSize, reading.logger
+        )
         var remaining = ranges
         guard !remaining.isEmpty else { return }
         let consumer = try KafkaConsumer(properties: properties, partitions: remaining.mapValues(\.lowerBound), logger: logger)
