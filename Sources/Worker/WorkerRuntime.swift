@@ -125,6 +125,7 @@ public final class WorkerRuntime: Sendable {
             publisher: ResultPublisher(producer: producer, topic: configuration.resultsTopic, metrics: metrics, logger: logger),
             offsets: coordinator,
             orderByKey: configuration.ordering == .key,
+            slots: InFlightSlots(capacity: configuration.maxInFlight),
             metrics: metrics,
             logger: logger
         )

@@ -152,6 +152,28 @@ struct ReconciliationTests {
         }
     }
 
+    @Test("a request waiting to reconcile steps aside: with --max-in-flight 1, the requests after it are submitted meanwhile", .timeLimit(.minutes(2)))
+    func reconcileWaitStepsAside() async throws {
+        let harness = try await WorkerHarness(partitions: 1)
+        try await harness.run(within: 100, "reconcile wait steps aside") {
+            try await Self.leaveInLedger([try Self.intent("interrupted")], harness)
+            let fresh = (0..<5).map { "fresh-\($0)" }
+            try await harness.kafka.produce([requestJSON(id: "interrupted")] + fresh.map { requestJSON(id: $0) })
+            var configuration = harness.configuration
+            configuration.maxInFlight = 1
+            configuration.ledger?.reconcileDelay = .seconds(4)
+            let (worker, run) = try await harness.startWorker(configuration)
+            let results = try await harness.results(forEvery: 6, within: 60)
+            await worker.shutdown()
+            try await run.value
+            // One partition: the results topic's order is the order of acknowledgement.
+            let order = results.map(\.1.requestID)
+            #expect(order.last == "interrupted" && Set(order.dropLast()) == Set(fresh), "\(order)")
+            #expect(results.allSatisfy { $0.1.status == .submitted }, "\(results.map(\.1))")
+            #expect(harness.simulator.tasks.count == 6)
+        }
+    }
+
     @Test("a matching task created before the intent, beyond the clock skew, is not adopted", .timeLimit(.minutes(2)))
     func taskOlderThanTheWindow() async throws {
         let (result, simulator) = try await Self.reconcile("late", policy: .adoptOrFail, clockSkew: .seconds(1)) { harness in

@@ -33,7 +33,7 @@ public enum OptionCatalog {
         .init(flag: "--chanjing-base-url", environment: "CHANJING_BASE_URL", defaultValue: "https://open-api.chanjing.cc", meaning: "Chanjing API base URL."),
         .init(flag: "--kafka", environment: "KAFKA_PROP_<NAME>", defaultValue: "", meaning: "Any librdkafka property as `key=value` (repeatable), for every Kafka client; `KAFKA_PROP_SASL_PASSWORD` sets `sasl.password`. Properties the delivery guarantee rests on are refused."),
         .init(flag: "--auto-offset-reset", environment: "KAFKA_AUTO_OFFSET_RESET", defaultValue: worker.autoOffsetReset, meaning: "Where a group with no committed offset starts: `earliest` or `latest`."),
-        .init(flag: "--max-in-flight", environment: "MAX_IN_FLIGHT", defaultValue: "\(worker.maxInFlight)", meaning: "Requests processed at once; also sizes the HTTP connection pool."),
+        .init(flag: "--max-in-flight", environment: "MAX_IN_FLIGHT", defaultValue: "\(worker.maxInFlight)", meaning: "Requests at work at once (up to as many again may wait aside to reconcile an interrupted submit); also sizes the HTTP connection pool."),
         .init(flag: "--ordering", environment: "ORDERING", defaultValue: worker.ordering.rawValue, meaning: "`none`: any order; `key`: requests with the same Kafka key are submitted one after another (different keys in parallel)."),
         .init(flag: "--max-qps", environment: "MAX_QPS", defaultValue: "", meaning: "Submit calls per second for this worker; unset means no limit."),
         .init(flag: "--pool-max-qps", environment: "POOL_MAX_QPS", defaultValue: "", meaning: "Submit calls per second for the whole pool; each worker takes the share of the partitions it owns. Unset means no limit."),

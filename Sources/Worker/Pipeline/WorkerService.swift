@@ -5,7 +5,7 @@ import Primitives
 import ServiceLifecycle
 
 /// The pipeline as a swift-service-lifecycle `Service`: takes request records from the
-/// consumer, keeps up to `maxInFlight` of them in flight, commits stored offsets periodically,
+/// consumer, keeps up to `--max-in-flight` of them at work (``InFlightSlots``), commits stored offsets periodically,
 /// and on graceful shutdown stops taking records and lets in-flight ones finish (bounded by the
 /// drain timeout); the runtime then closes the consumer, which commits the final positions.
 final class WorkerService: Service {
@@ -13,7 +13,6 @@ final class WorkerService: Service {
     private let coordinator: OffsetCoordinator
     private let processor: RequestProcessor
     private let metrics: WorkerMetrics
-    private let maxInFlight: Int
     private let commitInterval: Duration
     private let drainTimeout: Duration
     private let ordering: WorkerConfiguration.Ordering
@@ -31,7 +30,6 @@ final class WorkerService: Service {
         self.consumer = consumer
         self.coordinator = coordinator
         self.processor = processor
-        self.maxInFlight = max(1, configuration.maxInFlight)
         self.commitInterval = configuration.commitInterval
         self.drainTimeout = configuration.drainTimeout
         self.ordering = configuration.ordering
@@ -69,13 +67,17 @@ final class WorkerService: Service {
                 while (try? await Task.sleep(for: commitInterval)) != nil { consumer.commit() }
                 return .committerStopped
             }
+            let slots = processor.slots
+            // Children, finished or not, until `group.next()` collects them.
             var running = 0
-            logger.info("Worker consuming", metadata: ["max_in_flight": "\(maxInFlight)", "ordering": "\(ordering)"])
+            logger.info("Worker consuming", metadata: ["max_in_flight": "\(slots.capacity)", "ordering": "\(ordering)"])
             for try await message in consumer.messages.cancelOnGracefulShutdown() {
-                while running >= maxInFlight {
+                while running >= slots.heldLimit {
                     if case .processed = try await group.next() { running -= 1 }
                 }
+                guard await slots.take() else { break }
                 guard coordinator.begin(message) else {
+                    slots.release()
                     logger.debug("Skipping a record of a revoked assignment", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
                     continue
                 }
@@ -88,6 +90,7 @@ final class WorkerService: Service {
                 group.addTask { [processor, metrics] in
                     defer {
                         processor.release(prepared)
+                        processor.slots.release()
                         metrics.finished()
                     }
                     do {

@@ -80,6 +80,15 @@ struct RequestLifecycle: Sendable {
         case earlierCallMayLand
         /// After a search of the task list that could not run.
         case searchFailed(failures: Int, error: ChanjingError)
+
+        /// A wait of this request's own, which may be long and which the other requests need not
+        /// share: the request gives its `--max-in-flight` slot to them meanwhile.
+        var stepsAside: Bool {
+            switch self {
+            case .backOff: false
+            case .earlierCallMayLand, .searchFailed: true
+            }
+        }
     }
 
     /// A retry counted against the request (``VideoResult/Retries``).

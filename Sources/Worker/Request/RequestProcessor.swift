@@ -37,6 +37,8 @@ struct RequestProcessor: Sendable {
     let offsets: any OffsetStore
     let metrics: WorkerMetrics
     let logger: Logger
+    /// `--max-in-flight`, which a request waiting for an earlier call of its own steps out of.
+    let slots: InFlightSlots
     /// With `--ordering key`: records with the same Kafka key take turns, in consume order.
     let keyOrder: KeyedSequencer?
     /// With the ledger on: the copies of one request (same partition and `request_id`) in this
@@ -46,7 +48,8 @@ struct RequestProcessor: Sendable {
     /// `settings.ledger` follows `ledger`: the lifecycle uses the ledger exactly when there is one.
     init(
         decoder: RequestDecoder, settings: RequestLifecycle.Settings, chanjing: ChanjingGateway, ledger: SubmissionLedger?, followsTasks: Bool = false,
-        publisher: any ResultPublishing, offsets: any OffsetStore, orderByKey: Bool = false, metrics: WorkerMetrics, logger: Logger
+        publisher: any ResultPublishing, offsets: any OffsetStore, orderByKey: Bool = false, slots: InFlightSlots = InFlightSlots(capacity: 64),
+        metrics: WorkerMetrics, logger: Logger
     ) {
         self.decoder = decoder
         self.keyOrder = orderByKey ? KeyedSequencer() : nil
@@ -56,6 +59,7 @@ struct RequestProcessor: Sendable {
         self.followsTasks = followsTasks
         self.publisher = publisher
         self.offsets = offsets
+        self.slots = slots
         self.metrics = metrics
         self.logger = logger
     }
@@ -163,7 +167,10 @@ struct RequestProcessor: Sendable {
             return .ledgerAnswered(lookup)
         case .sleep(let deadline, let pause):
             note(pause, until: deadline, request: request)
-            return await sleep(until: deadline, while: request.stillWanted) ? .woke : .notWanted
+            guard pause.stepsAside else { return await sleep(until: deadline, while: request.stillWanted) ? .woke : .notWanted }
+            slots.stepAside()
+            let woke = await sleep(until: deadline, while: request.stillWanted)
+            return await slots.rejoin(while: request.stillWanted) && woke ? .woke : .notWanted
         case .search(let since):
             guard request.stillWanted() else { return .notWanted }
             switch await chanjing.search(request.body, since: since, requestID: request.requestID, partition: request.partition, ledger: ledger!) {

@@ -1,0 +1,106 @@
+import Synchronization
+
+/// `--max-in-flight`: how many requests are at work at once. A request that waits for something
+/// of its own (an earlier call of it that may still land, a task list that does not answer)
+/// steps aside for that wait, so that reconciling after a crash does not keep the partition's
+/// other requests from Chanjing; it takes the next free slot, before any new record, when the
+/// wait is over. ``WorkerService`` holds at most ``heldLimit`` requests, working or aside.
+final class InFlightSlots: Sendable {
+    private struct State {
+        var active = 0
+        /// Requests back from a wait, waiting for a slot: new records wait behind them.
+        var rejoining = 0
+        /// The consume loop, waiting for a slot for the next record.
+        var taker: CheckedContinuation<Bool, Never>?
+
+        /// Gives the consume loop a slot if one is free and no request waits to rejoin.
+        mutating func grantTaker() -> CheckedContinuation<Bool, Never>? {
+            guard let taker, active + rejoining < capacity else { return nil }
+            self.taker = nil
+            active += 1
+            return taker
+        }
+        let capacity: Int
+    }
+
+    let capacity: Int
+    /// Working and aside together: as many again as work may wait aside.
+    var heldLimit: Int { 2 * capacity }
+    /// How often a request back from a wait looks for a free slot, and whether it is still wanted
+    /// (its partition may have been revoked meanwhile).
+    static let rejoinPoll: Duration = .milliseconds(20)
+
+    private let state: Mutex<State>
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        state = Mutex(State(capacity: self.capacity))
+    }
+
+    /// Requests at work now (not aside).
+    var active: Int { state.withLock { $0.active } }
+
+    /// Takes a slot for a new record, waiting while every slot is taken; false when the task is
+    /// cancelled first.
+    func take() async -> Bool {
+        if state.withLock({ state in
+            guard state.active + state.rejoining < state.capacity else { return false }
+            state.active += 1
+            return true
+        }) {
+            return true
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                // Checked under the lock, so that a cancellation between the check and the store
+                // finds the continuation stored.
+                let granted = state.withLock { state -> Bool? in
+                    if Task.isCancelled { return false }
+                    state.taker = continuation
+                    return state.grantTaker() != nil ? true : nil
+                }
+                if let granted { continuation.resume(returning: granted) }
+            }
+        } onCancel: {
+            state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                defer { state.taker = nil }
+                return state.taker
+            }?.resume(returning: false)
+        }
+    }
+
+    /// A request ends, holding its slot.
+    func release() {
+        state.withLock { state in
+            state.active -= 1
+            return state.grantTaker()
+        }?.resume(returning: true)
+    }
+
+    /// A request steps aside for a wait of its own.
+    func stepAside() { release() }
+
+    /// Takes a slot again after ``stepAside()``, before any new record. Returns false once
+    /// `stillWanted` is false or the task is cancelled: the request then only ends, holding a slot
+    /// past the capacity until ``release()``.
+    func rejoin(while stillWanted: () -> Bool) async -> Bool {
+        var waiting = false
+        while true {
+            // Asked outside the lock: it takes the offset store's.
+            let wanted = stillWanted() && !Task.isCancelled
+            let joined = state.withLock { state in
+                guard !wanted || state.active < state.capacity else {
+                    if !waiting { state.rejoining += 1 }
+                    return false
+                }
+                state.active += 1
+                if waiting { state.rejoining -= 1 }
+                return true
+            }
+            if !wanted { return false }
+            if joined { return true }
+            waiting = true
+            try? await Task.sleep(for: Self.rejoinPoll)
+        }
+    }
+}
