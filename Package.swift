@@ -152,7 +152,7 @@ let package = Package(
         // Fast: no Kafka, no child processes (README: `swift test --filter '^(WorkerTests|LedgerTests)\.'`).
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "Ledger", "VideoContract", "TestSupport"]
+            dependencies: ["Worker", "Kafka", "Chanjing", "ChanjingSimulator", "Ledger", "Primitives", "VideoContract", "TestSupport"]
         ),
         // The worker with the real pieces: the mock cluster, the simulator, worker processes.
         .testTarget(

@@ -1,6 +1,7 @@
 import Chanjing
 import Foundation
 import Kafka
+import Primitives
 import ChanjingSimulator
 import Synchronization
 import Testing
@@ -20,9 +21,12 @@ struct RequestProcessorTests {
         let left = Mutex<[Int64]>([])
         /// False once the test revokes the requests' partition.
         let current = Mutex(true)
+        /// When set, results wait for it, as for Kafka's acknowledgement.
+        let acknowledgement = Mutex<Promise<Void>?>(nil)
 
         func publish(_ result: VideoResult, for request: KafkaMessage, consumedAt: Date) async throws(WorkerFailure) -> Bool {
             results.withLock { $0.append(result) }
+            await acknowledgement.withLock { $0 }?.value
             return true
         }
 
@@ -43,6 +47,7 @@ struct RequestProcessorTests {
             let offset = Int64.random(in: 0 ... .max)
             let message = KafkaMessage(topic: "requests", partition: 0, offset: offset, key: nil, value: [], timestamp: timestamp)
             let prepared = RequestProcessor.Prepared(message: message, decoded: .valid(request), keyTurn: nil, copyTurn: nil)
+            _ = await processor.slots.take()
             try await processor.process(prepared, consumedAt: Date())
             processor.release(prepared)
             if outlets.left.withLock({ $0.contains(offset) }) { return nil }
@@ -73,6 +78,22 @@ struct RequestProcessorTests {
                 ledger: nil, publisher: outlets, offsets: outlets, metrics: WorkerMetrics(), logger: TestLogging.logger()
             )
             try await body(simulator, Driver(processor: processor, outlets: outlets))
+        }
+    }
+
+    @Test("a request whose result waits for Kafka's acknowledgement holds no --max-in-flight slot", .timeLimit(.minutes(1)))
+    func resultWaitHoldsNoSlot() async throws {
+        try await withSubmitter { _, submitter in
+            let acknowledgement = Promise<Void>()
+            submitter.outlets.acknowledgement.withLock { $0 = acknowledgement }
+            let slots = submitter.processor.slots
+            let submitted = Task { try await submitter.submit(Self.request) }
+            while submitter.outlets.results.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(slots.active == 0, "the result is being written: its slot is free")
+            _ = acknowledgement.fulfill(())
+            let result = try await submitted.value
+            #expect(result?.status == .submitted)
+            #expect(slots.active == 0)
         }
     }
 

@@ -4,7 +4,9 @@ import Synchronization
 /// of its own (an earlier call of it that may still land, a task list that does not answer)
 /// steps aside for that wait, so that reconciling after a crash does not keep the partition's
 /// other requests from Chanjing; it takes the next free slot, before any new record, when the
-/// wait is over. ``WorkerService`` holds at most ``heldLimit`` requests, working or aside.
+/// wait is over. A request whose result is being written gives its slot back at once: only
+/// Kafka's acknowledgements are left. ``WorkerService`` holds at most ``heldLimit`` requests,
+/// working or aside.
 final class InFlightSlots: Sendable {
     private struct State {
         var active = 0

@@ -75,6 +75,7 @@ final class WorkerService: Service {
                 while running >= slots.heldLimit {
                     if case .processed = try await group.next() { running -= 1 }
                 }
+                // The request gives its slot back (``RequestProcessor/process(_:consumedAt:)``).
                 guard await slots.take() else { break }
                 guard coordinator.begin(message) else {
                     slots.release()
@@ -90,7 +91,6 @@ final class WorkerService: Service {
                 group.addTask { [processor, metrics] in
                     defer {
                         processor.release(prepared)
-                        processor.slots.release()
                         metrics.finished()
                     }
                     do {

@@ -92,12 +92,14 @@ struct RequestProcessor: Sendable {
     }
 
     /// Runs the record's lifecycle to its end: its offset is then stored, or left for the
-    /// redelivery. `consumedAt` is when the worker took the record from the consumer. Call
-    /// ``release(_:)`` afterwards.
+    /// redelivery. `consumedAt` is when the worker took the record from the consumer. It starts
+    /// holding one of ``slots`` and gives it back. Call ``release(_:)`` afterwards.
     func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) {
         let request = Request(prepared, consumedAt: consumedAt, offsets: offsets)
         var lifecycle = RequestLifecycle(prepared.decoded, bodyHash: request.bodyHash, timestamp: prepared.message.timestamp, settings: settings)
         var action = lifecycle.start()
+        var holdsSlot = true
+        defer { if holdsSlot { slots.release() } }
         while true {
             switch action {
             case .commit:
@@ -105,6 +107,12 @@ struct RequestProcessor: Sendable {
             case .leave:
                 return offsets.leave(prepared.message)
             default:
+                if case .end = action {
+                    // Only Kafka's acknowledgements are waited for from here: the slot goes to
+                    // the next call.
+                    slots.release()
+                    holdsSlot = false
+                }
                 let event = try await perform(action, for: request)
                 action = lifecycle.next(event, at: .current)
             }
