@@ -9,6 +9,7 @@ import Synchronization
 /// working or aside.
 final class InFlightSlots: Sendable {
     private struct State {
+        let capacity: Int
         var active = 0
         /// Requests back from a wait, waiting for a slot: new records wait behind them.
         var rejoining = 0
@@ -22,7 +23,6 @@ final class InFlightSlots: Sendable {
             active += 1
             return taker
         }
-        let capacity: Int
     }
 
     let capacity: Int

@@ -5,9 +5,10 @@ import Primitives
 import ServiceLifecycle
 
 /// The pipeline as a swift-service-lifecycle `Service`: takes request records from the
-/// consumer, keeps up to `--max-in-flight` of them at work (``InFlightSlots``), commits stored offsets periodically,
-/// and on graceful shutdown stops taking records and lets in-flight ones finish (bounded by the
-/// drain timeout); the runtime then closes the consumer, which commits the final positions.
+/// consumer, keeps up to `--max-in-flight` of them at work (``InFlightSlots``), commits stored
+/// offsets periodically, and on graceful shutdown stops taking records and lets in-flight ones
+/// finish (bounded by the drain timeout); the runtime then closes the consumer, which commits the
+/// final positions.
 final class WorkerService: Service {
     private let consumer: KafkaConsumer
     private let coordinator: OffsetCoordinator

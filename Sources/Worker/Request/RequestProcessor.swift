@@ -37,7 +37,8 @@ struct RequestProcessor: Sendable {
     let offsets: any OffsetStore
     let metrics: WorkerMetrics
     let logger: Logger
-    /// `--max-in-flight`, which a request waiting for an earlier call of its own steps out of.
+    /// `--max-in-flight`: a request holds a slot from its start until its result is written,
+    /// except while it waits for an earlier call of its own.
     let slots: InFlightSlots
     /// With `--ordering key`: records with the same Kafka key take turns, in consume order.
     let keyOrder: KeyedSequencer?
