@@ -5,10 +5,11 @@ import Testing
 import TestSupport
 import Worker
 
-/// The deployment files pass the tools operators run (kubernetes-validate, promtool, shellcheck)
-/// and agree with the code: every environment variable they set is an option, ports and probe
-/// paths are the worker's, grace periods exceed the drain timeout, alert rules name metrics the
-/// worker exports (`Tests/Deploy/check_deploy.py`, against the contract the code writes).
+/// The deployment files pass the tools operators run (kubernetes-validate, promtool, shellcheck,
+/// hadolint, systemd-analyze) and agree with the code: every environment variable they set is an option, ports
+/// and probe paths are the worker's, grace periods exceed the drain timeout, alert rules name
+/// metrics the worker exports (`Tests/Deploy/check_deploy.py`, against the contract the code
+/// writes).
 @Suite("Deployment files")
 struct DeployManifestTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
@@ -94,6 +95,35 @@ struct DeployManifestTests {
     func shellScripts() throws {
         let (status, output) = try Self.run(["shellcheck", "--severity=style"] + Self.shellScripts)
         #expect(status == 0, "shellcheck (run .ci/setup to install it):\n\(output)")
+    }
+
+    @Test("hadolint finds nothing in the Dockerfile", .timeLimit(.minutes(1)))
+    func dockerfile() throws {
+        let (status, output) = try Self.run(["hadolint", "--no-color", "deploy/Dockerfile"])
+        #expect(status == 0, "hadolint (run .ci/setup to install it):\n\(output)")
+    }
+
+    @Test("systemd-analyze verify accepts the units, without a warning", .timeLimit(.minutes(1)))
+    func systemdUnits() throws {
+        // The units start /usr/local/bin/chanjing-worker, which verify requires to exist: copies
+        // point at a stand-in.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("systemd-units-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let binary = folder.appendingPathComponent("chanjing-worker")
+        try Data("#!/bin/sh\n".utf8).write(to: binary)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary.path)
+        var units: [String] = []
+        for name in ["chanjing-worker.service", "chanjing-token-refresher.service"] {
+            let text = try String(contentsOf: Self.root.appendingPathComponent("deploy/systemd/\(name)"), encoding: .utf8)
+            #expect(text.contains("ExecStart=/usr/local/bin/chanjing-worker "), "\(name)")
+            let copy = folder.appendingPathComponent(name)
+            try text.replacingOccurrences(of: "/usr/local/bin/chanjing-worker", with: binary.path).write(to: copy, atomically: true, encoding: .utf8)
+            units.append(copy.path)
+        }
+        let (status, output) = try Self.run(["systemd-analyze", "verify", "--man=no"] + units)
+        // verify exits 0 on keys and values it ignores; it names them, though.
+        #expect(status == 0 && output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "systemd-analyze (run .ci/setup to install it):\n\(output)")
     }
 
     /// Runs a tool from the repository's root; its exit status and combined output.
