@@ -304,35 +304,33 @@ class Checker:
             self.problem(where, f"DRAIN_TIMEOUT ({drain:g} s) must exceed CHANJING_SUBMIT_TIMEOUT ({submit:g} s): the worker refuses to start")
 
     def check_selectors(self, workers, pods):
+        """The Service and the PodDisruptionBudget select the workers, the ServiceMonitor the Service;
+        their ports lead to the HTTP port."""
         worker_names = {name for name, *_ in workers}
-        _, labels, container, _, port = workers[0]
-        for kind, name, file, selector in [
-            (kind, name, file, (document["spec"].get("selector") or {}))
-            for kind in ("Service", "PodDisruptionBudget", "ServiceMonitor")
-            for name, file, document in self.of_kind(kind)
-        ]:
-            where = f"{file}: {kind}/{name}"
-            selector = selector.get("matchLabels", selector)
-            if kind == "ServiceMonitor":
-                services = [doc for service, _, doc in self.of_kind("Service") if selects(selector, doc["metadata"].get("labels") or {})]
-                if not services:
-                    self.problem(where, f"selector {selector} matches no Service")
-                for endpoint in self.objects[(kind, name)][1]["spec"]["endpoints"]:
-                    self.stats["ports"] += 1
-                    ports = {p.get("name"): p for service in services for p in service["spec"]["ports"]}
-                    target = ports.get(endpoint.get("port"), {}).get("targetPort")
-                    if endpoint.get("path") != self.contract.paths["metrics"] or {p["name"]: p["containerPort"] for p in container["ports"]}.get(target, target) != port:
-                        self.problem(where, f"must scrape {self.contract.paths['metrics']} through a Service port leading to the HTTP port {port}")
-                continue
-            matched = {pod for pod, pod_labels in pods if selects(selector, pod_labels)}
-            if matched != worker_names:
-                self.problem(where, f"selector {selector} matches {sorted(matched)}, not the workers {sorted(worker_names)}")
-            if kind == "Service":
-                for service_port in self.objects[(kind, name)][1]["spec"]["ports"]:
+        _, _, container, _, port = workers[0]
+        named = {declared.get("name"): declared["containerPort"] for declared in container.get("ports") or []}
+        for kind in ("Service", "PodDisruptionBudget"):
+            for name, file, document in self.of_kind(kind):
+                where, selector = f"{file}: {kind}/{name}", document["spec"]["selector"]
+                selector = selector.get("matchLabels", selector)
+                if {pod for pod, labels in pods if selects(selector, labels)} != worker_names:
+                    self.problem(where, f"selector {selector} does not select exactly the workers {sorted(worker_names)}")
+                for service_port in document["spec"].get("ports") or []:
                     self.stats["ports"] += 1
                     target = service_port.get("targetPort", service_port["port"])
-                    if {p["name"]: p["containerPort"] for p in container["ports"]}.get(target, target) != port:
+                    if named.get(target, target) != port:
                         self.problem(where, f"port {service_port.get('name')!r} does not lead to the HTTP port {port}")
+        for name, file, monitor in self.of_kind("ServiceMonitor"):
+            where, selector = f"{file}: ServiceMonitor/{name}", monitor["spec"]["selector"].get("matchLabels")
+            services = [service for _, _, service in self.of_kind("Service") if selects(selector, service["metadata"].get("labels") or {})]
+            if not services:
+                self.problem(where, f"selector {selector} matches no Service")
+            service_ports = {declared.get("name"): declared for service in services for declared in service["spec"]["ports"]}
+            for endpoint in monitor["spec"]["endpoints"]:
+                self.stats["ports"] += 1
+                target = service_ports.get(endpoint.get("port"), {}).get("targetPort")
+                if endpoint.get("path") != self.contract.paths["metrics"] or named.get(target, target) != port:
+                    self.problem(where, f"must scrape {self.contract.paths['metrics']} through a Service port leading to the HTTP port {port}")
 
     def check_keda(self, workers):
         partitions = None
