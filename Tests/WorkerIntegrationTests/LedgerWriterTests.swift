@@ -354,10 +354,13 @@ struct LedgerWriterTests {
             try await late.acknowledged()
             kafka.cluster.setRoundTripTime(broker: 1, .zero)
 
+            // The first load may have read "first" too, when it asked for the partition's end
+            // after that write was acknowledged (a slow start): only this load's reads count.
+            let readBefore = Self.recordsRead(metrics) ?? 0
             ledger.assigned([0])
             #expect(try await ledger.lookup("late", partition: 0).entry?.creationID == "task-late")
             #expect(try await ledger.lookup("first", partition: 0).entry?.creationID == "task-first")
-            #expect(Self.recordsRead(metrics) == 0, "both records are in the kept copy: nothing to read")
+            #expect(Self.recordsRead(metrics) ?? 0 == readBefore, "both records are in the kept copy: nothing to read")
         }
     }
 

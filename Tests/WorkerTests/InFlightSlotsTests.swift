@@ -55,7 +55,7 @@ struct InFlightSlotsTests {
         slots.stepAside()
         #expect(await slots.take(), "the slot stepped out of")
         let rejoined = Task { await slots.rejoin { true } }
-        try await Self.settle()
+        while slots.rejoining == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let taker = Taker(slots)
         try await Self.settle()
         slots.release()

@@ -41,6 +41,8 @@ final class InFlightSlots: Sendable {
 
     /// Requests at work now (not aside).
     var active: Int { state.withLock { $0.active } }
+    /// Requests back from a wait aside, waiting for a slot.
+    var rejoining: Int { state.withLock { $0.rejoining } }
 
     /// Takes a slot for a new record, waiting while every slot is taken; false when the task is
     /// cancelled first.
