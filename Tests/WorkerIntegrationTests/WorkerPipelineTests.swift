@@ -291,6 +291,28 @@ struct OutageEndToEndTests {
             #expect(try await harness.kafka.committedOffsets(group: harness.group)[0] == 20)
         }
     }
+
+    @Test("a graceful shutdown while every slot waits for an open circuit ends within the drain timeout, nothing committed past the paid requests", .timeLimit(.minutes(2)))
+    func shutdownWhileCircuitOpen() async throws {
+        let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(balance: 2))
+        try await harness.run(within: 100, "shutdownWhileCircuitOpen") {
+            try await harness.kafka.produce((0..<20).map { requestJSON(id: "s-\($0)") })
+            var configuration = harness.configuration
+            configuration.maxInFlight = 4
+            configuration.drainTimeout = .seconds(3)
+            let (worker, run) = try await harness.startWorker(configuration)
+            _ = try await harness.results(atLeast: 2, within: 30)
+            try await eventually(10, "the balance to run out") { harness.simulator.stats.balanceRefusals > 0 }
+            // The consume loop waits for one of the 4 slots, all held by requests waiting for the circuit.
+            try await Task.sleep(for: .seconds(1))
+            let started = ContinuousClock.now
+            await worker.shutdown()
+            try await withTimeout(30, "the worker to stop") { try await run.value }
+            #expect(ContinuousClock.now - started < .seconds(15), "stopped after \(ContinuousClock.now - started)")
+            #expect(try await harness.results(atLeast: 3, within: 2).count == 2, "only the paid-for requests have results")
+            #expect((try await harness.kafka.committedOffsets(group: harness.group)[0] ?? -1) <= 2)
+        }
+    }
 }
 
 @Suite("Chanjing faults end to end", .serialized)

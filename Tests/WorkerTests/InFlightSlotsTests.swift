@@ -35,7 +35,13 @@ struct InFlightSlotsTests {
 
     private static func settle() async throws { try await Task.sleep(for: .milliseconds(100)) }
 
-    @Test("new records wait while every slot is taken, and take the slot a request releases", .timeLimit(.minutes(1)))
+    /// A request ends: its slot, then its place among those held.
+    private static func end(_ slots: InFlightSlots) {
+        slots.release()
+        slots.ended()
+    }
+
+    @Test("new records wait while every slot is taken, and take the slot a request gives back", .timeLimit(.minutes(1)))
     func takeWaitsForRelease() async throws {
         let slots = InFlightSlots(capacity: 2)
         #expect(await slots.take())
@@ -44,13 +50,28 @@ struct InFlightSlotsTests {
         try await Self.settle()
         #expect(taker.result == nil, "no third slot")
         slots.release()
+        #expect(await taker.task.value, "a request writing its result gave its slot back")
+        #expect(slots.active == 2 && slots.held == 3)
+    }
+
+    @Test("no more than twice --max-in-flight are held, at work or not", .timeLimit(.minutes(1)))
+    func heldLimit() async throws {
+        let slots = InFlightSlots(capacity: 1)
+        #expect(await slots.take())
+        slots.release()
+        #expect(await slots.take())
+        slots.release()
+        let taker = Taker(slots)
+        try await Self.settle()
+        #expect(taker.result == nil, "two held, both waiting for Kafka")
+        slots.ended()
         #expect(await taker.task.value)
-        #expect(slots.active == 2)
     }
 
     @Test("a request stepping aside lets a new record in; back from its wait, it goes before the next new record", .timeLimit(.minutes(1)))
     func rejoinGoesFirst() async throws {
-        let slots = InFlightSlots(capacity: 1)
+        let slots = InFlightSlots(capacity: 2)
+        #expect(await slots.take())
         #expect(await slots.take())
         slots.stepAside()
         #expect(await slots.take(), "the slot stepped out of")
@@ -58,10 +79,10 @@ struct InFlightSlotsTests {
         while slots.rejoining == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let taker = Taker(slots)
         try await Self.settle()
-        slots.release()
+        Self.end(slots)
         #expect(await rejoined.value, "the request back from its wait takes the freed slot")
         #expect(taker.result == nil, "the new record still waits")
-        slots.release()
+        Self.end(slots)
         #expect(await taker.task.value)
     }
 
@@ -77,10 +98,22 @@ struct InFlightSlotsTests {
         wanted.current = false
         #expect(await rejoined.value == false)
         #expect(slots.active == 2, "held until it ends")
-        slots.release()
-        slots.release()
-        #expect(slots.active == 0)
+        Self.end(slots)
+        Self.end(slots)
+        #expect(slots.active == 0 && slots.held == 0)
         #expect(await slots.take(), "nothing left waiting to rejoin")
+    }
+
+    @Test("a graceful shutdown (close) ends the wait for a slot, and no record is taken after it", .timeLimit(.minutes(1)))
+    func closeEndsTheWait() async throws {
+        let slots = InFlightSlots(capacity: 1)
+        #expect(await slots.take())
+        let taker = Taker(slots)
+        try await Self.settle()
+        slots.close()
+        #expect(await taker.task.value == false)
+        Self.end(slots)
+        #expect(await slots.take() == false)
     }
 
     @Test("waiting for a slot ends when the consume loop is cancelled", .timeLimit(.minutes(1)))

@@ -48,6 +48,7 @@ struct RequestProcessorTests {
             let message = KafkaMessage(topic: "requests", partition: 0, offset: offset, key: nil, value: [], timestamp: timestamp)
             let prepared = RequestProcessor.Prepared(message: message, decoded: .valid(request), keyTurn: nil, copyTurn: nil)
             _ = await processor.slots.take()
+            defer { processor.slots.ended() }
             try await processor.process(prepared, consumedAt: Date())
             processor.release(prepared)
             if outlets.left.withLock({ $0.contains(offset) }) { return nil }

@@ -5,28 +5,37 @@ import Synchronization
 /// steps aside for that wait, so that reconciling after a crash does not keep the partition's
 /// other requests from Chanjing; it takes the next free slot, before any new record, when the
 /// wait is over. A request whose result is being written gives its slot back at once: only
-/// Kafka's acknowledgements are left. ``WorkerService`` holds at most ``heldLimit`` requests,
-/// working or aside.
+/// Kafka's acknowledgements are left. At most ``heldLimit`` requests are held, at work or not.
 final class InFlightSlots: Sendable {
     private struct State {
         let capacity: Int
         var active = 0
+        var held = 0
         /// Requests back from a wait, waiting for a slot: new records wait behind them.
         var rejoining = 0
+        /// Set on graceful shutdown: no new record is taken.
+        var closed = false
         /// The consume loop, waiting for a slot for the next record.
         var taker: CheckedContinuation<Bool, Never>?
 
+        var canTake: Bool { active + rejoining < capacity && held < 2 * capacity }
+
+        mutating func admit() {
+            active += 1
+            held += 1
+        }
+
         /// Gives the consume loop a slot if one is free and no request waits to rejoin.
         mutating func grantTaker() -> CheckedContinuation<Bool, Never>? {
-            guard let taker, active + rejoining < capacity else { return nil }
+            guard let taker, canTake else { return nil }
             self.taker = nil
-            active += 1
+            admit()
             return taker
         }
     }
 
     let capacity: Int
-    /// Working and aside together: as many again as work may wait aside.
+    /// At work and aside together: as many again as work may wait aside.
     var heldLimit: Int { 2 * capacity }
     /// How often a request back from a wait looks for a free slot, and whether it is still wanted
     /// (its partition may have been revoked meanwhile).
@@ -41,42 +50,58 @@ final class InFlightSlots: Sendable {
 
     /// Requests at work now (not aside).
     var active: Int { state.withLock { $0.active } }
+    /// Requests taken and not ended, at work or not.
+    var held: Int { state.withLock { $0.held } }
     /// Requests back from a wait aside, waiting for a slot.
     var rejoining: Int { state.withLock { $0.rejoining } }
 
-    /// Takes a slot for a new record, waiting while every slot is taken; false when the task is
-    /// cancelled first.
+    /// Takes a slot for a new record, waiting while every slot is taken; false once
+    /// ``close()`` was called or the task is cancelled.
     func take() async -> Bool {
-        if state.withLock({ state in
-            guard state.active + state.rejoining < state.capacity else { return false }
-            state.active += 1
-            return true
-        }) {
+        let taken = state.withLock { state -> Bool? in
+            if state.closed { return false }
+            guard state.canTake else { return nil }
+            state.admit()
             return true
         }
+        if let taken { return taken }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                // Checked under the lock, so that a cancellation between the check and the store
-                // finds the continuation stored.
+                // Checked under the lock, so that a cancellation or a close between the check
+                // and the store finds the continuation stored.
                 let granted = state.withLock { state -> Bool? in
-                    if Task.isCancelled { return false }
+                    if Task.isCancelled || state.closed { return false }
                     state.taker = continuation
                     return state.grantTaker() != nil ? true : nil
                 }
                 if let granted { continuation.resume(returning: granted) }
             }
         } onCancel: {
-            state.withLock { state -> CheckedContinuation<Bool, Never>? in
-                defer { state.taker = nil }
-                return state.taker
-            }?.resume(returning: false)
+            close()
         }
     }
 
-    /// A request ends, holding its slot.
+    /// No new record is taken: a waiting ``take()`` returns false, and so does every later one.
+    func close() {
+        state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            state.closed = true
+            defer { state.taker = nil }
+            return state.taker
+        }?.resume(returning: false)
+    }
+
+    /// A request gives its slot back: it ended, or it only waits for Kafka now.
     func release() {
         state.withLock { state in
             state.active -= 1
+            return state.grantTaker()
+        }?.resume(returning: true)
+    }
+
+    /// A request taken with ``take()`` is over.
+    func ended() {
+        state.withLock { state in
+            state.held -= 1
             return state.grantTaker()
         }?.resume(returning: true)
     }

@@ -37,12 +37,6 @@ final class WorkerService: Service {
         self.logger = logger
     }
 
-    private enum Child {
-        case processed
-        case committerStopped
-        case drainDeadline
-    }
-
     /// Consumes until graceful shutdown, then drains; throws when the worker fails. The consumer
     /// is closed by ``WorkerRuntime`` once every service has stopped, on every path.
     func run() async throws {
@@ -61,71 +55,64 @@ final class WorkerService: Service {
         }
     }
 
-    /// Takes records until the stream ends (graceful shutdown), then drains.
+    /// Takes records until graceful shutdown, then drains.
     private func consume(reportingTo failure: Promise<any Error>) async throws {
-        try await withThrowingTaskGroup(of: Child.self) { group in
+        let slots = processor.slots
+        try await withThrowingDiscardingTaskGroup { group in
             group.addTask { [consumer, commitInterval] in
                 while (try? await Task.sleep(for: commitInterval)) != nil { consumer.commit() }
-                return .committerStopped
             }
-            let slots = processor.slots
-            // Children, finished or not, until `group.next()` collects them.
-            var running = 0
             logger.info("Worker consuming", metadata: ["max_in_flight": "\(slots.capacity)", "ordering": "\(ordering)"])
-            for try await message in consumer.messages.cancelOnGracefulShutdown() {
-                while running >= slots.heldLimit {
-                    if case .processed = try await group.next() { running -= 1 }
-                }
-                // The request gives its slot back (``RequestProcessor/process(_:consumedAt:)``).
-                guard await slots.take() else { break }
-                guard coordinator.begin(message) else {
-                    slots.release()
-                    logger.debug("Skipping a record of a revoked assignment", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
-                    continue
-                }
-                running += 1
-                metrics.consumed(topic: message.topic)
-                metrics.started()
-                let consumedAt = Date()
-                // Prepared here, in consume order: its turns are reserved in that order.
-                let prepared = processor.prepare(message)
-                group.addTask { [processor, metrics] in
-                    defer {
-                        processor.release(prepared)
-                        metrics.finished()
+            // A graceful shutdown ends the stream, or the wait for a slot: every slot may be held
+            // by requests that wait for an open circuit, which only the drain timeout ends.
+            try await withGracefulShutdownHandler {
+                for try await message in consumer.messages.cancelOnGracefulShutdown() {
+                    guard await slots.take() else { break }
+                    guard coordinator.begin(message) else {
+                        slots.release()
+                        slots.ended()
+                        logger.debug("Skipping a record of a revoked assignment", metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)"])
+                        continue
                     }
-                    do {
-                        try await processor.process(prepared, consumedAt: consumedAt)
-                    } catch {
-                        failure.fulfill(error)
-                        throw error
+                    metrics.consumed(topic: message.topic)
+                    metrics.started()
+                    let consumedAt = Date()
+                    // Prepared here, in consume order: its turns are reserved in that order.
+                    let prepared = processor.prepare(message)
+                    group.addTask { [processor, metrics] in
+                        defer {
+                            processor.release(prepared)
+                            slots.ended()
+                            metrics.finished()
+                        }
+                        do {
+                            // The request gives its slot back; its place among those held ends here.
+                            try await processor.process(prepared, consumedAt: consumedAt)
+                        } catch {
+                            failure.fulfill(error)
+                            throw error
+                        }
                     }
-                    return .processed
                 }
+            } onGracefulShutdown: {
+                slots.close()
             }
-            try await drain(&group, running: running)
+            await drain(slots)
+            // What is left stays uncommitted and is redelivered; the committer stops too.
+            group.cancelAll()
         }
     }
 
-    /// Waits for in-flight requests, at most the drain timeout; then cancels what is left, which
-    /// stays uncommitted and is redelivered.
-    private func drain(_ group: inout ThrowingTaskGroup<Child, any Error>, running: Int) async throws {
-        var running = running
-        logger.info("Draining: waiting for requests in flight", metadata: ["in_flight": "\(running)", "timeout": "\(drainTimeout)"])
-        group.addTask { [drainTimeout] in
-            try? await Task.sleep(for: drainTimeout)
-            return .drainDeadline
-        }
-        while running > 0, let child = try await group.next() {
-            switch child {
-            case .processed: running -= 1
-            case .committerStopped: continue
-            case .drainDeadline:
-                logger.warning("Drain timeout passed; \(running) requests stay uncommitted and will be redelivered")
-                group.cancelAll()
+    /// Waits for the requests held, at most the drain timeout.
+    private func drain(_ slots: InFlightSlots) async {
+        logger.info("Draining: waiting for requests in flight", metadata: ["in_flight": "\(slots.held)", "timeout": "\(drainTimeout)"])
+        let deadline = ContinuousClock.now + drainTimeout
+        while slots.held > 0, !Task.isCancelled {
+            guard ContinuousClock.now < deadline else {
+                logger.warning("Drain timeout passed; \(slots.held) requests stay uncommitted and will be redelivered")
                 return
             }
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        group.cancelAll()
     }
 }
