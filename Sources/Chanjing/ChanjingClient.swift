@@ -45,6 +45,10 @@ public final class ChanjingClient: Sendable {
         http.timeout = .init(connect: .nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
         http.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, configuration.maxConnections))
         http.redirectConfiguration = .disallow
+        // The worker records no spans (it passes `traceparent` on to results): with no tracer a
+        // call skips a no-op span's URL parsing and attributes, 2% of the worker's CPU in the
+        // profile of docs/benchmarks.md (scenario 8).
+        http.tracing.tracer = nil
         if let proxyURL = configuration.proxyURL, !proxyURL.isEmpty {
             guard let url = URL(string: proxyURL), let host = url.host, !host.isEmpty else {
                 throw .transport("the proxy URL \(proxyURL) has no host", requestSent: false)
