@@ -5,7 +5,8 @@ import Synchronization
 /// steps aside for that wait, so that reconciling after a crash does not keep the partition's
 /// other requests from Chanjing; it takes the next free slot, before any new record, when the
 /// wait is over. A request whose result is being written gives its slot back at once: only
-/// Kafka's acknowledgements are left. At most ``heldLimit`` requests are held, at work or not.
+/// Kafka's acknowledgements are left. At most twice `--max-in-flight` requests are held, at work
+/// or not.
 final class InFlightSlots: Sendable {
     private struct State {
         let capacity: Int
@@ -18,7 +19,9 @@ final class InFlightSlots: Sendable {
         /// The consume loop, waiting for a slot for the next record.
         var taker: CheckedContinuation<Bool, Never>?
 
-        var canTake: Bool { active + rejoining < capacity && held < 2 * capacity }
+        /// At work and aside together: as many again as work may wait aside.
+        var heldLimit: Int { 2 * capacity }
+        var canTake: Bool { active + rejoining < capacity && held < heldLimit }
 
         mutating func admit() {
             active += 1
@@ -35,8 +38,6 @@ final class InFlightSlots: Sendable {
     }
 
     let capacity: Int
-    /// At work and aside together: as many again as work may wait aside.
-    var heldLimit: Int { 2 * capacity }
     /// How often a request back from a wait looks for a free slot, and whether it is still wanted
     /// (its partition may have been revoked meanwhile).
     static let rejoinPoll: Duration = .milliseconds(20)
