@@ -356,8 +356,8 @@ class Checker:
                 brokers = process.setting("KAFKA_BROKERS")
                 if brokers is not None and set(brokers.split(",")) != set(metadata.get("bootstrapServers", "").split(",")):
                     self.problem(where, f"trigger bootstrapServers {metadata.get('bootstrapServers')!r} are not the workers' KAFKA_BROKERS {brokers!r}")
-                if float(metadata.get("lagThreshold", "5")) < float(process.setting("MAX_IN_FLIGHT")):
-                    self.problem(where, "lagThreshold is below MAX_IN_FLIGHT: a worker's own uncommitted requests would count as backlog")
+                if float(metadata.get("lagThreshold", "5")) < 2 * float(process.setting("MAX_IN_FLIGHT")):
+                    self.problem(where, "lagThreshold is below twice MAX_IN_FLIGHT (the requests a worker holds): its own uncommitted requests would count as backlog")
                 if metadata.get("allowIdleConsumers", "false") != "false":
                     self.problem(where, "allowIdleConsumers lets the pool grow past the partition count")
                 self.check_kafka_security(where, process, trigger)
