@@ -106,13 +106,9 @@ final class WorkerService: Service {
     /// Waits for the requests held, at most the drain timeout.
     private func drain(_ slots: InFlightSlots) async {
         logger.info("Draining: waiting for requests in flight", metadata: ["in_flight": "\(slots.held)", "timeout": "\(drainTimeout)"])
-        let deadline = ContinuousClock.now + drainTimeout
-        while slots.held > 0, !Task.isCancelled {
-            guard ContinuousClock.now < deadline else {
-                logger.warning("Drain timeout passed; \(slots.held) requests stay uncommitted and will be redelivered")
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(20))
+        // Looked at often: a shutdown should not wait long after its last request.
+        if await sleep(until: .now + drainTimeout, every: .milliseconds(20), while: { slots.held > 0 }) {
+            logger.warning("Drain timeout passed; \(slots.held) requests stay uncommitted and will be redelivered")
         }
     }
 }
