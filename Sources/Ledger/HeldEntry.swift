@@ -14,6 +14,7 @@ struct HeldEntry: Sendable {
         let retries: LedgerEntry.Retries?
         let reconciled: Bool?
         let completion: LedgerEntry.Completion?
+        let requestOffset: Int64?
         let error: ErrorBox?
 
         init(_ entry: LedgerEntry) {
@@ -24,6 +25,7 @@ struct HeldEntry: Sendable {
             retries = entry.retries
             reconciled = entry.reconciled
             completion = entry.completion
+            requestOffset = entry.requestOffset
             error = entry.error.map(ErrorBox.init)
         }
     }
@@ -65,7 +67,7 @@ struct HeldEntry: Sendable {
             kind: kind, requestID: requestID, bodyHash: bodyHash.map(LedgerEntry.hashText) ?? "", at: at,
             status: outcome?.status, creationID: outcome?.creationID?.text, error: outcome?.error?.detail, attempts: outcome?.attempts,
             retries: outcome?.retries, chanjingTraceID: outcome?.chanjingTraceID?.text, reconciled: outcome?.reconciled, intentAt: intentAt,
-            completion: outcome?.completion
+            requestOffset: outcome?.requestOffset, completion: outcome?.completion
         )
     }
 }

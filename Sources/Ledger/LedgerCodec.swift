@@ -41,6 +41,7 @@ extension LedgerEntry {
         json.field("kind", kind.rawValue)
         json.field("reconciled", reconciled)
         json.field("request_id", requestID)
+        json.field("request_offset", requestOffset)
         if let retries {
             json.object("retries") { json in
                 json.field("ambiguous", retries.ambiguous)
@@ -150,6 +151,7 @@ extension JSONScanner {
             case "chanjing_trace_id": entry.chanjingTraceID = try scanner.optional { scanner throws(Failure) in try scanner.string() }
             case "reconciled": entry.reconciled = try scanner.optional { scanner throws(Failure) in try scanner.bool() }
             case "intent_at": entry.intentAt = try scanner.optional { scanner throws(Failure) in try scanner.integer() }
+            case "request_offset": entry.requestOffset = try scanner.optional { scanner throws(Failure) in try scanner.integer() }
             case "follow": entry.follow = try scanner.optional { scanner throws(Failure) in try scanner.follow() }
             case "completion":
                 entry.completion = try scanner.optional { scanner throws(Failure) in

@@ -91,6 +91,10 @@ public struct LedgerEntry: Sendable, Equatable {
     /// For intents written again and outcomes: when the intent before the first submit was
     /// written (Unix milliseconds).
     public var intentAt: Int64?
+    /// For outcomes: the offset of the request record they answer. That record delivered again
+    /// gets the same answer; another record of the same request may be a new attempt. (A
+    /// followed task's `follow` holds it too, for the previous version's readers.)
+    public var requestOffset: Int64?
     /// For `submitted` outcomes written while tracking is on: the task is followed to its end.
     public var follow: Follow?
     /// For outcomes written again once the task's completion was published: how it ended. The
@@ -100,8 +104,9 @@ public struct LedgerEntry: Sendable, Equatable {
     public init(
         kind: Kind, requestID: String, bodyHash: String, at: Int64, status: Status? = nil, creationID: String? = nil, error: ErrorDetail? = nil,
         attempts: Int? = nil, retries: Retries? = nil, chanjingTraceID: String? = nil, reconciled: Bool? = nil, intentAt: Int64? = nil,
-        follow: Follow? = nil, completion: Completion? = nil
+        requestOffset: Int64? = nil, follow: Follow? = nil, completion: Completion? = nil
     ) {
+        self.requestOffset = requestOffset
         self.follow = follow
         self.completion = completion
         self.kind = kind

@@ -13,7 +13,7 @@ struct LedgerCodecTests {
         status: .failed, creationID: "task-\(awkward)",
         error: .init(code: "retries_exhausted", message: awkward, field: "prompt", chanjingCode: 50000),
         attempts: 3, retries: .init(safe: 1, ambiguous: 2), chanjingTraceID: "trace/1", reconciled: true,
-        intentAt: 1_764_099_999_000
+        intentAt: 1_764_099_999_000, requestOffset: 7_340
     )
 
     private static let texts = [
@@ -30,7 +30,7 @@ struct LedgerCodecTests {
             error: maybe(.init(code: texts.randomElement()!, message: texts.randomElement()!, field: maybe(texts.randomElement()!), chanjingCode: maybe(Int.random(in: -1...60000)))),
             attempts: maybe(Int.random(in: 0...Int.max)), retries: maybe(.init(safe: Int.random(in: 0...9), ambiguous: Int.random(in: 0...9))),
             chanjingTraceID: maybe(texts.randomElement()!), reconciled: maybe(Bool.random()), intentAt: maybe(Int64.random(in: 0...Int64.max)),
-            follow: maybe(randomFollow()), completion: maybe(LedgerEntry.Completion.allCases.randomElement()!)
+            requestOffset: maybe(Int64.random(in: 0...Int64.max)), follow: maybe(randomFollow()), completion: maybe(LedgerEntry.Completion.allCases.randomElement()!)
         )
     }
 
@@ -62,7 +62,7 @@ struct LedgerCodecTests {
         plain.error = .init(code: "retries_exhausted", message: "Chanjing answered 50000 five times", field: "prompt", chanjingCode: 50000)
         let expected = #"{"at":1764100000123,"attempts":3,"body_hash":"123abcd","chanjing_trace_id":"trace/1","creation_id":"task-1","#
             + #""error":{"chanjing_code":50000,"code":"retries_exhausted","field":"prompt","message":"Chanjing answered 50000 five times"},"#
-            + #""intent_at":1764099999000,"kind":"outcome","reconciled":true,"request_id":"request-1","retries":{"ambiguous":2,"safe":1},"status":"failed"}"#
+            + #""intent_at":1764099999000,"kind":"outcome","reconciled":true,"request_id":"request-1","request_offset":7340,"retries":{"ambiguous":2,"safe":1},"status":"failed"}"#
         #expect(String(decoding: plain.encoded(), as: UTF8.self) == expected)
         let intent = LedgerEntry(kind: .intent, requestID: "r", bodyHash: "ff", at: 1)
         #expect(String(decoding: intent.encoded(), as: UTF8.self) == #"{"at":1,"body_hash":"ff","kind":"intent","request_id":"r"}"#)
@@ -165,7 +165,7 @@ struct LedgerCodecTests {
     @Test("the codec knows every stored field: a new one must be added to LedgerCodec.swift and to HeldEntry (or HeldFollow)")
     func everyFieldWritten() {
         // `follow` is held apart, while the task is followed (HeldFollow); `completion` only ends that.
-        #expect(Mirror(reflecting: Self.outcome).children.count == 14)
+        #expect(Mirror(reflecting: Self.outcome).children.count == 15)
         #expect(Mirror(reflecting: FollowedTaskTests.follow).children.count == 3)
         #expect(Mirror(reflecting: LedgerEntry.Retries()).children.count == 2)
         #expect(Mirror(reflecting: Self.outcome.error!).children.count == 4)

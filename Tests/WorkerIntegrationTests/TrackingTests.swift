@@ -72,6 +72,43 @@ struct TrackingTests {
         }
     }
 
+    @Test(
+        "records whose renders failed, delivered again, get their results again and no new task; the request sent again is a new task",
+        .timeLimit(.minutes(1))
+    )
+    func failedRenderRedelivered() async throws {
+        let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(renderTime: 1...1, renderFailureRate: 1))
+        try await harness.run(within: 50, "redelivered failed renders") {
+            try await harness.kafka.produce((0..<3).map { requestJSON(id: "f-\($0)") })
+            var configuration = harness.configuration
+            configuration.tracking = TrackingSettings(topic: harness.kafka.completionsTopic, firstCheck: .seconds(1), interval: .seconds(1), maxTrackTime: .seconds(20))
+            let (first, firstRun) = try await harness.startWorker(configuration)
+            let failed = try await harness.completions(forEvery: 3, within: 20)
+            await first.shutdown()
+            try await firstRun.value
+            #expect(failed.count == 3 && failed.allSatisfy { $0.1.status == .failed })
+
+            // A consumer group with no committed offsets reads the same records again, as the
+            // group does after a commit lost to a rebalance or a crash.
+            configuration.groupID += "-again"
+            let (second, secondRun) = try await harness.startWorker(configuration)
+            let results = try await harness.results(atLeast: 6, within: 20).map(\.1)
+            let byRequest = Dictionary(grouping: results, by: \.requestID)
+            #expect(byRequest.count == 3 && byRequest.values.allSatisfy { $0.count == 2 && Set($0.map(\.creationID)).count == 1 }, "\(results)")
+            #expect(results.filter { $0.replayed == true }.count == 3)
+            #expect(harness.simulator.tasks.count == 3)
+
+            try await harness.kafka.produce([requestJSON(id: "f-0")])
+            let resent = try await harness.results(atLeast: 7, within: 20).map(\.1).filter { $0.requestID == "f-0" && $0.replayed == nil }
+            #expect(resent.count == 2 && Set(resent.map(\.creationID)).count == 2, "a new task: \(resent)")
+            #expect(harness.simulator.tasks.count == 4)
+            let completions = try await harness.completions(forEvery: 3, within: 10, settle: .seconds(2))
+            #expect(completions.count == 4, "one more completion, the new task's: \(completions.map(\.1.creationID))")
+            await second.shutdown()
+            try await secondRun.value
+        }
+    }
+
     @Test("a task still rendering after --max-track-time ends `expired`, and is read no more", .timeLimit(.minutes(1)))
     func expiry() async throws {
         let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(renderTime: 600...600))

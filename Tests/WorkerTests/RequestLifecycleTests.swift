@@ -15,6 +15,9 @@ struct RequestLifecycleTests {
 
     static let request = VideoRequest(requestID: "r-1", prompt: "a lighthouse in a storm")
     static let hash = request.submitBody.ledgerHash
+    /// The record's offset; outcomes recorded for it name it, those of another record of the
+    /// same request (a copy, or `replay`) do not.
+    static let offset: Int64 = 41
     static let start = Lifecycle.Now(date: Date(timeIntervalSince1970: 1_800_000_000), instant: .now)
     static let retry = RetryPolicy(maxAttempts: 3, maxElapsed: .seconds(600), initialBackoff: .milliseconds(100), maxBackoff: .seconds(1))
 
@@ -34,11 +37,13 @@ struct RequestLifecycleTests {
             return [(.turnGranted, tick), (.notWanted, tick)]
         case .lookUp:
             func entry(
-                _ kind: LedgerEntry.Kind, _ status: LedgerEntry.Status? = nil, code: String? = nil, hash: String = hash, completion: LedgerEntry.Completion? = nil
+                _ kind: LedgerEntry.Kind, _ status: LedgerEntry.Status? = nil, code: String? = nil, hash: String = hash, completion: LedgerEntry.Completion? = nil,
+                sameRecord: Bool = false
             ) -> Event {
                 .ledgerAnswered(.found(LedgerEntry(
                     kind: kind, requestID: "r-1", bodyHash: hash, at: LedgerEntry.milliseconds(start.date) - 5_000, status: status,
-                    creationID: status == .submitted ? "earlier-task" : nil, error: code.map { .init(code: $0, message: "earlier") }, completion: completion
+                    creationID: status == .submitted ? "earlier-task" : nil, error: code.map { .init(code: $0, message: "earlier") },
+                    requestOffset: kind == .outcome ? (sameRecord ? offset : offset - 1) : nil, completion: completion
                 )))
             }
             return [
@@ -49,6 +54,9 @@ struct RequestLifecycleTests {
                 (entry(.intent), tick), (entry(.adoption), tick), (entry(.outcome, .submitted, hash: "other"), tick),
                 // Its task followed to the end, and Chanjing could not render it.
                 (entry(.outcome, .submitted, completion: .failed), tick),
+                // This record delivered again, whatever its outcome.
+                (entry(.outcome, .failed, code: "retries_exhausted", sameRecord: true), tick),
+                (entry(.outcome, .submitted, completion: .failed, sameRecord: true), tick),
             ]
         case .sleep(let deadline, _):
             return [(.woke, max(tick, deadline - now.instant)), (.notWanted, tick)]
@@ -124,7 +132,7 @@ struct RequestLifecycleTests {
             exploration.paths += 1
             check(path + [Step(action: last)], settings: settings)
         }
-        var lifecycle = Lifecycle(.valid(request), bodyHash: hash, timestamp: start.date, settings: settings, seed: 1)
+        var lifecycle = Lifecycle(.valid(request), bodyHash: hash, offset: offset, timestamp: start.date, settings: settings, seed: 1)
         let first = lifecycle.start()
         walk(lifecycle, first, now: start)
         return exploration
@@ -139,6 +147,7 @@ struct RequestLifecycleTests {
         }
         var mayHaveCreated = false  // a task may exist that no search has ruled out
         var submittedBefore = false  // the ledger holds a task of this request that may still make its video
+        var redelivered = false  // the ledger holds this record's outcome
         var adopted = false
         var intentAcknowledged = false
         var ended = false
@@ -165,12 +174,16 @@ struct RequestLifecycleTests {
                     return expect(false, "a call without a timely intent right before it")
                 }
                 expect(!mayHaveCreated && !adopted && !submittedBefore, "a second paid submit")
+                expect(!redelivered, "a record delivered again is sent again")
             case .end(let ending, let recordOutcome, _):
                 expect(!ended, "two endings")
                 ended = true
                 expect(recordOutcome == (settings.ledger && intentAcknowledged), "the outcome is recorded exactly when a call was made with the ledger on")
                 if case .outcome(let outcome) = ending, adopted {
                     expect(outcome.status == .submitted && outcome.creationID == "found-task", "an adopted task is the result")
+                }
+                if redelivered {
+                    guard case .outcome(let outcome) = ending, outcome.replayed else { return expect(false, "a record delivered again gets another answer") }
                 }
             case .commit:
                 guard case .end? = previous?.action, case .ended(published: true)? = previous?.event else {
@@ -194,6 +207,7 @@ struct RequestLifecycleTests {
                 if record.kind != .outcome || code == .retriesExhausted || code == .some(nil) { mayHaveCreated = true }
                 // Only a task that failed to render is submitted again.
                 if record.kind == .outcome, record.status == .submitted, record.completion != .failed { submittedBefore = true }
+                if record.kind == .outcome, record.requestOffset == offset, code != .some(nil) { redelivered = true }
             case .searched(let found)?:
                 if found != nil { adopted = true } else { mayHaveCreated = false }
             default:
@@ -217,7 +231,7 @@ struct RequestLifecycleTests {
 
     /// Feeds `events` in order (each `advance` after the previous), returning every action.
     static func run(_ settings: Lifecycle.Settings, timestamp: Date? = start.date, _ events: [(Event, Duration)]) -> [Action] {
-        var lifecycle = Lifecycle(.valid(request), bodyHash: hash, timestamp: timestamp, settings: settings, seed: 1)
+        var lifecycle = Lifecycle(.valid(request), bodyHash: hash, offset: offset, timestamp: timestamp, settings: settings, seed: 1)
         var now = start
         var actions = [lifecycle.start()]
         for (event, advance) in events {
@@ -269,7 +283,7 @@ struct RequestLifecycleTests {
         let rejection = RequestRejection(code: .missingField, field: "ref_prompt", message: "ref_prompt is required")
         for ledger in [false, true] {
             let settings = Lifecycle.Settings(ledger: ledger, retry: Self.retry)
-            var lifecycle = Lifecycle(.invalid(rejection, requestID: "r-1"), bodyHash: "", timestamp: Self.start.date, settings: settings)
+            var lifecycle = Lifecycle(.invalid(rejection, requestID: "r-1"), bodyHash: "", offset: Self.offset, timestamp: Self.start.date, settings: settings)
             #expect(lifecycle.start() == .waitForTurn)
             var left = lifecycle
             #expect(left.next(.notWanted, at: Self.start) == .leave)
@@ -281,12 +295,18 @@ struct RequestLifecycleTests {
         }
     }
 
-    @Test("a request whose task failed to render is submitted again; one whose task made its video is answered from the ledger")
+    @Test(
+        "a request sent again after its task failed to render is submitted again; one whose task made its video, or the same record delivered again, is answered from the ledger"
+    )
     func failedGeneration() {
         let settings = Lifecycle.Settings(ledger: true, retry: Self.retry)
-        for (completion, resubmitted) in [(LedgerEntry.Completion.failed, true), (.succeeded, false), (.expired, false)] {
+        let cases: [(LedgerEntry.Completion, requestOffset: Int64, resubmitted: Bool)] = [
+            (.failed, Self.offset - 5, true), (.succeeded, Self.offset - 5, false), (.expired, Self.offset - 5, false), (.failed, Self.offset, false),
+        ]
+        for (completion, requestOffset, resubmitted) in cases {
             let outcome = LedgerEntry(
-                kind: .outcome, requestID: "r-1", bodyHash: Self.hash, at: 0, status: .submitted, creationID: "earlier-task", attempts: 1, completion: completion
+                kind: .outcome, requestID: "r-1", bodyHash: Self.hash, at: 0, status: .submitted, creationID: "earlier-task", attempts: 1,
+                requestOffset: requestOffset, completion: completion
             )
             let actions = Self.run(settings, [(.turnGranted, .zero), (.ledgerAnswered(.found(outcome)), .zero)])
             if resubmitted {
@@ -297,6 +317,25 @@ struct RequestLifecycleTests {
                     continue
                 }
                 #expect(replayed.creationID == "earlier-task" && replayed.replayed)
+            }
+        }
+    }
+
+    @Test("a failed request's record delivered again gets its failure again; another record of the request is a new attempt")
+    func failureRedelivered() {
+        let settings = Lifecycle.Settings(ledger: true, retry: Self.retry)
+        for (requestOffset, resubmitted) in [(Self.offset, false), (Self.offset - 5, true), (nil, true)] {
+            let failure = LedgerEntry(
+                kind: .outcome, requestID: "r-1", bodyHash: Self.hash, at: 0, status: .failed, error: .init(code: "chanjing_error", message: "earlier"),
+                attempts: 1, requestOffset: requestOffset
+            )
+            let actions = Self.run(settings, [(.turnGranted, .zero), (.ledgerAnswered(.found(failure)), .zero)])
+            if resubmitted {
+                #expect(actions.last == .waitForCircuit(retried: nil), "\(String(describing: requestOffset))")
+            } else if case .end(.outcome(let replayed), recordOutcome: false, _)? = actions.last {
+                #expect(replayed.status == .failed && replayed.error?.code == .chanjingError && replayed.replayed)
+            } else {
+                Issue.record("expected the recorded failure, got \(String(describing: actions.last))")
             }
         }
     }

@@ -204,6 +204,9 @@ struct RequestLifecycle: Sendable {
     /// Set for a request that failed validation.
     private let rejection: RequestRejection?
     private let bodyHash: String
+    /// The record's offset in its requests partition: an outcome recorded for this record
+    /// answers it again, whatever it was.
+    private let offset: Int64
     private let timestamp: Date?
     private var state = State.received
     private var search: Search?
@@ -219,12 +222,13 @@ struct RequestLifecycle: Sendable {
     /// The circuit as the latest failure left it.
     private var circuitOpen = false
 
-    /// `bodyHash` is the ledger hash of a valid request's submit body (`SameRequest.swift`); `timestamp` the
-    /// record's Kafka timestamp; `seed` seeds the back-off jitter.
-    init(_ decoded: DecodedRequest, bodyHash: String, timestamp: Date?, settings: Settings, seed: UInt64 = .random(in: .min ... .max)) {
+    /// `bodyHash` is the ledger hash of a valid request's submit body (`SameRequest.swift`); `offset`
+    /// and `timestamp` the record's offset and Kafka timestamp; `seed` seeds the back-off jitter.
+    init(_ decoded: DecodedRequest, bodyHash: String, offset: Int64, timestamp: Date?, settings: Settings, seed: UInt64 = .random(in: .min ... .max)) {
         self.requestID = decoded.requestID
         if case .invalid(let rejection, _) = decoded { self.rejection = rejection } else { rejection = nil }
         self.bodyHash = bodyHash
+        self.offset = offset
         self.timestamp = timestamp
         self.settings = settings
         self.jitter = Jitter(seed: seed)
@@ -331,6 +335,11 @@ struct RequestLifecycle: Sendable {
         }
         let replayed = SubmissionOutcome(replaying: record)
         switch (record.kind, replayed?.status) {
+        case (.outcome, _?) where record.requestOffset == offset:
+            // This very record, delivered again (its offset was not committed before a rebalance
+            // or a crash): it gets the answer it already got. Only another record of the request
+            // (`replay`) is a new attempt after a failure.
+            return end(.outcome(replayed!))
         case (.outcome, .failed?):
             // A failure is not final: after an outage `replay` sends the request again. Only a
             // failure that may have created a task needs a search first.

@@ -97,7 +97,9 @@ struct RequestProcessor: Sendable {
     /// holding one of ``slots`` and gives it back. Call ``release(_:)`` afterwards.
     func process(_ prepared: Prepared, consumedAt: Date) async throws(WorkerFailure) {
         let request = Request(prepared, consumedAt: consumedAt, offsets: offsets)
-        var lifecycle = RequestLifecycle(prepared.decoded, bodyHash: request.bodyHash, timestamp: prepared.message.timestamp, settings: settings)
+        var lifecycle = RequestLifecycle(
+            prepared.decoded, bodyHash: request.bodyHash, offset: prepared.message.offset, timestamp: prepared.message.timestamp, settings: settings
+        )
         var action = lifecycle.start()
         var holdsSlot = true
         defer { if holdsSlot { slots.release() } }
@@ -253,7 +255,7 @@ struct RequestProcessor: Sendable {
     /// The ledger's outcome entry for the request; with tracking on, a `submitted` one carries
     /// what following its task needs.
     private func outcomeEntry(_ outcome: SubmissionOutcome, intentAt: Date?, for request: Request) -> LedgerEntry {
-        var entry = outcome.ledgerEntry(requestID: request.requestID, bodyHash: request.bodyHash, intentAt: intentAt)
+        var entry = outcome.ledgerEntry(requestID: request.requestID, bodyHash: request.bodyHash, requestOffset: request.prepared.message.offset, intentAt: intentAt)
         if followsTasks, outcome.status == .submitted {
             // Tighter bounds than the result's: the ledger holds them in memory until the task ends.
             let message = request.prepared.message

@@ -19,14 +19,15 @@ struct SubmissionOutcome: Sendable, Equatable {
 // The outcome as the ledger records it, and back: the one place the results contract meets the
 // ledger's own types.
 extension SubmissionOutcome {
-    /// The ledger's outcome entry for this outcome of `requestID`.
-    func ledgerEntry(requestID: String, bodyHash: String, intentAt: Date?) -> LedgerEntry {
+    /// The ledger's outcome entry for this outcome of `requestID`, answering the record at
+    /// `requestOffset`.
+    func ledgerEntry(requestID: String, bodyHash: String, requestOffset: Int64, intentAt: Date?) -> LedgerEntry {
         LedgerEntry(
             kind: .outcome, requestID: requestID, bodyHash: bodyHash, at: LedgerEntry.now(),
             status: LedgerEntry.Status(status), creationID: creationID,
             error: error.map { .init(code: $0.code.rawValue, message: $0.message, field: $0.field, chanjingCode: $0.chanjingCode) },
             attempts: attempts, retries: .init(safe: retries.safe, ambiguous: retries.ambiguous), chanjingTraceID: traceID,
-            reconciled: reconciled ? true : nil, intentAt: intentAt.map(LedgerEntry.milliseconds)
+            reconciled: reconciled ? true : nil, intentAt: intentAt.map(LedgerEntry.milliseconds), requestOffset: requestOffset
         )
     }
 
