@@ -131,11 +131,12 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// The producer's properties. Results and ledger entries share one producer, so that both
-    /// ride the same round trips to the brokers (docs/benchmarks.md). It lingers 3 ms: a submit waits
-    /// that much longer for its intent's acknowledgement, but at a few hundred requests a second and
-    /// more the writes of several requests share each round trip and wake-up (scenarios 2 and 8: a
-    /// fifth less CPU per request at the same rate). It gives up on an attempt after 60 s rather than librdkafka's 300 s: a
-    /// ledger write is tried 5 times before the worker stops, a result until it is acknowledged.
+    /// ride the same round trips to the brokers (docs/benchmarks.md). It lingers 3 ms: a submit
+    /// waits that much longer for its intent's acknowledgement, but from a few hundred requests a
+    /// second the writes of several requests share each round trip and wake-up (scenarios 2 and
+    /// 8: a fifth less CPU per request at the same rate). It gives up on an attempt after 60 s
+    /// rather than librdkafka's 300 s: a ledger write is tried 5 times before the worker stops, a
+    /// result until it is acknowledged.
     var producerProperties: KafkaProperties {
         var properties = KafkaProperties(["linger.ms": "3", "message.timeout.ms": "60000"]).merging(commonProperties)
         // The delivery guarantee rests on these two, whatever the user set.
