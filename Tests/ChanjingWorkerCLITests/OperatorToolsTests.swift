@@ -86,9 +86,7 @@ struct OperatorToolsTests {
         let kafka = harness.kafka
         let common = ["--brokers", kafka.cluster.bootstrapServers, "--kafka", "message.timeout.ms=20000", "--requests-topic", kafka.requestsTopic]
         try await harness.run(within: 110, "completions with the tools") {
-            var configuration = harness.configuration
-            configuration.tracking = TrackingSettings(topic: kafka.completionsTopic, firstCheck: .seconds(1), interval: .seconds(1))
-            let (worker, running) = try await harness.startWorker(configuration)
+            let (worker, running) = try await harness.startWorker(harness.configuration(followingTasksFor: .seconds(3600)))
             let waited = try await run(
                 ["enqueue", "--wait", "completed", "--wait-timeout", "60", "--results-topic", kafka.resultsTopic, "--completions-topic", kafka.completionsTopic,
                  #"{"request_id":"film-1","ref_prompt":"a paper boat"}"#, #"{"request_id":"film-2","ref_prompt":"a glass boat"}"#] + common,

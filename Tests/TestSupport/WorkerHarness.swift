@@ -38,6 +38,14 @@ public final class WorkerHarness: Sendable {
         )
     }
 
+    /// ``configuration`` with tasks followed to the harness's completions topic: first read a
+    /// second after their submit, then every second, for at most `maxTrackTime`.
+    public func configuration(followingTasksFor maxTrackTime: Duration) -> WorkerConfiguration {
+        var configuration = self.configuration
+        configuration.tracking = TrackingSettings(topic: kafka.completionsTopic, firstCheck: .seconds(1), interval: .seconds(1), maxTrackTime: maxTrackTime)
+        return configuration
+    }
+
     /// Starts an in-process worker; returns it and the task running it.
     public func startWorker(
         _ configuration: WorkerConfiguration? = nil,

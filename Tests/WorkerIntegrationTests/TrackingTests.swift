@@ -40,8 +40,7 @@ struct TrackingTests {
                 (0..<count).map { requestJSON(id: "t-\($0)") }, keys: (0..<count).map { "key-\($0)" },
                 headers: [KafkaHeader(name: "traceparent", text: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
             )
-            var configuration = harness.configuration
-            configuration.tracking = TrackingSettings(topic: harness.kafka.completionsTopic, firstCheck: .seconds(1), interval: .seconds(1), maxTrackTime: .seconds(60))
+            let configuration = harness.configuration(followingTasksFor: .seconds(60))
             let workers = [try await harness.startWorker(configuration), try await harness.startWorker(configuration)]
             let completions = try await harness.completions(forEvery: count, within: 80)
             let results = try await harness.results(forEvery: count, within: 10)
@@ -80,8 +79,7 @@ struct TrackingTests {
         let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(renderTime: 1...1, renderFailureRate: 1))
         try await harness.run(within: 50, "redelivered failed renders") {
             try await harness.kafka.produce((0..<3).map { requestJSON(id: "f-\($0)") })
-            var configuration = harness.configuration
-            configuration.tracking = TrackingSettings(topic: harness.kafka.completionsTopic, firstCheck: .seconds(1), interval: .seconds(1), maxTrackTime: .seconds(20))
+            var configuration = harness.configuration(followingTasksFor: .seconds(20))
             let (first, firstRun) = try await harness.startWorker(configuration)
             let failed = try await harness.completions(forEvery: 3, within: 20)
             await first.shutdown()
@@ -114,9 +112,7 @@ struct TrackingTests {
         let harness = try await WorkerHarness(partitions: 1, simulator: SimulatorConfiguration(renderTime: 600...600))
         try await harness.run(within: 50, "expiry") {
             try await harness.kafka.produce((0..<5).map { requestJSON(id: "slow-\($0)") })
-            var configuration = harness.configuration
-            configuration.tracking = TrackingSettings(topic: harness.kafka.completionsTopic, firstCheck: .seconds(1), interval: .seconds(1), maxTrackTime: .seconds(3))
-            let (worker, run) = try await harness.startWorker(configuration)
+            let (worker, run) = try await harness.startWorker(harness.configuration(followingTasksFor: .seconds(3)))
             let completions = try await harness.completions(forEvery: 5, within: 30)
             let queries = harness.simulator.stats.taskQueries
             try await Task.sleep(for: .seconds(2))
