@@ -99,7 +99,7 @@ struct RateLimitingTests {
         let limiter = RateLimiter(maxQPS: 20, poolMaxQPS: nil, totalPartitions: 1)
         let clock = ContinuousClock()
         let elapsed = await clock.measure {
-            for _ in 0..<11 { #expect(await limiter.acquire(stillWanted: { true })) }
+            for _ in 0..<11 { #expect(await limiter.acquire(before: Revocation())) }
         }
         #expect(elapsed >= .milliseconds(480))  // 10 intervals of 50 ms
     }
@@ -107,15 +107,15 @@ struct RateLimitingTests {
     @Test("a request revoked while it waits for its slot leaves at once, and its slot goes to the next request", .timeLimit(.minutes(1)))
     func revokedWhileWaiting() async throws {
         let limiter = RateLimiter(maxQPS: 1, poolMaxQPS: nil, totalPartitions: 1)
-        #expect(await limiter.acquire(stillWanted: { true }))  // the slot of now; the next is in 1 s
-        let revoked = Mutex(false)
+        #expect(await limiter.acquire(before: Revocation()))  // the slot of now; the next is in 1 s
+        let revocation = Revocation()
         let clock = ContinuousClock()
-        async let left = clock.measure { #expect(await limiter.acquire(stillWanted: { !revoked.withLock { $0 } }) == false) }
+        async let left = clock.measure { #expect(await limiter.acquire(before: revocation) == false) }
         try await Task.sleep(for: .milliseconds(100))
-        revoked.withLock { $0 = true }
+        revocation.begin()
         #expect(await left < .milliseconds(900), "it left before its slot came")
         // The next request takes the slot given back (at 1 s), not the one after it (at 2 s).
-        let next = await clock.measure { #expect(await limiter.acquire(stillWanted: { true })) }
+        let next = await clock.measure { #expect(await limiter.acquire(before: Revocation())) }
         #expect(next < .milliseconds(1500))
     }
 }

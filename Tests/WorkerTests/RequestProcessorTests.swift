@@ -19,8 +19,8 @@ struct RequestProcessorTests {
         let results = Mutex<[VideoResult]>([])
         let finished = Mutex<[Int64]>([])
         let left = Mutex<[Int64]>([])
-        /// False once the test revokes the requests' partition.
-        let current = Mutex(true)
+        /// The revocation the requests wait on; the test begins it to revoke their partition.
+        let revocation = Mutex(Revocation())
         /// When set, results wait for it, as for Kafka's acknowledgement.
         let acknowledgement = Mutex<Promise<Void>?>(nil)
 
@@ -30,7 +30,9 @@ struct RequestProcessorTests {
             return true
         }
 
-        func isCurrent(_ message: KafkaMessage) -> Bool { current.withLock { $0 } }
+        func revocation(of message: KafkaMessage) -> Revocation { revocation.withLock { $0 } }
+        /// Revokes the requests' partition.
+        func revoke() { revocation.withLock { $0 }.begin() }
         func finish(_ message: KafkaMessage) { finished.withLock { $0.append(message.offset) } }
         func leave(_ message: KafkaMessage) { left.withLock { $0.append(message.offset) } }
     }
@@ -141,9 +143,9 @@ struct RequestProcessorTests {
     @Test("a revoked request makes no call and is left; an expired one ends without a call", .timeLimit(.minutes(1)))
     func revokedOrExpired() async throws {
         try await withSubmitter(maxRequestAge: .seconds(60)) { simulator, submitter in
-            submitter.outlets.current.withLock { $0 = false }
+            submitter.outlets.revoke()
             #expect(try await submitter.submit(Self.request) == nil, "a revoked request is left to its next owner")
-            submitter.outlets.current.withLock { $0 = true }
+            submitter.outlets.revocation.withLock { $0 = Revocation() }
             let old = try #require(try await submitter.submit(Self.request, timestamp: Date().addingTimeInterval(-120)))
             #expect(old.error?.code == .expired)
             #expect(simulator.stats.submitCalls == 0)
@@ -158,7 +160,7 @@ struct RequestProcessorTests {
             // Revoked 300 ms into the first token fetch: nothing is sent.
             Task {
                 try await Task.sleep(for: .milliseconds(300))
-                submitter.outlets.current.withLock { $0 = false }
+                submitter.outlets.revoke()
             }
             let started = ContinuousClock.now
             let left = try await submitter.submit(Self.request)

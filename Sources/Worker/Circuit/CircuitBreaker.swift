@@ -19,11 +19,11 @@ final class CircuitBreaker: Sendable {
     /// Whether the circuit is open (or probing) now.
     var isOpen: Bool { state.withLock { $0.isOpen } }
 
-    /// Waits until a call may go ahead. Returns false when the task is cancelled or `stillWanted`
-    /// turns false while waiting (the request's partition was revoked): it was not sent.
-    func permit(stillWanted: () -> Bool) async -> Bool {
+    /// Waits until a call may go ahead. Returns false when the task is cancelled or the request's
+    /// `revocation` begins while it waits: it was not sent.
+    func permit(before revocation: Revocation) async -> Bool {
         while !state.withLock({ $0.permit(now: .now) }) {
-            guard await sleep(until: .now + pollInterval, while: stillWanted) else { return false }
+            guard await revocation.sleep(until: .now + pollInterval) else { return false }
         }
         return true
     }

@@ -26,6 +26,8 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         var pending: [TopicPartition: Int64] = [:]
         /// Set while one caller stores positions (outside the lock).
         var storing = false
+        /// The revocation each owned partition's requests wait on, with the assignment's generation.
+        var revocations: [TopicPartition: (generation: Int, revocation: Revocation)] = [:]
     }
     private let state = Mutex(State())
     /// Where a revocation sleeps on the poll thread until the requests it waits for end.
@@ -57,9 +59,13 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         return current
     }
 
-    /// True while the record's partition is still owned by the assignment it was fetched under.
-    func isCurrent(_ message: KafkaMessage) -> Bool {
-        state.withLock { $0.tracker.isCurrent(message.topicPartition, generation: message.generation) }
+    /// The revocation of the assignment the record was fetched under; ``Revocation/begun`` when
+    /// that assignment is already over.
+    func revocation(of message: KafkaMessage) -> Revocation {
+        state.withLock { state in
+            guard let current = state.revocations[message.topicPartition], current.generation == message.generation else { return .begun }
+            return current.revocation
+        }
     }
 
     /// Marks the record finished and stores the partition's new position when it moved.
@@ -118,20 +124,28 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     }
 
     func partitionsAssigned(_ partitions: [TopicPartition], generation: Int) {
-        let (owned, ledger) = state.withLock { state in
+        let (owned, ledger, replaced) = state.withLock { state in
             state.tracker.assign(partitions, generation: generation)
-            return (state.tracker.ownedPartitions, state.ledger)
+            let replaced = partitions.compactMap { partition in
+                state.revocations.updateValue((generation, Revocation()), forKey: partition)?.revocation
+            }
+            return (state.tracker.ownedPartitions, state.ledger, replaced)
         }
+        // Assigned anew without a revocation first: the earlier assignment's requests are not wanted.
+        for revocation in replaced { revocation.begin() }
         limiter.partitionsOwned(owned)
         ledger?.assigned(partitions.map(\.partition))
         retention.assigned(partitions, generation: generation)
     }
 
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
-        state.withLock { state in
+        let revocations = state.withLock { state in
             state.tracker.beginRevoke(partitions)
             state.revoking = true
+            return partitions.compactMap { state.revocations.removeValue(forKey: $0)?.revocation }
         }
+        // The requests waiting in these partitions stop waiting and end, so the wait below is short.
+        for revocation in revocations { revocation.begin() }
         // Runs on the poll thread, which has nothing else to do until the rebalance is done.
         // Every request and every store that ends wakes it; one ending between a check and the
         // wait cannot be missed, since it must take `requestEnded`'s lock to wake it.

@@ -71,12 +71,6 @@ struct OffsetTracker {
         return body(&partitions.values[slot])
     }
 
-    /// True while `partition` is owned under `generation` and not being revoked.
-    func isCurrent(_ partition: TopicPartition, generation: Int) -> Bool {
-        guard let state = partitions[partition] else { return false }
-        return state.generation == generation && !state.revoking
-    }
-
     /// Stops new work on `revoked`; in-flight work may still finish and store.
     mutating func beginRevoke(_ revoked: [TopicPartition]) {
         for partition in revoked { partitions[partition]?.revoking = true }

@@ -107,7 +107,11 @@ final class WorkerService: Service {
     private func drain(_ slots: InFlightSlots) async {
         logger.info("Draining: waiting for requests in flight", metadata: ["in_flight": "\(slots.held)", "timeout": "\(drainTimeout)"])
         // Looked at often: a shutdown should not wait long after its last request.
-        if await sleep(until: .now + drainTimeout, every: .milliseconds(20), while: { slots.held > 0 }) {
+        let deadline = ContinuousClock.now + drainTimeout
+        while slots.held > 0, ContinuousClock.now < deadline {
+            do { try await Task.sleep(until: min(deadline, .now + .milliseconds(20)), clock: .continuous) } catch { return }
+        }
+        if slots.held > 0 {
             logger.warning("Drain timeout passed; \(slots.held) requests stay uncommitted and will be redelivered")
         }
     }

@@ -26,15 +26,15 @@ final class RateLimiter: Sendable {
     /// The rate calls are paced at now; nil when unlimited.
     var currentRate: Double? { state.withLock { rate(in: $0) } }
 
-    /// Waits for the next call's slot. False when the request stopped being wanted (its
-    /// partition was revoked) or the task was cancelled first: the slot then goes to the next call.
-    func acquire(stillWanted: () -> Bool) async -> Bool {
+    /// Waits for the next call's slot. False when the request's `revocation` began or the task
+    /// was cancelled first: the slot then goes to the next call.
+    func acquire(before revocation: Revocation) async -> Bool {
         let now = ContinuousClock.now
         let slot = state.withLock { state in
             state.pacer.reserve(now: now, rate: rate(in: state))
         }
         if slot <= now { return true }
-        if await sleep(until: slot, while: stillWanted) { return true }
+        if await revocation.sleep(until: slot) { return true }
         state.withLock { $0.pacer.giveBack(slot, now: .now) }
         return false
     }

@@ -16,17 +16,17 @@ struct ChanjingGateway: Sendable {
     let reconciler: Reconciler
     let metrics: WorkerMetrics
 
-    /// Waits while the circuit is open. Nil when the request stopped being wanted first; else
+    /// Waits while the circuit is open. Nil when the request's revocation began first; else
     /// whether it had to wait.
-    func waitForCircuit(stillWanted: @escaping @Sendable () -> Bool) async -> Bool? {
+    func waitForCircuit(before revocation: Revocation) async -> Bool? {
         let waited = circuit.isOpen
-        return await circuit.permit(stillWanted: stillWanted) ? waited : nil
+        return await circuit.permit(before: revocation) ? waited : nil
     }
 
-    /// The token for the next call, or nil when the request stopped being wanted while a new
+    /// The token for the next call, or nil when the request's revocation began while a new
     /// token was awaited: a revocation waits for the requests in flight, so this wait must not
     /// outlast the partition.
-    func takeToken(stillWanted: @escaping @Sendable () -> Bool) async -> Result<String, ChanjingError>? {
+    func takeToken(before revocation: Revocation) async -> Result<String, ChanjingError>? {
         let taken: Result<String, ChanjingError>?
         if await tokens.hasUsableToken {
             taken = await Self.token(from: tokens)
@@ -34,12 +34,12 @@ struct ChanjingGateway: Sendable {
             // The fetch is not waited for once the request is gone: it goes on, for the next request.
             let first = Promise<Result<String, ChanjingError>?>()
             Task { [tokens] in first.fulfill(await Self.token(from: tokens)) }
-            let revocation = Task {
-                _ = await sleep(until: .now + .seconds(86_400), while: stillWanted)
+            let revoked = Task {
+                await revocation.wait()
                 first.fulfill(nil)
             }
             taken = await first.valueUnlessCancelled() ?? nil
-            revocation.cancel()
+            revoked.cancel()
         }
         if case .failure(let error) = taken { report(error) }
         return taken

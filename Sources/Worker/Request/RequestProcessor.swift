@@ -13,8 +13,9 @@ protocol ResultPublishing: Sendable {
 
 /// Where a request's offset goes once it is done (``OffsetCoordinator``).
 protocol OffsetStore: Sendable {
-    /// True while the record's partition is still owned by the assignment it was fetched under.
-    func isCurrent(_ message: KafkaMessage) -> Bool
+    /// The revocation of the assignment the record was fetched under: the request is not wanted
+    /// once it began.
+    func revocation(of message: KafkaMessage) -> Revocation
     /// The record is done: its offset may be committed.
     func finish(_ message: KafkaMessage)
     /// The record is left without a result, for its redelivery.
@@ -128,9 +129,8 @@ struct RequestProcessor: Sendable {
         let consumedAt: Date
         /// The valid request's ledger hash (empty for an invalid one).
         let bodyHash: String
-        /// False once the record's partition was revoked (it is then its next owner's) or the
-        /// worker is shutting down.
-        let stillWanted: @Sendable () -> Bool
+        /// Ends the request's waits once its partition is revoked: it is then its next owner's.
+        let revocation: Revocation
 
         init(_ prepared: Prepared, consumedAt: Date, offsets: any OffsetStore) {
             self.prepared = prepared
@@ -140,9 +140,11 @@ struct RequestProcessor: Sendable {
             } else {
                 bodyHash = ""
             }
-            let message = prepared.message
-            stillWanted = { !Task.isCancelled && offsets.isCurrent(message) }
+            revocation = offsets.revocation(of: prepared.message)
         }
+
+        /// False once the record's partition was revoked or the worker is shutting down.
+        var stillWanted: Bool { !Task.isCancelled && !revocation.hasBegun }
 
         var requestID: String { prepared.decoded.requestID }
         /// The valid request's submit body (built when needed rather than held by every request
@@ -178,12 +180,12 @@ struct RequestProcessor: Sendable {
             return .ledgerAnswered(lookup)
         case .sleep(let deadline, let pause):
             note(pause, until: deadline, request: request)
-            guard pause.stepsAside else { return await sleep(until: deadline, while: request.stillWanted) ? .woke : .notWanted }
+            guard pause.stepsAside else { return await request.revocation.sleep(until: deadline) ? .woke : .notWanted }
             slots.stepAside()
-            let woke = await sleep(until: deadline, while: request.stillWanted)
-            return await slots.rejoin(while: request.stillWanted) && woke ? .woke : .notWanted
+            let woke = await request.revocation.sleep(until: deadline)
+            return await slots.rejoin(while: { request.stillWanted }) && woke ? .woke : .notWanted
         case .search(let since):
-            guard request.stillWanted() else { return .notWanted }
+            guard request.stillWanted else { return .notWanted }
             switch await chanjing.search(request.body, since: since, requestID: request.requestID, partition: request.partition, ledger: ledger!) {
             case .success(let task?):
                 return .searched(task.uniqueID)
@@ -205,23 +207,23 @@ struct RequestProcessor: Sendable {
             return .written
         case .waitForCircuit(let retried):
             if let retried { metrics.retried(ambiguous: retried == .ambiguous) }
-            guard let waited = await chanjing.waitForCircuit(stillWanted: request.stillWanted) else { return .notWanted }
+            guard let waited = await chanjing.waitForCircuit(before: request.revocation) else { return .notWanted }
             return .circuitClosed(waited: waited)
         case .waitForRateSlot:
-            return await chanjing.limiter.acquire(stillWanted: request.stillWanted) ? .rateSlotGranted : .notWanted
+            return await chanjing.limiter.acquire(before: request.revocation) ? .rateSlotGranted : .notWanted
         case .takeToken:
-            switch await chanjing.takeToken(stillWanted: request.stillWanted) {
+            switch await chanjing.takeToken(before: request.revocation) {
             case nil: return .notWanted
             case .success(let token)?: return .tokenTaken(token)
             case .failure(let error)?: return .chanjingFailed(error, circuitOpen: chanjing.circuit.isOpen)
             }
         case .writeIntent(let firstIntentAt):
             // A revoked request is its next owner's now; an intent from here could race that owner's.
-            guard request.stillWanted() else { return .notWanted }
+            guard request.stillWanted else { return .notWanted }
             return .intentAcknowledged(at: try await writeIntent(firstIntentAt: firstIntentAt, for: request))
         case .call(let token):
             // Revoked while the intent was written: the next owner reconciles it.
-            guard request.stillWanted() else { return .notWanted }
+            guard request.stillWanted else { return .notWanted }
             switch await chanjing.submit(request.body, token: token) {
             case .success(let response): return .submitted(response)
             case .failure(let error): return .chanjingFailed(error, circuitOpen: chanjing.circuit.isOpen)
