@@ -5,8 +5,8 @@ import Logging
 import Synchronization
 
 /// Joins the ``OffsetTracker`` to the consumer: begins and finishes records, stores positions,
-/// and on revocation waits, bounded, for the departing partitions' work before the consumer
-/// commits and lets them go.
+/// and on revocation ends the waits of the departing partitions' requests (``Revocation``) and
+/// waits, bounded, for their calls under way before the consumer commits and lets them go.
 ///
 /// Positions are stored outside the lock, by one caller at a time (so a position never
 /// overtakes a later one), and a revocation waits for the store under way: a partition is
