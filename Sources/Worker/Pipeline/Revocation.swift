@@ -81,8 +81,8 @@ final class Revocation: Sendable {
                 }
                 guard stored else { return continuation.resume(returning: false) }
                 guard let deadline else { return }
-                // NIO's timers, on the event loops the Chanjing client already keeps awake, are
-                // cancelled when the sleep ends early, so no timer outlives its sleep.
+                // A NIO timer, unlike a `Task.sleep`, can be cancelled from outside the sleeping
+                // task: it is when the sleep ends early, so no timer outlives its sleep.
                 let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
                     deadline: .now() + .nanoseconds(Int64((deadline - .now) / .nanoseconds(1)))
                 ) { self.wake(id, returning: true) }
