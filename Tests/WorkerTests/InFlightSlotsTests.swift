@@ -75,7 +75,7 @@ struct InFlightSlotsTests {
         #expect(await slots.take())
         slots.stepAside()
         #expect(await slots.take(), "the slot stepped out of")
-        let rejoined = Task { await slots.rejoin { true } }
+        let rejoined = Task { await slots.rejoin(before: Revocation()) }
         while slots.rejoining == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let taker = Taker(slots)
         try await Self.settle()
@@ -92,10 +92,10 @@ struct InFlightSlotsTests {
         #expect(await slots.take())
         slots.stepAside()
         #expect(await slots.take())
-        let wanted = Shared(true)
-        let rejoined = Task { await slots.rejoin { wanted.current } }
+        let revocation = Revocation()
+        let rejoined = Task { await slots.rejoin(before: revocation) }
         try await Self.settle()
-        wanted.current = false
+        revocation.begin()
         #expect(await rejoined.value == false)
         #expect(slots.active == 2, "held until it ends")
         Self.end(slots)

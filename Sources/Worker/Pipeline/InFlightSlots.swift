@@ -38,8 +38,8 @@ final class InFlightSlots: Sendable {
     }
 
     let capacity: Int
-    /// How often a request back from a wait looks for a free slot, and whether it is still wanted
-    /// (its partition may have been revoked meanwhile).
+    /// How often a request back from a wait looks for a free slot (its partition's revocation
+    /// ends the wait at once).
     static let rejoinPoll: Duration = .milliseconds(20)
 
     private let state: Mutex<State>
@@ -110,14 +110,13 @@ final class InFlightSlots: Sendable {
     /// A request steps aside for a wait of its own.
     func stepAside() { release() }
 
-    /// Takes a slot again after ``stepAside()``, before any new record. Returns false once
-    /// `stillWanted` is false or the task is cancelled: the request then only ends, holding a slot
-    /// past the capacity until ``release()``.
-    func rejoin(while stillWanted: () -> Bool) async -> Bool {
+    /// Takes a slot again after ``stepAside()``, before any new record. Returns false once the
+    /// request's `revocation` began or the task is cancelled: the request then only ends, holding
+    /// a slot past the capacity until ``release()``.
+    func rejoin(before revocation: Revocation) async -> Bool {
         var waiting = false
         while true {
-            // Asked outside the lock: it takes the offset store's.
-            let wanted = stillWanted() && !Task.isCancelled
+            let wanted = !revocation.hasBegun && !Task.isCancelled
             let joined = state.withLock { state in
                 guard !wanted || state.active < state.capacity else {
                     if !waiting { state.rejoining += 1 }
@@ -130,7 +129,7 @@ final class InFlightSlots: Sendable {
             if !wanted { return false }
             if joined { return true }
             waiting = true
-            try? await Task.sleep(for: Self.rejoinPoll)
+            _ = await revocation.sleep(until: .now + Self.rejoinPoll)
         }
     }
 }

@@ -183,7 +183,7 @@ struct RequestProcessor: Sendable {
             guard pause.stepsAside else { return await request.revocation.sleep(until: deadline) ? .woke : .notWanted }
             slots.stepAside()
             let woke = await request.revocation.sleep(until: deadline)
-            return await slots.rejoin(while: { request.stillWanted }) && woke ? .woke : .notWanted
+            return await slots.rejoin(before: request.revocation) && woke ? .woke : .notWanted
         case .search(let since):
             guard request.stillWanted else { return .notWanted }
             switch await chanjing.search(request.body, since: since, requestID: request.requestID, partition: request.partition, ledger: ledger!) {
