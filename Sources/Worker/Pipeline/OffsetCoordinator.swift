@@ -26,8 +26,6 @@ final class OffsetCoordinator: KafkaRebalanceListener {
         var pending: [TopicPartition: Int64] = [:]
         /// Set while one caller stores positions (outside the lock).
         var storing = false
-        /// The revocation each owned partition's requests wait on, with the assignment's generation.
-        var revocations: [TopicPartition: (generation: Int, revocation: Revocation)] = [:]
     }
     private let state = Mutex(State())
     /// Where a revocation sleeps on the poll thread until the requests it waits for end.
@@ -62,10 +60,7 @@ final class OffsetCoordinator: KafkaRebalanceListener {
     /// The revocation of the assignment the record was fetched under; ``Revocation/begun`` when
     /// that assignment is already over.
     func revocation(of message: KafkaMessage) -> Revocation {
-        state.withLock { state in
-            guard let current = state.revocations[message.topicPartition], current.generation == message.generation else { return .begun }
-            return current.revocation
-        }
+        state.withLock { $0.tracker.revocation(of: message.topicPartition, generation: message.generation) }
     }
 
     /// Marks the record finished and stores the partition's new position when it moved.
@@ -125,10 +120,7 @@ final class OffsetCoordinator: KafkaRebalanceListener {
 
     func partitionsAssigned(_ partitions: [TopicPartition], generation: Int) {
         let (owned, ledger, replaced) = state.withLock { state in
-            state.tracker.assign(partitions, generation: generation)
-            let replaced = partitions.compactMap { partition in
-                state.revocations.updateValue((generation, Revocation()), forKey: partition)?.revocation
-            }
+            let replaced = state.tracker.assign(partitions, generation: generation)
             return (state.tracker.ownedPartitions, state.ledger, replaced)
         }
         // Assigned anew without a revocation first: the earlier assignment's requests are not wanted.
@@ -140,9 +132,8 @@ final class OffsetCoordinator: KafkaRebalanceListener {
 
     func partitionsRevoking(_ partitions: [TopicPartition], lost: Bool) {
         let revocations = state.withLock { state in
-            state.tracker.beginRevoke(partitions)
             state.revoking = true
-            return partitions.compactMap { state.revocations.removeValue(forKey: $0)?.revocation }
+            return state.tracker.beginRevoke(partitions)
         }
         // The requests waiting in these partitions stop waiting and end, so the wait below is short.
         for revocation in revocations { revocation.begin() }

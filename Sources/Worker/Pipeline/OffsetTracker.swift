@@ -3,7 +3,8 @@ import Kafka
 
 /// Which offsets of each assigned partition are in flight, and how far a partition's stored
 /// position may move: only to the end of its contiguous run of finished records, so a slow
-/// record never lets the committed offset pass it. Plain state, no I/O.
+/// record never lets the committed offset pass it. Plain state, no I/O: each assignment's
+/// ``Revocation`` is held here, and begun by the caller.
 struct OffsetTracker {
     private struct Entry {
         var offset: Int64
@@ -16,15 +17,27 @@ struct OffsetTracker {
         var generation: Int
         /// Set once revocation started: no new work may begin.
         var revoking = false
+        /// What the assignment's requests wait on; begun when `revoking` is set, or when the
+        /// partition is assigned anew.
+        let revocation = Revocation()
         /// Records begun and not yet released, in offset order.
         var entries = Deque<Entry>()
     }
 
     private var partitions: [TopicPartition: PartitionState] = [:]
 
-    /// `partitions` now belong to this member under `generation`.
-    mutating func assign(_ assigned: [TopicPartition], generation: Int) {
-        for partition in assigned { partitions[partition] = PartitionState(generation: generation) }
+    /// `partitions` now belong to this member under `generation`. Returns the revocations of the
+    /// assignments this one replaces (assigned anew without a revocation first), to begin.
+    @discardableResult
+    mutating func assign(_ assigned: [TopicPartition], generation: Int) -> [Revocation] {
+        assigned.compactMap { partitions.updateValue(PartitionState(generation: generation), forKey: $0)?.revocation }
+    }
+
+    /// The revocation of `partition`'s assignment under `generation`; ``Revocation/begun`` when
+    /// that assignment is over or being revoked.
+    func revocation(of partition: TopicPartition, generation: Int) -> Revocation {
+        guard let state = partitions[partition], state.generation == generation, !state.revoking else { return .begun }
+        return state.revocation
     }
 
     /// Records that work on `offset` starts. False when the record belongs to an assignment that
@@ -71,9 +84,14 @@ struct OffsetTracker {
         return body(&partitions.values[slot])
     }
 
-    /// Stops new work on `revoked`; in-flight work may still finish and store.
-    mutating func beginRevoke(_ revoked: [TopicPartition]) {
-        for partition in revoked { partitions[partition]?.revoking = true }
+    /// Stops new work on `revoked`; in-flight work may still finish and store. Returns their
+    /// revocations, to begin.
+    @discardableResult
+    mutating func beginRevoke(_ revoked: [TopicPartition]) -> [Revocation] {
+        revoked.compactMap { partition in
+            partitions[partition]?.revoking = true
+            return partitions[partition]?.revocation
+        }
     }
 
     /// Forgets `revoked` partitions entirely.
