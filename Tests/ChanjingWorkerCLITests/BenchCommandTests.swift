@@ -41,6 +41,19 @@ struct BenchCommandTests {
         #expect(output.contains("results 200"), "\(output)")
     }
 
+    @Test("bench scenario 10 holds requests through an outage and prints the worker's wake-ups meanwhile", .timeLimit(.minutes(2)))
+    func outage() async throws {
+        let process = try WorkerProcess(arguments: ["bench", "--scenarios", "10", "--requests", "200", "--partitions", "4"], environment: [:])
+        let (status, output) = await process.waitForExit(within: 100)
+        #expect(status == 0, "\(output)")
+        let switches = try #require(Self.number(after: "voluntary context switches of the worker ", in: output), "\(output)")
+        #expect(switches > 0, "\(output)")
+        // The circuit opened after 20 failures in a row: the window's calls are its probes.
+        let probes = try #require(Self.number(after: "submit calls (probes) ", in: output), "\(output)")
+        #expect(probes < 10, "\(output)")
+        #expect(output.contains("results 0 "), "no request is burnt into a failed result while Chanjing is down: \(output)")
+    }
+
     @Test("bench refuses fewer than 10 requests with one line naming the option", .timeLimit(.minutes(1)))
     func refusesTooFewRequests() async throws {
         let process = try WorkerProcess(arguments: ["bench", "--requests", "5"], environment: [:])

@@ -75,7 +75,7 @@ struct RequestProcessorTests {
                 settings: RequestLifecycle.Settings(retry: policy, maxRequestAge: maxRequestAge),
                 chanjing: ChanjingGateway(
                     client: client, tokens: tokens, limiter: RateLimiter(maxQPS: nil, poolMaxQPS: nil, totalPartitions: 1),
-                    circuit: CircuitBreaker(state: circuit, pollInterval: .milliseconds(20), logger: TestLogging.logger()),
+                    circuit: CircuitBreaker(state: circuit, logger: TestLogging.logger()),
                     reconciler: Reconciler(client: client, tokens: tokens, clockSkew: .zero), metrics: WorkerMetrics()
                 ),
                 ledger: nil, publisher: outlets, offsets: outlets, metrics: WorkerMetrics(), logger: TestLogging.logger()

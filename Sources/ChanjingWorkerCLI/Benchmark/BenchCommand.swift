@@ -15,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the worker's throughput, latency, CPU and memory (run a release build)."
     )
 
-    @Option(help: "Scenarios to run, comma-separated (1-9; 6 runs pools of 1, 2, 4 and 8 workers; 7 follows tasks to their video).") var scenarios = "1,2,3,4,5"
+    @Option(help: "Scenarios to run, comma-separated (1-10; 6 runs pools of 1, 2, 4 and 8 workers; 7 follows tasks to their video; 10 holds requests through an outage).") var scenarios = "1,2,3,4,5"
     @Option(help: "Partitions of the benchmark topics (the mock cluster keeps about 5 MiB per partition).") var partitions = 32
     @Option(help: "Log level of the benchmark and the worker (standard error).") var logLevel: Logger.Level = .error
     @Option(help: "The worker's submission ledger, on or off (to measure its cost).") var ledger = "on"
@@ -40,6 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
             if let requests {
                 // The ledger scaled with the requests, so that a quick check stays quick.
                 if case .coldStart(let entries) = scenario.measure { scenario.measure = .coldStart(ledgerEntries: entries / scenario.requests * requests) }
+                if case .outage = scenario.measure { scenario.measure = .outage(seconds: 15, from: 10) }
                 scenario.requests = requests
             }
             try await BenchRun(scenario: scenario, partitions: partitions, ledger: ledger, workerKafka: workerKafka, logLevel: logLevel, logger: logger).run()
@@ -67,6 +68,7 @@ struct BenchRun {
         try cluster.createTopic("coordination", partitions: 1)
         var simulation = SimulatorConfiguration(submitLatency: scenario.latency...scenario.latency, qpsLimit: scenario.qpsQuota)
         if case .tracking(let renderTime, _, _) = scenario.measure { simulation.renderTime = renderTime }
+        if case .outage = scenario.measure { simulation.failureRate = 1 }
         let simulator = ChanjingSimulator(configuration: simulation)
         let server = try await SimulatorServer.start(simulator, logger: logger)
 
@@ -116,6 +118,8 @@ struct BenchRun {
             )
         case .coldStart:
             try await measureColdStart(collector: collector, launched: launched, log: workerLog!)
+        case .outage(let seconds, let from):
+            try await measureOutage(worker: worker, collector: collector, simulator: simulator, seconds: seconds, from: from)
         case .memory(let seconds):
             try await Task.sleep(for: .seconds(seconds))
             // In flight = result rate × latency, over the time results have been arriving.
@@ -286,6 +290,22 @@ struct BenchRun {
         printLine(String(format: "worker CPU from the last result to the last completion: %.3f ms per completion | peak RSS %.1f MiB (%.1f MiB when every request was submitted)",
                          (cpuAtEnd - cpuAtResults) / Double(max(1, received.count)) * 1000, worker.peakRSSMiB, rssAtResults))
         printLine("completions \(received.count): \(byStatus[.succeeded] ?? 0) succeeded, \(byStatus[.failed] ?? 0) failed, \(byStatus[.expired] ?? 0) expired")
+    }
+
+    /// The worker's context switches and CPU per second over the window, while Chanjing is down:
+    /// with the circuit open, the requests held only wait, and every wake-up is overhead.
+    private func measureOutage(
+        worker: ChildProcess, collector: TopicReader<ResultSample>, simulator: ChanjingSimulator, seconds: Double, from: Double
+    ) async throws {
+        try await Task.sleep(for: .seconds(from))
+        let (cpuBefore, switchesBefore, callsBefore) = (worker.cpuSeconds, worker.voluntaryContextSwitches, simulator.stats.submitCalls)
+        try await Task.sleep(for: .seconds(seconds - from))
+        let (cpuAfter, switchesAfter, callsAfter) = (worker.cpuSeconds, worker.voluntaryContextSwitches, simulator.stats.submitCalls)
+        let window = seconds - from
+        printLine(String(format: "window %.0f–%.0f s: voluntary context switches of the worker %.0f/s | CPU %.2f%% of a core | submit calls (probes) %d | peak RSS %.1f MiB",
+                         from, seconds, Double(switchesAfter - switchesBefore) / window, (cpuAfter - cpuBefore) / window * 100,
+                         callsAfter - callsBefore, worker.peakRSSMiB))
+        printLine("results \(collector.records.count) (a request waiting for the circuit has none) | submit calls in all \(callsAfter)")
     }
 
     /// The pool's accepted rate and share of 40001 over the window; CPU summed over the workers,

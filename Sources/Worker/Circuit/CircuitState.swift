@@ -11,7 +11,16 @@ struct CircuitState {
         case probing(since: ContinuousClock.Instant)
     }
 
-    /// A change callers log.
+    /// Whether a call may go ahead now.
+    enum Permission: Equatable {
+        /// Now, possibly as the probe.
+        case granted
+        /// Not before `until` (the open period's end, or the probe's timeout), unless the circuit
+        /// changes first: an answer to the probe closes or reopens it.
+        case wait(until: ContinuousClock.Instant)
+    }
+
+    /// A change callers log, and tell the requests waiting.
     enum Transition: Equatable {
         case opened(for: Duration)
         case closed
@@ -39,19 +48,21 @@ struct CircuitState {
 
     var isOpen: Bool { phase != .closed }
 
-    /// True when a call may go ahead now (possibly as the probe).
-    mutating func permit(now: ContinuousClock.Instant) -> Bool {
+    /// Whether a call may go ahead now; taking the probe's place when the open period is over.
+    mutating func permit(now: ContinuousClock.Instant) -> Permission {
         switch phase {
         case .closed:
-            return true
+            return .granted
         case .open(let until) where now >= until:
             phase = .probing(since: now)
-            return true
+            return .granted
         case .probing(let since) where now - since >= probeTimeout:
             phase = .probing(since: now)
-            return true
-        case .open, .probing:
-            return false
+            return .granted
+        case .open(let until):
+            return .wait(until: until)
+        case .probing(let since):
+            return .wait(until: since + probeTimeout)
         }
     }
 
