@@ -80,6 +80,7 @@ struct InFlightSlotsTests {
         let taker = Taker(slots)
         try await Self.settle()
         Self.end(slots)
+        #expect(slots.rejoining == 0 && slots.active == 2, "the freed slot was handed over as it was given back")
         #expect(await rejoined.value, "the request back from its wait takes the freed slot")
         #expect(taker.result == nil, "the new record still waits")
         Self.end(slots)

@@ -7,13 +7,18 @@ import Synchronization
 /// wait is over. A request whose result is being written gives its slot back at once: only
 /// Kafka's acknowledgements are left. At most twice `--max-in-flight` requests are held, at work
 /// or not.
+///
+/// A slot given back goes straight to whoever waits for one, a rejoining request first: no
+/// waiter looks for a free slot every so often.
 final class InFlightSlots: Sendable {
     private struct State {
         let capacity: Int
         var active = 0
         var held = 0
-        /// Requests back from a wait, waiting for a slot: new records wait behind them.
-        var rejoining = 0
+        /// Requests back from a wait, waiting for a slot in the order they came back: new records
+        /// wait behind them.
+        var rejoiners: [(id: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
+        var nextRejoinerID: UInt64 = 0
         /// Set on graceful shutdown: no new record is taken.
         var closed = false
         /// The consume loop, waiting for a slot for the next record.
@@ -21,15 +26,20 @@ final class InFlightSlots: Sendable {
 
         /// At work and aside together: as many again as work may wait aside.
         var heldLimit: Int { 2 * capacity }
-        var canTake: Bool { active + rejoining < capacity && held < heldLimit }
+        var canTake: Bool { active + rejoiners.count < capacity && held < heldLimit }
+        var canRejoin: Bool { active < capacity }
 
         mutating func admit() {
             active += 1
             held += 1
         }
 
-        /// Gives the consume loop a slot if one is free and no request waits to rejoin.
-        mutating func grantTaker() -> CheckedContinuation<Bool, Never>? {
+        /// Gives a free slot to the first request waiting to rejoin, or else to the consume loop.
+        mutating func grant() -> CheckedContinuation<Bool, Never>? {
+            if canRejoin, !rejoiners.isEmpty {
+                active += 1
+                return rejoiners.removeFirst().continuation
+            }
             guard let taker, canTake else { return nil }
             self.taker = nil
             admit()
@@ -38,9 +48,6 @@ final class InFlightSlots: Sendable {
     }
 
     let capacity: Int
-    /// How often a request back from a wait looks for a free slot (its partition's revocation
-    /// ends the wait at once).
-    static let rejoinPoll: Duration = .milliseconds(20)
 
     private let state: Mutex<State>
 
@@ -54,7 +61,7 @@ final class InFlightSlots: Sendable {
     /// Requests taken and not ended, at work or not.
     var held: Int { state.withLock { $0.held } }
     /// Requests back from a wait aside, waiting for a slot.
-    var rejoining: Int { state.withLock { $0.rejoining } }
+    var rejoining: Int { state.withLock { $0.rejoiners.count } }
 
     /// Takes a slot for a new record, waiting while every slot is taken; false once
     /// ``close()`` was called or the task is cancelled.
@@ -73,7 +80,7 @@ final class InFlightSlots: Sendable {
                 let granted = state.withLock { state -> Bool? in
                     if Task.isCancelled || state.closed { return false }
                     state.taker = continuation
-                    return state.grantTaker() != nil ? true : nil
+                    return state.grant() != nil ? true : nil
                 }
                 if let granted { continuation.resume(returning: granted) }
             }
@@ -95,7 +102,7 @@ final class InFlightSlots: Sendable {
     func release() {
         state.withLock { state in
             state.active -= 1
-            return state.grantTaker()
+            return state.grant()
         }?.resume(returning: true)
     }
 
@@ -103,7 +110,7 @@ final class InFlightSlots: Sendable {
     func ended() {
         state.withLock { state in
             state.held -= 1
-            return state.grantTaker()
+            return state.grant()
         }?.resume(returning: true)
     }
 
@@ -114,22 +121,55 @@ final class InFlightSlots: Sendable {
     /// request's `revocation` began or the task is cancelled: the request then only ends, holding
     /// a slot past the capacity until ``release()``.
     func rejoin(before revocation: Revocation) async -> Bool {
-        var waiting = false
-        while true {
-            let wanted = !revocation.hasBegun && !Task.isCancelled
-            let joined = state.withLock { state in
-                guard !wanted || state.active < state.capacity else {
-                    if !waiting { state.rejoining += 1 }
+        let joined = state.withLock { state -> Bool in
+            guard state.canRejoin, state.rejoiners.isEmpty else { return false }
+            state.active += 1
+            return true
+        }
+        if !joined {
+            let granted = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await self.waitToRejoin() }
+                group.addTask {
+                    await revocation.wait()
                     return false
                 }
-                state.active += 1
-                if waiting { state.rejoining -= 1 }
-                return true
+                // Whichever ends first ends the other; the slot wait's answer says whether a
+                // slot was granted, even when the revocation came first.
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return await group.reduce(first) { $0 || $1 }
             }
-            if !wanted { return false }
-            if joined { return true }
-            waiting = true
-            _ = await revocation.sleep(until: .now + Self.rejoinPoll)
+            if !granted { state.withLock { $0.active += 1 } }
+        }
+        return !revocation.hasBegun && !Task.isCancelled
+    }
+
+    /// Waits in line for a slot after the requests that came back before; true once granted,
+    /// false when cancelled first.
+    private func waitToRejoin() async -> Bool {
+        let id = state.withLock { state in
+            state.nextRejoinerID += 1
+            return state.nextRejoinerID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                // Checked under the lock: a cancellation between the check and the store finds
+                // the continuation stored.
+                let now = state.withLock { state -> Bool? in
+                    if Task.isCancelled { return false }
+                    if state.canRejoin, state.rejoiners.isEmpty {
+                        state.active += 1
+                        return true
+                    }
+                    state.rejoiners.append((id, continuation))
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            state.withLock { state in
+                state.rejoiners.firstIndex { $0.id == id }.map { state.rejoiners.remove(at: $0).continuation }
+            }?.resume(returning: false)
         }
     }
 }
