@@ -19,7 +19,7 @@ extension ClusterInspector {
         properties["allow.auto.create.topics"] = nil
         let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
         let answer: Result<[String: [String: String]], KafkaError>? = await BlockingThread.run(
-            name: "kafka-describe-configs", deadline: timeout, whenAbandoned: { client.destroy() }
+            name: "kafka-configs", deadline: timeout, whenAbandoned: { client.destroy() }
         ) {
             RDKafkaAdmin.describeTopicConfigs(topics, client: client, timeout: timeout)
         }

@@ -15,7 +15,7 @@ extension ClusterInspector {
         var offsets: [TopicPartition: (low: Int64, high: Int64)] = [:]
         for partition in partitions {
             let answer: Result<(low: Int64, high: Int64), KafkaError>? = await BlockingThread.run(
-                name: "kafka-watermarks", deadline: timeout, whenAbandoned: { client.destroy() }
+                name: "kafka-watermark", deadline: timeout, whenAbandoned: { client.destroy() }
             ) {
                 client.watermarkOffsets(of: partition, timeout: timeout)
             }
@@ -48,7 +48,7 @@ extension ClusterInspector {
         let client = try RDKafkaClient.make(.producer, properties: properties, context: CallbackContext(logger: logger))
         let milliseconds = Int64(time.timeIntervalSince1970 * 1000)
         let answer: Result<[TopicPartition: Int64], KafkaError>? = await BlockingThread.run(
-            name: "kafka-offsets-for-times", deadline: timeout, whenAbandoned: { client.destroy() }
+            name: "kafka-offsets", deadline: timeout, whenAbandoned: { client.destroy() }
         ) {
             client.offsetsForTimes(partitions, timestamp: milliseconds, timeout: timeout)
         }

@@ -110,7 +110,7 @@ public final class KafkaConsumer: Sendable {
         self.loop = loop
         let stopRequested = self.stopRequested
         self.pollLoop = Task {
-            await BlockingThread.run(name: "kafka-consumer-poll") {
+            await BlockingThread.run(name: "kafka-cons-poll") {
                 loop.run(until: stopRequested)
             }
         }

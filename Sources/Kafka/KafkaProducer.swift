@@ -23,7 +23,7 @@ public final class KafkaProducer: Sendable {
         self.logger = logger
         let stopRequested = self.stopRequested
         self.pollLoop = Task {
-            await BlockingThread.run(name: "kafka-producer-poll") {
+            await BlockingThread.run(name: "kafka-prod-poll") {
                 while !stopRequested.isSet {
                     client.poll(timeout: .milliseconds(100))
                 }
@@ -130,7 +130,7 @@ public final class KafkaProducer: Sendable {
     /// were still outstanding.
     public func flush(timeout: Duration) async -> Bool {
         let client = self.client
-        return await BlockingThread.run(name: "kafka-producer-flush") {
+        return await BlockingThread.run(name: "kafka-flush") {
             client.flush(timeout: timeout)
         }
     }
@@ -148,7 +148,7 @@ public final class KafkaProducer: Sendable {
         stopRequested.set()
         await pollLoop.value
         let client = self.client
-        await BlockingThread.run(name: "kafka-producer-destroy") { client.destroy() }
+        await BlockingThread.run(name: "kafka-destroy") { client.destroy() }
     }
 }
 

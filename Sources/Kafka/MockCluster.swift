@@ -45,7 +45,7 @@ public final class MockCluster: Sendable {
 
     /// Stops the brokers and frees the cluster. Call once, after every client of it is closed.
     public func shutdown() async {
-        await BlockingThread.run(name: "kafka-mock-shutdown") { [cluster] in
+        await BlockingThread.run(name: "kafka-mock-stop") { [cluster] in
             cluster.destroy()
         }
     }

@@ -5,9 +5,10 @@ import TestSupport
 
 @testable import Kafka
 
-/// Blocking librdkafka calls with a deadline: one that overruns is abandoned, and what it used is
-/// freed once it returns (a client destroyed while its call still ran would crash).
-@Suite("Blocking calls with a deadline")
+/// Blocking librdkafka calls on threads of their own, named. With a deadline, one that overruns is
+/// abandoned, and what it used is freed once it returns (a client destroyed while its call still
+/// ran would crash).
+@Suite("Blocking calls on threads of their own")
 struct BlockingThreadTests {
     final class Calls: Sendable {
         let cleanedUp = Mutex(0)
@@ -28,5 +29,13 @@ struct BlockingThreadTests {
         #expect(inTime == 2)
         try await Task.sleep(for: .milliseconds(200))
         #expect(calls.cleanedUp.withLock { $0 } == 1, "a call that answered in time is cleaned up by its caller")
+    }
+
+    @Test("a blocking call's thread carries its name, as top -H shows it", .timeLimit(.minutes(1)))
+    func threadIsNamed() async throws {
+        let name = await BlockingThread.run(name: "kafka-prod-poll") {
+            (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        }
+        #expect(name == "kafka-prod-poll\n")
     }
 }
