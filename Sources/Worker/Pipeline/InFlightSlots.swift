@@ -34,6 +34,14 @@ final class InFlightSlots: Sendable {
             held += 1
         }
 
+        /// Takes a slot back for a request that stepped aside, when one is free and nobody came
+        /// back before it.
+        mutating func rejoinNow() -> Bool {
+            guard canRejoin, rejoiners.isEmpty else { return false }
+            active += 1
+            return true
+        }
+
         /// Gives a free slot to the first request waiting to rejoin, or else to the consume loop.
         mutating func grant() -> CheckedContinuation<Bool, Never>? {
             if canRejoin, !rejoiners.isEmpty {
@@ -121,12 +129,7 @@ final class InFlightSlots: Sendable {
     /// request's `revocation` began or the task is cancelled: the request then only ends, holding
     /// a slot past the capacity until ``release()``.
     func rejoin(before revocation: Revocation) async -> Bool {
-        let joined = state.withLock { state -> Bool in
-            guard state.canRejoin, state.rejoiners.isEmpty else { return false }
-            state.active += 1
-            return true
-        }
-        if !joined {
+        if !state.withLock({ $0.rejoinNow() }) {
             let granted = await withTaskGroup(of: Bool.self) { group in
                 group.addTask { await self.waitToRejoin() }
                 group.addTask {
@@ -157,10 +160,7 @@ final class InFlightSlots: Sendable {
                 // the continuation stored.
                 let now = state.withLock { state -> Bool? in
                     if Task.isCancelled { return false }
-                    if state.canRejoin, state.rejoiners.isEmpty {
-                        state.active += 1
-                        return true
-                    }
+                    if state.rejoinNow() { return true }
                     state.rejoiners.append((id, continuation))
                     return nil
                 }
