@@ -10,8 +10,7 @@ import Primitives
 enum BlockingThread {
     /// Runs `body` on a new thread and returns its result without blocking the caller's thread.
     static func run<T: Sendable>(name: String, _ body: @escaping @Sendable () -> T) async -> T {
-        assert(name.utf8.count <= 15, "thread name \(name) is longer than Linux keeps")
-        return await withCheckedContinuation { continuation in
+        await withCheckedContinuation { continuation in
             start(name: name) { continuation.resume(returning: body()) }
         }
     }
@@ -23,7 +22,6 @@ enum BlockingThread {
     static func run<T: Sendable>(
         name: String, deadline: Duration, whenAbandoned: @escaping @Sendable () -> Void, _ body: @escaping @Sendable () -> T
     ) async -> T? {
-        assert(name.utf8.count <= 15, "thread name \(name) is longer than Linux keeps")
         // Whichever comes first, the answer or the deadline, holds.
         let outcome = Promise<T?>()
         start(name: name) {
@@ -38,6 +36,7 @@ enum BlockingThread {
     }
 
     private static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        assert(name.utf8.count <= 15, "thread name \(name) is longer than Linux keeps")
         Thread {
             // Foundation's `Thread.name` does not name the OS thread on Linux, and Swift does not
             // import `pthread_setname_np` (a GNU extension): the name is written where `top` reads it.
