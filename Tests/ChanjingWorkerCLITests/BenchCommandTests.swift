@@ -13,6 +13,9 @@ struct BenchCommandTests {
         #expect(status == 0, "\(output)")
         #expect(!output.contains("warning: the worker exited with status"), "\(output)")
 
+        // The machine's wake-up cost, measured once, is what the context switches are read against.
+        let wakeUp = try #require(Self.number(after: "waking a sleeping thread costs ", in: output), "\(output)")
+        #expect(wakeUp > 0, "\(output)")
         let scenarios = output.components(separatedBy: "\n## Scenario ").dropFirst()
         #expect(scenarios.map { $0.prefix(1) } == ["1", "2"], "\(output)")
         for scenario in scenarios {
@@ -24,6 +27,8 @@ struct BenchCommandTests {
             let rate = try #require(Self.number(after: "requests/s ", in: scenario), "\(scenario)")
             let cpu = try #require(Self.number(after: "ms per request; with the worker's, ", in: scenario), "\(scenario)")
             #expect(rate > 0 && cpu > 0, "\(scenario)")
+            let inWakeUps = try #require(Self.number(after: " a wake-up, ", in: scenario), "\(scenario)")
+            #expect(inWakeUps > 0, "\(scenario)")
         }
         let ceiling = try #require(Self.number(after: "ceiling (bare librdkafka consume-produce loop, same run): ", in: String(scenarios.first ?? "")))
         #expect(ceiling > 0)

@@ -36,6 +36,8 @@ struct BenchCommand: AsyncParsableCommand {
         #if DEBUG
             printLine("warning: this is a debug build; figures are only meaningful from `swift run -c release chanjing-worker bench`")
         #endif
+        let wakeUp = await WakeUpCost.measure()
+        printLine(String(format: "waking a sleeping thread costs %.1f µs of CPU here (two threads handing over to each other)", wakeUp / .microseconds(1)))
         for var scenario in BenchScenario.all where selected.contains(scenario.number) {
             if let requests {
                 // The ledger scaled with the requests, so that a quick check stays quick.
@@ -43,7 +45,9 @@ struct BenchCommand: AsyncParsableCommand {
                 if case .outage = scenario.measure { scenario.measure = .outage(seconds: 15, from: 10) }
                 scenario.requests = requests
             }
-            try await BenchRun(scenario: scenario, partitions: partitions, ledger: ledger, workerKafka: workerKafka, logLevel: logLevel, logger: logger).run()
+            try await BenchRun(
+                scenario: scenario, partitions: partitions, ledger: ledger, workerKafka: workerKafka, logLevel: logLevel, wakeUpCost: wakeUp, logger: logger
+            ).run()
         }
     }
 }
@@ -57,6 +61,8 @@ struct BenchRun {
     /// passed on, so that the benchmark's own settings hold).
     let workerKafka: [String]
     let logLevel: Logger.Level
+    /// ``WakeUpCost`` on this machine, to read the worker's context switches against its CPU.
+    let wakeUpCost: Duration
     let logger: Logger
 
     func run() async throws {
@@ -239,7 +245,9 @@ struct BenchRun {
         printLine(String(format: "CPU of this process (simulator, mock cluster, result reader) %.3f ms per request; with the worker's, %.3f ms",
                          ownPerRequest, ownPerRequest + cpuPerThousand))
         // Threads that exited during the window take their counts along: a lower bound.
-        printLine(String(format: "voluntary context switches of the worker: %.1f per request", Double(switchesAtEnd - switchesAtWarmup) / Double(steady.count)))
+        let switchesPerRequest = Double(switchesAtEnd - switchesAtWarmup) / Double(steady.count)
+        printLine(String(format: "voluntary context switches of the worker: %.1f per request; at %.1f µs a wake-up, %.3f ms of its CPU per request",
+                         switchesPerRequest, wakeUpCost / .microseconds(1), wakeUpCost * switchesPerRequest / .milliseconds(1)))
         if let ideal = scenario.idealRate {
             printLine(String(format: "%.1f%% of the ideal %.0f requests/s (calls in flight / latency)", rate / ideal * 100, ideal))
         }
