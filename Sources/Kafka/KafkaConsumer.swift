@@ -20,7 +20,7 @@ public final class KafkaConsumer: Sendable {
 
     private let client: RDKafkaClient
     private let rebalance: RebalanceHandler
-    private let stopRequested = StopFlag()
+    private let stop: PollStop
     private let pollLoop: Task<Void, Never>
     private let loop: PollLoop
     private let buffered = SharedCount()
@@ -58,6 +58,15 @@ public final class KafkaConsumer: Sendable {
         try self.init(properties: properties, source: .assignment(partitions), bufferCapacity: 10_000, bufferByteCapacity: 16 << 20, rebalanceListener: nil, logger: logger)
     }
 
+    /// A subscribing consumer whose poll waits up to `idleWait` milliseconds for a record (tests
+    /// lengthen it, to show that closing ends the wait).
+    convenience init(properties: KafkaProperties, topics: [String], idleWait: Int32, logger: Logger) throws(KafkaError) {
+        try self.init(
+            properties: properties, source: .subscription(topics), bufferCapacity: 10_000, bufferByteCapacity: 16 << 20, rebalanceListener: nil,
+            idleWait: idleWait, logger: logger
+        )
+    }
+
     private enum Source {
         case subscription([String])
         case assignment([TopicPartition: Int64])
@@ -69,6 +78,7 @@ public final class KafkaConsumer: Sendable {
         bufferCapacity: Int,
         bufferByteCapacity: Int,
         rebalanceListener: (any KafkaRebalanceListener)?,
+        idleWait: Int32 = PollLoop.idleWait,
         logger: Logger
     ) throws(KafkaError) {
         var properties = properties
@@ -108,10 +118,11 @@ public final class KafkaConsumer: Sendable {
             logger: logger
         )
         self.loop = loop
-        let stopRequested = self.stopRequested
+        let stop = PollStop(queue: client.consumerQueue())
+        self.stop = stop
         self.pollLoop = Task {
             await BlockingThread.run(name: "kafka-cons-poll") {
-                loop.run(until: stopRequested)
+                loop.run(until: stop, idleWait: idleWait)
             }
         }
     }
@@ -155,7 +166,7 @@ public final class KafkaConsumer: Sendable {
     /// listener stores and the consumer commits final offsets), ends ``messages`` and destroys
     /// the client. Safe to call more than once.
     public func close() async {
-        stopRequested.set()
+        stop.request()
         await pollLoop.value
     }
 

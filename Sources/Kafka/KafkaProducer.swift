@@ -7,12 +7,20 @@ import Synchronization
 public final class KafkaProducer: Sendable {
     private let client: RDKafkaClient
     private let pending: PendingDeliveries
-    private let stopRequested = StopFlag()
+    private let stop: PollStop
     private let pollLoop: Task<Void, Never>
     private let logger: Logger
 
+    /// How long the poll thread waits for a delivery report: an idle producer's poll thread wakes
+    /// this often. A report ends the wait at once, and so does ``shutdown(flushTimeout:)``.
+    static let idleWait = Duration.seconds(1)
+
     /// Creates the producer. `properties` must hold at least `bootstrap.servers`.
-    public init(properties: KafkaProperties, logger: Logger) throws(KafkaError) {
+    public convenience init(properties: KafkaProperties, logger: Logger) throws(KafkaError) {
+        try self.init(properties: properties, idleWait: Self.idleWait, logger: logger)
+    }
+
+    init(properties: KafkaProperties, idleWait: Duration, logger: Logger) throws(KafkaError) {
         // After a fatal error (idempotence broken) librdkafka never reports the records it still
         // holds, so every waiting send is failed here instead of waiting forever.
         let pending = PendingDeliveries()
@@ -21,12 +29,14 @@ public final class KafkaProducer: Sendable {
         self.client = client
         self.pending = pending
         self.logger = logger
-        let stopRequested = self.stopRequested
+        let stop = PollStop(queue: client.mainQueue())
+        self.stop = stop
         self.pollLoop = Task {
             await BlockingThread.run(name: "kafka-prod-poll") {
-                while !stopRequested.isSet {
-                    client.poll(timeout: .milliseconds(100))
+                while !stop.isRequested {
+                    client.poll(timeout: idleWait)
                 }
+                stop.release()
             }
         }
     }
@@ -145,7 +155,7 @@ public final class KafkaProducer: Sendable {
             client.purge()
             client.poll(timeout: .zero)
         }
-        stopRequested.set()
+        stop.request()
         await pollLoop.value
         let client = self.client
         await BlockingThread.run(name: "kafka-destroy") { client.destroy() }

@@ -38,13 +38,20 @@ final class PollLoop: Sendable {
         self.logger = logger
     }
 
-    /// Runs on the dedicated thread until `stop` is set, then closes and destroys the consumer.
-    func run(until stop: StopFlag) {
+    /// How long a poll waits for a record, in milliseconds: an idle consumer's poll thread wakes
+    /// this often (a record, or the stop, ends the wait at once). While paused, the thread looks
+    /// this often whether the buffer has drained enough to resume.
+    static let idleWait: Int32 = 1000
+    static let pausedWait: Int32 = 100
+
+    /// Runs on the dedicated thread until `stop` is requested, then closes and destroys the
+    /// consumer. `idleWait` is in milliseconds.
+    func run(until stop: PollStop, idleWait: Int32) {
         let rk = client.pointer
         var paused = false
-        while !stop.isSet {
+        while !stop.isRequested {
             paused = applyBackpressure(paused: paused)
-            let polled = rd_kafka_consumer_poll(rk, 100)
+            let polled = rd_kafka_consumer_poll(rk, paused ? Self.pausedWait : idleWait)
             progress.touch()
             guard let message = polled else { continue }
             let record = message.pointee
@@ -59,6 +66,7 @@ final class PollLoop: Sendable {
             }
             rd_kafka_message_destroy(message)
         }
+        stop.release()
         // Closing revokes the assignment through the rebalance callback (final store + commit).
         let closeError = rd_kafka_consumer_close(rk)
         if closeError != RD_KAFKA_RESP_ERR_NO_ERROR {

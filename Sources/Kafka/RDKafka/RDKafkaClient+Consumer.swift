@@ -17,6 +17,12 @@ extension RDKafkaClient {
         rd_kafka_poll_set_consumer(pointer)
     }
 
+    /// A handle of the queue the consumer's poll serves (after ``pollSetConsumer()``, every
+    /// callback's), for a ``PollStop``.
+    func consumerQueue() -> OpaquePointer? {
+        rd_kafka_queue_get_consumer(pointer)
+    }
+
     /// Subscribes to `topics` (group-managed assignment); returns the error when refused.
     func subscribe(_ topics: [String]) -> KafkaError? {
         let subscription = topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), offset: Int64(0)) }

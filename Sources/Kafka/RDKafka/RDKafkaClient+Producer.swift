@@ -15,6 +15,11 @@ extension RDKafkaClient {
         rd_kafka_poll(pointer, timeout.milliseconds)
     }
 
+    /// A handle of the queue ``poll(timeout:)`` serves, for a ``PollStop``.
+    func mainQueue() -> OpaquePointer? {
+        rd_kafka_queue_get_main(pointer)
+    }
+
     /// Hands the message to librdkafka; returns the error when it was not accepted. On success
     /// librdkafka holds `box` until its delivery report (``deliveryReportCallback``) takes it.
     func produce(_ message: OutgoingMessage, box: DeliveryBox) -> KafkaError? {

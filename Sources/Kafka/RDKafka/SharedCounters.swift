@@ -1,12 +1,5 @@
 import Synchronization
 
-/// A flag shared between a Swift owner and the thread it asks to stop.
-final class StopFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    var isSet: Bool { value.load(ordering: .acquiring) }
-    func set() { value.store(true, ordering: .releasing) }
-}
-
 /// A count shared between the poll thread that fills a buffer and the task that drains it.
 final class SharedCount: Sendable {
     private let value = Atomic<Int>(0)
