@@ -1,9 +1,9 @@
 import Foundation
 import Synchronization
 
-/// What it costs, on this machine, to wake a thread that sleeps: the unit in which a worker's
-/// CPU per request at Chanjing-like rates is mostly spent, since every hop of a request between
-/// threads (a record from the poll thread, a delivery report, an HTTP answer) wakes one.
+/// What it costs, on this machine, to wake a thread that sleeps: what each hop of a request
+/// between sleeping threads (a record from the poll thread, a delivery report, an HTTP answer)
+/// adds to its CPU, so that the worker's context switches per request can be read as CPU.
 /// Virtual machines differ widely here, so the benchmark measures it rather than assume it.
 enum WakeUpCost {
     /// The CPU time (both threads') per wake-up, over `roundTrips` hand-overs back and forth
