@@ -58,9 +58,9 @@ public final class KafkaConsumer: Sendable {
         try self.init(properties: properties, source: .assignment(partitions), bufferCapacity: 10_000, bufferByteCapacity: 16 << 20, rebalanceListener: nil, logger: logger)
     }
 
-    /// A subscribing consumer whose poll waits up to `idleWait` milliseconds for a record (tests
-    /// lengthen it, to show that closing ends the wait).
-    convenience init(properties: KafkaProperties, topics: [String], idleWait: Int32, logger: Logger) throws(KafkaError) {
+    /// A subscribing consumer whose poll waits up to `idleWait` for a record (tests lengthen it,
+    /// to show that closing ends the wait).
+    convenience init(properties: KafkaProperties, topics: [String], idleWait: Duration, logger: Logger) throws(KafkaError) {
         try self.init(
             properties: properties, source: .subscription(topics), bufferCapacity: 10_000, bufferByteCapacity: 16 << 20, rebalanceListener: nil,
             idleWait: idleWait, logger: logger
@@ -78,7 +78,7 @@ public final class KafkaConsumer: Sendable {
         bufferCapacity: Int,
         bufferByteCapacity: Int,
         rebalanceListener: (any KafkaRebalanceListener)?,
-        idleWait: Int32 = PollLoop.idleWait,
+        idleWait: Duration = PollLoop.idleWait,
         logger: Logger
     ) throws(KafkaError) {
         var properties = properties

@@ -32,7 +32,7 @@ struct PollStopTests {
             try await kafka.produce((0..<3).map { "\($0)" })
             let properties = kafka.clientProperties.merging(.init(["group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000"]))
             let consumer = try KafkaConsumer(
-                properties: properties, topics: [kafka.requestsTopic], idleWait: Int32(Self.longWait / .milliseconds(1)), logger: TestLogging.logger()
+                properties: properties, topics: [kafka.requestsTopic], idleWait: Self.longWait, logger: TestLogging.logger()
             )
             var iterator = consumer.messages.makeAsyncIterator()
             for _ in 0..<3 { _ = try await iterator.next() }

@@ -38,20 +38,20 @@ final class PollLoop: Sendable {
         self.logger = logger
     }
 
-    /// How long a poll waits for a record, in milliseconds: an idle consumer's poll thread wakes
-    /// this often (a record, or the stop, ends the wait at once). While paused, the thread looks
-    /// this often whether the buffer has drained enough to resume.
-    static let idleWait: Int32 = 1000
-    static let pausedWait: Int32 = 100
+    /// How long a poll waits for a record: an idle consumer's poll thread wakes this often (a
+    /// record, or the stop, ends the wait at once). While paused, the thread looks this often
+    /// whether the buffer has drained enough to resume.
+    static let idleWait = Duration.seconds(1)
+    static let pausedWait = Duration.milliseconds(100)
 
     /// Runs on the dedicated thread until `stop` is requested, then closes and destroys the
-    /// consumer. `idleWait` is in milliseconds.
-    func run(until stop: PollStop, idleWait: Int32) {
+    /// consumer.
+    func run(until stop: PollStop, idleWait: Duration) {
         let rk = client.pointer
         var paused = false
         while !stop.isRequested {
             paused = applyBackpressure(paused: paused)
-            let polled = rd_kafka_consumer_poll(rk, paused ? Self.pausedWait : idleWait)
+            let polled = rd_kafka_consumer_poll(rk, (paused ? Self.pausedWait : idleWait).milliseconds)
             progress.touch()
             guard let message = polled else { continue }
             let record = message.pointee
