@@ -155,9 +155,11 @@ public final class CoordinatedTokenSource: AccessTokenSource, Service {
             topic: configuration.topic, properties: readerProperties, timeout: configuration.startupTimeout, logger: logger
         )
         let high = range.upperBound
-        // Tokens should reach every member within a fraction of a second.
-        let tail = readerProperties.merging(KafkaProperties(["fetch.wait.max.ms": "100"]))
-        let consumer = try KafkaConsumer(properties: tail, partitions: [partition: range.lowerBound], logger: logger)
+        // librdkafka's default fetch wait (500 ms): a broker answers a waiting fetch as soon as a
+        // record arrives, so a token reaches every member at once, and an idle member fetches
+        // twice a second, not ten times. The mock cluster holds the fetch for the whole wait,
+        // which delays tokens in the tests and the demo by up to half a second.
+        let consumer = try KafkaConsumer(properties: readerProperties, partitions: [partition: range.lowerBound], logger: logger)
         if range.isEmpty { state.withLock { $0.markCaughtUp() } }
         logger.debug("Reading the coordination topic", metadata: ["from_offset": "\(range.lowerBound)", "to_offset": "\(high)"])
         do {

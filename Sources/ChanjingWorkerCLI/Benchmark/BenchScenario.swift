@@ -75,6 +75,6 @@ struct BenchScenario: Sendable {
         .init(number: 10, title: "Chanjing down (every submit answered 50000), 64 requests held through the outage, 60 s", requests: 2_000, latency: 0, qpsQuota: nil,
               // A short drain: the requests still waiting at the end are redelivered, not waited for.
               workerArguments: ["--submit-timeout", "5", "--drain-timeout", "6"], measure: .outage(seconds: 60, from: 30),
-              target: "requests waiting for the circuit cost no wake-ups: context switches and CPU of an idle worker (about 60/s and 0.5% of a core here)"),
+              target: "requests waiting for the circuit cost no wake-ups: context switches and CPU of an idle worker (about 36/s and 0.5% of a core here)"),
     ]
 }
