@@ -31,7 +31,7 @@ struct KafkaLayerTests {
             }
 
             let consumer = try KafkaConsumer(
-                properties: kafka.clientProperties.merging(.init(["group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000"])),
+                properties: kafka.groupConsumerProperties,
                 topics: [kafka.requestsTopic], logger: TestLogging.logger()
             )
             var received: [KafkaMessage] = []
@@ -85,7 +85,7 @@ struct KafkaLayerTests {
         let kafka = try KafkaTestCluster(partitions: 1)
         try await kafka.run(within: 50) {
             try await kafka.produce((0..<10).map { "\($0)" })
-            let properties = kafka.clientProperties.merging(.init(["group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000"]))
+            let properties = kafka.groupConsumerProperties
             let first = try KafkaConsumer(properties: properties, topics: [kafka.requestsTopic], logger: TestLogging.logger())
             for try await message in first.messages {
                 if message.offset == 4 {
@@ -122,9 +122,7 @@ struct KafkaLayerTests {
             await producer.shutdown()
 
             let consumer = try KafkaConsumer(
-                properties: kafka.clientProperties.merging(.init([
-                    "group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "queued.max.messages.kbytes": "64",
-                ])),
+                properties: kafka.groupConsumerProperties.merging(.init(["queued.max.messages.kbytes": "64"])),
                 topics: [kafka.requestsTopic], bufferCapacity: 20, logger: TestLogging.logger()
             )
             var iterator = consumer.messages.makeAsyncIterator()

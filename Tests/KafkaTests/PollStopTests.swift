@@ -30,9 +30,8 @@ struct PollStopTests {
         let kafka = try KafkaTestCluster(partitions: 1)
         try await kafka.run(within: 50) {
             try await kafka.produce((0..<3).map { "\($0)" })
-            let properties = kafka.clientProperties.merging(.init(["group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000"]))
             let consumer = try KafkaConsumer(
-                properties: properties, topics: [kafka.requestsTopic], idleWait: Self.longWait, logger: TestLogging.logger()
+                properties: kafka.groupConsumerProperties, topics: [kafka.requestsTopic], idleWait: Self.longWait, logger: TestLogging.logger()
             )
             var iterator = consumer.messages.makeAsyncIterator()
             for _ in 0..<3 { _ = try await iterator.next() }

@@ -24,6 +24,12 @@ public final class KafkaTestCluster: Sendable {
         KafkaProperties(["bootstrap.servers": cluster.bootstrapServers, "message.timeout.ms": "20000"])
     }
 
+    /// Properties of a consumer in group `g` that reads from the start; its short session
+    /// timeout keeps a test's group join and leave quick (librdkafka-notes.md).
+    public var groupConsumerProperties: KafkaProperties {
+        clientProperties.merging(KafkaProperties(["group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": "6000"]))
+    }
+
     public init(partitions: Int = 3, brokers: Int = 1, replicationFactor: Int = 1, logger: Logger = TestLogging.logger("kafka")) throws {
         self.cluster = try MockCluster(brokers: brokers, logger: logger)
         self.requestsTopic = "requests"
